@@ -1,0 +1,1 @@
+"""Bundled examples that the project makes itself (no downloads)."""
