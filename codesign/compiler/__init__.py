@@ -1,0 +1,1 @@
+"""NIR front end, SNN IR, passes, float reference, golden model and back ends."""

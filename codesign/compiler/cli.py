@@ -1,0 +1,93 @@
+"""``codesign info`` and ``codesign simulate``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from codesign.compiler import fidelity, float_reference, frontend, golden
+from codesign.compiler.passes.discretize import RESET_MODES
+from codesign.compiler.passes.fuse import Fuse
+from codesign.compiler.pipeline import CompileOptions, discretized, quantized
+from codesign.inputs import load_inputs
+
+
+def add_compile_options(parser: argparse.ArgumentParser) -> None:
+    """The compiler knobs every command that compiles shares."""
+    parser.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (1e-4)")
+    parser.add_argument("--reset", choices=RESET_MODES, default="zero",
+                        help="reset to v_reset (zero) or subtract the threshold")
+    parser.add_argument("--weight-bits", type=int, default=8, help="2..16 (8)")
+    parser.add_argument("--state-bits", type=int, default=16, help="8..32 (16)")
+    parser.add_argument("--dump-ir", metavar="PASS", action="append", default=[],
+                        help="print the IR after this pass (discretize, fuse, quantize or all)")
+
+
+def compile_options(args: argparse.Namespace) -> CompileOptions:
+    return CompileOptions(dt=args.dt, reset=args.reset, weight_bits=args.weight_bits,
+                          state_bits=args.state_bits)
+
+
+def dump_after(args: argparse.Namespace):
+    return "all" if "all" in args.dump_ir else tuple(args.dump_ir)
+
+
+def info(args: argparse.Namespace) -> int:
+    graph = frontend.load(args.model)
+    print(graph.dump())
+    layers = Fuse().apply(discretized(graph, CompileOptions(dt=args.dt)))
+    synapses = sum(p.synapse_count for p in layers.projections)
+    print(f"neurons: {graph.neuron_count()}  synapses: {synapses}  "
+          f"populations: {len(layers.populations)}  projections: {len(layers.projections)}")
+    print(layers.dump())
+    return 0
+
+
+def simulate(args: argparse.Namespace) -> int:
+    graph = frontend.load(args.model)
+    options = compile_options(args)
+    inputs = load_inputs(args.input)
+    reference = float_reference.simulate(discretized(graph, options), inputs.steps,
+                                         record=args.record or args.mode == "fixed")
+    result, records = reference, reference.records
+    if args.mode == "fixed":
+        network = quantized(graph, options, dump_after(args))
+        fixed = golden.simulate(network, inputs.steps, record=True)
+        report = fidelity.compare(reference.records, fixed.records, reference.output,
+                                  fixed.output, inputs.labels)
+        print(report.summary())
+        scales = {p.name: p.voltage_scale for p in network.populations}
+        records = {name: {"spikes": r["spikes"], "v": r["v"] * scales[name]}
+                   for name, r in fixed.records.items()}
+        result = fixed
+    arrays = {"output": inputs.unbatch(result.output)}
+    if args.record:
+        for name, record in records.items():
+            arrays[f"{name}.spikes"] = inputs.unbatch(record["spikes"])
+            arrays[f"{name}.v"] = inputs.unbatch(record["v"])
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(args.output, **arrays)
+    spikes = int(np.sum(result.output))
+    print(f"{args.mode}: {inputs.steps.shape[0]} steps x {inputs.steps.shape[1]} sample(s), "
+          f"{spikes} output spikes -> {args.output}")
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("info", help="print a NIR model's IR, counts and ranges")
+    parser.add_argument("model", help="NIR file")
+    parser.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (1e-4)")
+    parser.set_defaults(handler=info)
+
+    parser = subparsers.add_parser("simulate", help="run the float reference or the golden model")
+    parser.add_argument("model", help="NIR file")
+    parser.add_argument("--input", required=True,
+                        help="IN.npy [T, *input_shape] or IN.npz with x [N, T, ...] and labels y")
+    parser.add_argument("--mode", choices=("float", "fixed"), default="float")
+    add_compile_options(parser)
+    parser.add_argument("--record", action="store_true",
+                        help="also save <node>.spikes and <node>.v of every neuron node")
+    parser.add_argument("-o", "--output", required=True, help="OUT.npz")
+    parser.set_defaults(handler=simulate)
