@@ -1,0 +1,376 @@
+"""Host interface: decodes the command stream and answers on the response stream.
+
+The protocol (opcodes, field layouts, packing) is defined once, in Python, by
+:mod:`codesign.hw.host_driver`, and documented in docs/hardware.md ("Host interface protocol").
+This component is its hardware decoder:
+
+* ``host_width``-bit stream words are gathered into 32-bit fields (least significant word first)
+  and answers are split back the same way;
+* WRITE drives the :class:`ProgramWriteSignature` bus (one ``enable`` pulse per memory word, the
+  top level decodes ``unit``);
+* INPUT fills the input buffer, which the sequencer plays into the router in phase 0 of the next
+  timestep (``input_play`` -> ``input_events``, one event per repeat);
+* STEP pulses ``step_start`` and waits for ``step_done`` once per timestep;
+* events the router sends to the host are captured in the output buffer (tagged with the step
+  index since the last READ_OUTPUT) while the timestep runs, so slow hosts never stall the
+  accelerator and never change its cycle counts;
+* READ_STATE reads words through the :class:`ReadSignature` bus; READ_COUNTERS answers
+  ``counters``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from codesign.hw import host_driver as protocol
+
+SOURCE_ID_BITS = protocol.SOURCE_ID_BITS
+FIELD_BITS = protocol.FIELD_BITS
+
+
+class ProgramWriteSignature(wiring.Signature):
+    """Program-loading bus, from the host interface's side: one memory word per ``enable``."""
+
+    def __init__(self, data_bits: int):
+        super().__init__({
+            "unit": Out(8),
+            "memory": Out(8),
+            "address": Out(32),
+            "data": Out(data_bits),
+            "enable": Out(1),
+        })
+
+
+class ReadSignature(wiring.Signature):
+    """Read-back bus: ``enable`` for one cycle with the address; the unit answers ``data`` with
+    ``valid`` for one cycle, any number of cycles later."""
+
+    def __init__(self, data_bits: int):
+        super().__init__({
+            "unit": Out(8),
+            "memory": Out(8),
+            "address": Out(32),
+            "enable": Out(1),
+            "data": In(data_bits),
+            "valid": In(1),
+        })
+
+
+class HostInterface(wiring.Component):
+    """Command decoder of the host protocol; see the module docstring for the ports' roles."""
+
+    def __init__(self, host_width: int, write_data_bits: int, read_data_bits: int,
+                 input_buffer_depth: int, output_buffer_depth: int):
+        assert host_width in protocol.HOST_WIDTHS
+        self.host_width = host_width
+        self.write_fields = protocol.fields_per_word(write_data_bits)
+        self.read_fields = protocol.fields_per_word(read_data_bits)
+        self.input_buffer_depth = input_buffer_depth
+        self.output_buffer_depth = output_buffer_depth
+        super().__init__({
+            "command": In(stream.Signature(host_width)),
+            "response": Out(stream.Signature(host_width)),
+            "program": Out(ProgramWriteSignature(self.write_fields * FIELD_BITS)),
+            "read": Out(ReadSignature(self.read_fields * FIELD_BITS)),
+            "step_start": Out(1),
+            "step_done": In(1),
+            "input_play": In(1),
+            "input_busy": Out(1),
+            "input_events": Out(stream.Signature(SOURCE_ID_BITS)),
+            "output_events": In(stream.Signature(SOURCE_ID_BITS)),
+            "counters": In(32).array(len(protocol.COUNTER_NAMES)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        in_field, in_valid, in_ready = self._gather_fields(m)
+        out_field, out_valid, out_ready = self._split_fields(m)
+
+        opcode = Signal(8)
+        unit = Signal(8)
+        memory = Signal(8)
+        per_word = Signal(8)
+        address = Signal(32)
+        count = Signal(32)
+        slot = Signal(8)
+        flags = Signal(8)
+        steps_done = Signal(16)
+        step_index = Signal(protocol.OUTPUT_STEP_BITS)
+
+        # Input buffer: INPUT appends fields `repeat[31:16] id[15:0]`, phase 0 plays them.
+        inputs = m.submodules.input_buffer = Memory(shape=FIELD_BITS,
+                                                    depth=self.input_buffer_depth, init=[])
+        input_write = inputs.write_port()
+        input_read = inputs.read_port()
+        input_count = Signal(range(self.input_buffer_depth + 1))
+
+        # Output buffer: `step[30:16] id[15:0]` per event the router sends to the host.
+        outputs = m.submodules.output_buffer = Memory(
+            shape=protocol.OUTPUT_STEP_BITS + SOURCE_ID_BITS, depth=self.output_buffer_depth,
+            init=[])
+        output_write = outputs.write_port()
+        output_read = outputs.read_port()
+        output_count = Signal(range(self.output_buffer_depth + 1))
+        output_overflow = Signal()
+
+        # WRITE: gather a word's fields, then pulse `enable` with the whole word the next cycle.
+        word = Signal(self.write_fields * FIELD_BITS)
+        write_address = Signal(32)
+        program = self.program
+        m.d.comb += [program.unit.eq(unit), program.memory.eq(memory),
+                     program.address.eq(write_address), program.data.eq(word)]
+        m.d.sync += program.enable.eq(0)
+        with m.If(program.enable):
+            m.d.sync += write_address.eq(write_address + 1)
+
+        read_word = Signal(self.read_fields * FIELD_BITS)
+        m.d.comb += [self.read.unit.eq(unit), self.read.memory.eq(memory),
+                     self.read.address.eq(address)]
+
+        last_field_of_word = slot + 1 >= per_word
+        step_flags = flags | Cat(Const(0, 1), output_overflow)  # bit 1: FLAG_OUTPUT_OVERFLOW
+        assert protocol.FLAG_OUTPUT_OVERFLOW == 1 << 1
+
+        with m.FSM():
+            with m.State("HEADER"):
+                m.d.comb += in_ready.eq(1)
+                with m.If(in_valid):
+                    m.d.sync += [opcode.eq(in_field[24:]), unit.eq(in_field[16:24]),
+                                 memory.eq(in_field[8:16]), per_word.eq(in_field[:8]),
+                                 count.eq(in_field[:24]), slot.eq(0), steps_done.eq(0)]
+                    with m.Switch(in_field[24:]):
+                        with m.Case(protocol.WRITE, protocol.READ_STATE):
+                            m.next = "ADDRESS"
+                        with m.Case(protocol.INPUT):
+                            with m.If(in_field[:24] != 0):
+                                m.next = "INPUT_DATA"
+                        with m.Case(protocol.STEP):
+                            m.next = "STEP_START"
+                        with m.Case(protocol.READ_OUTPUT):
+                            m.d.sync += address.eq(0)
+                            m.next = "OUTPUT_FETCH"
+                        with m.Case(protocol.READ_COUNTERS):
+                            m.d.sync += address.eq(0)
+                            m.next = "COUNTERS_SEND"
+                        with m.Default():
+                            m.d.sync += flags.eq(flags | protocol.FLAG_UNKNOWN_OPCODE)
+
+            with m.State("ADDRESS"):
+                m.d.comb += in_ready.eq(1)
+                with m.If(in_valid):
+                    m.d.sync += [address.eq(in_field), write_address.eq(in_field)]
+                    m.next = "COUNT"
+
+            with m.State("COUNT"):
+                m.d.comb += in_ready.eq(1)
+                with m.If(in_valid):
+                    m.d.sync += count.eq(in_field)
+                    with m.If(in_field == 0):
+                        m.next = "HEADER"
+                    with m.Elif(opcode == protocol.WRITE):
+                        m.next = "WRITE_DATA"
+                    with m.Else():
+                        m.next = "READ_ISSUE"
+
+            with m.State("WRITE_DATA"):
+                m.d.comb += in_ready.eq(1)
+                with m.If(in_valid):
+                    with m.Switch(slot):
+                        for index in range(self.write_fields):
+                            with m.Case(index):
+                                m.d.sync += word.word_select(index, FIELD_BITS).eq(in_field)
+                    if self.write_fields > 1:
+                        with m.If(slot == 0):
+                            # Fields the host does not send for a narrower memory read as zero.
+                            m.d.sync += word[FIELD_BITS:].eq(0)
+                    with m.If(last_field_of_word):
+                        m.d.sync += [slot.eq(0), program.enable.eq(1), count.eq(count - 1)]
+                        with m.If(count == 1):
+                            m.next = "HEADER"
+                    with m.Else():
+                        m.d.sync += slot.eq(slot + 1)
+
+            with m.State("INPUT_DATA"):
+                m.d.comb += in_ready.eq(1)
+                with m.If(in_valid):
+                    with m.If(input_count < self.input_buffer_depth):
+                        m.d.comb += [input_write.en.eq(1), input_write.addr.eq(input_count),
+                                     input_write.data.eq(in_field)]
+                        m.d.sync += input_count.eq(input_count + 1)
+                    with m.Else():
+                        m.d.sync += flags.eq(flags | protocol.FLAG_INPUT_OVERFLOW)
+                    m.d.sync += count.eq(count - 1)
+                    with m.If(count == 1):
+                        m.next = "HEADER"
+
+            with m.State("STEP_START"):
+                with m.If(count == 0):
+                    m.next = "STEP_ANSWER"
+                with m.Else():
+                    m.d.comb += self.step_start.eq(1)
+                    m.next = "STEP_WAIT"
+
+            with m.State("STEP_WAIT"):
+                with m.If(self.step_done):
+                    m.d.sync += [count.eq(count - 1), steps_done.eq(steps_done + 1),
+                                 step_index.eq(step_index + 1)]
+                    m.next = "STEP_START"
+
+            with m.State("STEP_ANSWER"):
+                m.d.comb += [out_valid.eq(1),
+                             out_field.eq(Cat(steps_done, step_flags, Const(protocol.STEP, 8)))]
+                with m.If(out_ready):
+                    m.d.sync += flags.eq(0)
+                    m.next = "HEADER"
+
+            with m.State("OUTPUT_FETCH"):
+                m.d.comb += output_read.addr.eq(address)
+                with m.If(address == output_count):
+                    m.next = "OUTPUT_END"
+                with m.Else():
+                    m.next = "OUTPUT_SEND"
+
+            with m.State("OUTPUT_SEND"):
+                m.d.comb += [out_valid.eq(1), out_field.eq(output_read.data),
+                             output_read.addr.eq(address)]
+                with m.If(out_ready):
+                    m.d.sync += address.eq(address + 1)
+                    m.next = "OUTPUT_FETCH"
+
+            with m.State("OUTPUT_END"):
+                m.d.comb += [out_valid.eq(1),
+                             out_field.eq(protocol.END_MARKER
+                                          | Cat(output_count.as_unsigned(), Const(0, 16))
+                                          | (output_overflow << 30))]
+                with m.If(out_ready):
+                    m.d.sync += [output_count.eq(0), output_overflow.eq(0), step_index.eq(0)]
+                    m.next = "HEADER"
+
+            with m.State("READ_ISSUE"):
+                m.d.comb += self.read.enable.eq(1)
+                m.next = "READ_WAIT"
+
+            with m.State("READ_WAIT"):
+                with m.If(self.read.valid):
+                    m.d.sync += [read_word.eq(self.read.data), slot.eq(0)]
+                    m.next = "READ_SEND"
+
+            with m.State("READ_SEND"):
+                m.d.comb += [out_valid.eq(1),
+                             out_field.eq(read_word.word_select(slot, FIELD_BITS))]
+                with m.If(out_ready):
+                    with m.If(last_field_of_word):
+                        m.d.sync += [address.eq(address + 1), count.eq(count - 1)]
+                        with m.If(count == 1):
+                            m.next = "HEADER"
+                        with m.Else():
+                            m.next = "READ_ISSUE"
+                    with m.Else():
+                        m.d.sync += slot.eq(slot + 1)
+
+            with m.State("COUNTERS_SEND"):
+                m.d.comb += out_valid.eq(1)
+                with m.Switch(address):
+                    for index, counter in enumerate(self.counters):
+                        with m.Case(index):
+                            m.d.comb += out_field.eq(counter)
+                with m.If(out_ready):
+                    m.d.sync += address.eq(address + 1)
+                    with m.If(address == len(self.counters) - 1):
+                        m.next = "HEADER"
+
+        # Output capture: always ready, so the router never waits for the host.
+        m.d.comb += [self.output_events.ready.eq(1),
+                     output_write.addr.eq(output_count),
+                     output_write.data.eq(Cat(self.output_events.payload, step_index))]
+        with m.If(self.output_events.valid):
+            with m.If(output_count < self.output_buffer_depth):
+                m.d.comb += output_write.en.eq(1)
+                m.d.sync += output_count.eq(output_count + 1)
+            with m.Else():
+                m.d.sync += output_overflow.eq(1)
+
+        self._play_inputs(m, input_read, input_count)
+        return m
+
+    def _play_inputs(self, m: Module, input_read, input_count: Signal) -> None:
+        """Phase 0: stream the buffered entries, `repeat` events each, then empty the buffer.
+
+        The read address runs one entry ahead when the current entry finishes, so the player
+        emits one event per cycle with a single fetch cycle at the start.
+        """
+        playing = Signal()
+        primed = Signal()
+        index = Signal(range(self.input_buffer_depth + 1))
+        emitted = Signal(16)
+        repeat = input_read.data[16:]
+        events = self.input_events
+        finish_entry = Signal()
+        m.d.comb += [self.input_busy.eq(playing), input_read.addr.eq(index),
+                     events.payload.eq(input_read.data[:16])]
+        with m.If(playing & primed):
+            m.d.comb += [
+                events.valid.eq(emitted != repeat),
+                finish_entry.eq((repeat == 0) | (events.ready & (emitted + 1 == repeat))),
+            ]
+            with m.If(finish_entry):
+                m.d.comb += input_read.addr.eq(index + 1)
+                m.d.sync += [index.eq(index + 1), emitted.eq(0)]
+                with m.If(index + 1 == input_count):
+                    m.d.sync += [playing.eq(0), input_count.eq(0)]
+            with m.Elif(events.ready):
+                m.d.sync += emitted.eq(emitted + 1)
+        with m.If(playing & ~primed):
+            m.d.sync += primed.eq(1)
+        with m.If(self.input_play & ~playing & (input_count != 0)):
+            m.d.sync += [playing.eq(1), primed.eq(0), index.eq(0), emitted.eq(0)]
+
+    def _gather_fields(self, m: Module):
+        """Command words -> 32-bit fields (least significant word first)."""
+        per_field = FIELD_BITS // self.host_width
+        field = Signal(FIELD_BITS)
+        full = Signal()
+        position = Signal(range(per_field))
+        valid = Signal()
+        ready = Signal()
+        command = self.command
+        take = command.valid & command.ready
+        m.d.comb += [valid.eq(full), command.ready.eq(~full | ready)]
+        with m.If(full & ready):
+            m.d.sync += full.eq(0)
+        with m.If(take):
+            with m.Switch(position):
+                for index in range(per_field):
+                    with m.Case(index):
+                        m.d.sync += field.word_select(index, self.host_width).eq(command.payload)
+            with m.If(position == per_field - 1):
+                m.d.sync += [position.eq(0), full.eq(1)]
+            with m.Else():
+                m.d.sync += position.eq(position + 1)
+        return field, valid, ready
+
+    def _split_fields(self, m: Module):
+        """32-bit fields -> response words (least significant word first)."""
+        per_field = FIELD_BITS // self.host_width
+        field = Signal(FIELD_BITS)
+        loaded = Signal(FIELD_BITS)
+        full = Signal()
+        position = Signal(range(per_field))
+        valid = Signal()
+        ready = Signal()
+        response = self.response
+        last_word = position == per_field - 1
+        m.d.comb += [response.valid.eq(full),
+                     response.payload.eq(loaded.word_select(position, self.host_width)),
+                     ready.eq(~full | (response.ready & last_word))]
+        with m.If(response.valid & response.ready):
+            with m.If(last_word):
+                m.d.sync += [position.eq(0), full.eq(0)]
+            with m.Else():
+                m.d.sync += position.eq(position + 1)
+        with m.If(valid & ready):
+            m.d.sync += [loaded.eq(field), full.eq(1)]
+        return field, valid, ready

@@ -1,0 +1,160 @@
+"""Address-event router between the cores and the host.
+
+Every spike travels as a 16-bit global *source id* (assigned by the compiler). The router takes
+events from each core's ``spikes_out`` and from the host (phase 0 input events), looks the id up
+in a small range table and multicasts it to the queue of every destination core and, for output
+layers, to the host.
+
+Pipeline (one event per cycle when nothing stalls)::
+
+    inputs --round-robin--> [lookup] --range table--> [deliver] --> per-destination queues
+
+* **Routing table**: ``table_entries`` entries ``(first_id, last_id, destination_mask)``; an event
+  whose id lies in ``first_id..last_id`` (inclusive) goes to every destination in the mask, and
+  the masks of all matching entries are OR-ed (overlapping ranges are allowed). Mask bit ``k``
+  (``k < cores``) is core ``k``; bit ``cores`` is the host. An id no entry matches is dropped.
+  Entry word layout, LSB first: ``first_id[16] last_id[16] mask[cores + 1]``. Unused entries
+  reset to ``first_id = 0xFFFF > last_id = 0`` and never match.
+* **Multicast is all-or-nothing**: an event leaves the deliver stage in the cycle every queue it
+  targets has room, so a stalled destination delays but never loses or duplicates an event.
+* **Back-pressure**: a full queue stalls the deliver stage, which stalls the lookup stage, which
+  stops granting inputs (their ``ready`` stays low).
+* ``idle`` is high when no input offers an event, both pipeline stages are empty and every queue
+  is empty: together with the cores' ``busy`` it forms the phase barrier.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from codesign.hw.host_interface import SOURCE_ID_BITS, ProgramWriteSignature
+
+#: Width of one routing-table entry beyond its destination mask: first_id and last_id.
+_RANGE_BITS = 2 * SOURCE_ID_BITS
+
+
+def routing_entry_bits(cores: int) -> int:
+    """Width of one routing-table entry word for ``cores`` cores."""
+    return _RANGE_BITS + cores + 1
+
+
+def _or_all(values: list):
+    result = values[0]
+    for value in values[1:]:
+        result = result | value
+    return result
+
+
+class Router(wiring.Component):
+    """Multicast address-event router with round-robin arbitration and back-pressure.
+
+    Ports: ``core_events_in[k]`` / ``host_events_in`` (sources), ``core_events_out[k]`` /
+    ``host_events_out`` (destinations), ``table_write`` (program loading, ``address`` = entry
+    index, ``data`` = entry word), ``idle`` and ``deliveries`` (events written into core queues,
+    counting each multicast copy; wraps at 2^32).
+    """
+
+    def __init__(self, cores: int, queue_depth: int, table_entries: int, write_data_bits: int):
+        self.cores = cores
+        self.queue_depth = queue_depth
+        self.table_entries = table_entries
+        super().__init__({
+            "core_events_in": In(stream.Signature(SOURCE_ID_BITS)).array(cores),
+            "host_events_in": In(stream.Signature(SOURCE_ID_BITS)),
+            "core_events_out": Out(stream.Signature(SOURCE_ID_BITS)).array(cores),
+            "host_events_out": Out(stream.Signature(SOURCE_ID_BITS)),
+            "table_write": In(ProgramWriteSignature(write_data_bits)),
+            "idle": Out(1),
+            "deliveries": Out(32),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        ports = [*self.core_events_in, self.host_events_in]
+        destinations = [*self.core_events_out, self.host_events_out]
+        port_count = len(ports)
+
+        # Routing table in flip-flops: every entry is compared in parallel, once per event.
+        firsts = [Signal(SOURCE_ID_BITS, init=(1 << SOURCE_ID_BITS) - 1, name=f"first_{i}")
+                  for i in range(self.table_entries)]
+        lasts = [Signal(SOURCE_ID_BITS, name=f"last_{i}") for i in range(self.table_entries)]
+        masks = [Signal(len(destinations), name=f"mask_{i}") for i in range(self.table_entries)]
+        write = self.table_write
+        with m.If(write.enable):
+            with m.Switch(write.address):
+                for index in range(self.table_entries):
+                    with m.Case(index):
+                        m.d.sync += [
+                            firsts[index].eq(write.data[:SOURCE_ID_BITS]),
+                            lasts[index].eq(write.data[SOURCE_ID_BITS:_RANGE_BITS]),
+                            masks[index].eq(write.data[_RANGE_BITS:]),
+                        ]
+
+        lookup_valid = Signal()
+        lookup_id = Signal(SOURCE_ID_BITS)
+        deliver_valid = Signal()
+        deliver_id = Signal(SOURCE_ID_BITS)
+        deliver_mask = Signal(len(destinations))
+
+        queues = []
+        for index, destination in enumerate(destinations):
+            queue = SyncFIFO(width=SOURCE_ID_BITS, depth=self.queue_depth)
+            m.submodules[f"queue_{index}"] = queue
+            queues.append(queue)
+            m.d.comb += [
+                destination.payload.eq(queue.r_data),
+                destination.valid.eq(queue.r_rdy),
+                queue.r_en.eq(destination.ready),
+                queue.w_data.eq(deliver_id),
+            ]
+
+        # Deliver stage: all-or-nothing multicast into the destination queues.
+        room = Cat(queue.w_rdy | ~deliver_mask[index] for index, queue in enumerate(queues))
+        deliver = Signal()
+        m.d.comb += deliver.eq(deliver_valid & room.all())
+        for index, queue in enumerate(queues):
+            m.d.comb += queue.w_en.eq(deliver & deliver_mask[index])
+        with m.If(deliver):
+            m.d.sync += self.deliveries.eq(
+                self.deliveries + sum(deliver_mask[index] for index in range(self.cores)))
+
+        deliver_free = ~deliver_valid | deliver
+        lookup_advance = lookup_valid & deliver_free
+        lookup_free = ~lookup_valid | lookup_advance
+
+        matched = Signal(len(destinations))
+        m.d.comb += matched.eq(_or_all([
+            mask & (((lookup_id >= first) & (lookup_id <= last)).replicate(len(destinations)))
+            for first, last, mask in zip(firsts, lasts, masks)]))
+        with m.If(lookup_advance):
+            m.d.sync += [deliver_valid.eq(1), deliver_id.eq(lookup_id), deliver_mask.eq(matched)]
+        with m.Elif(deliver):
+            m.d.sync += deliver_valid.eq(0)
+
+        # Round-robin arbiter: the port after the last granted one has the highest priority.
+        last_grant = Signal(range(port_count), init=port_count - 1)
+        granted = Signal()
+        with m.If(lookup_free):
+            with m.Switch(last_grant):
+                for previous in range(port_count):
+                    with m.Case(previous):
+                        order = [(previous + offset) % port_count
+                                 for offset in range(1, port_count + 1)]
+                        for position, index in enumerate(order):
+                            block = m.If if position == 0 else m.Elif
+                            with block(ports[index].valid):
+                                m.d.comb += [ports[index].ready.eq(1), granted.eq(1)]
+                                m.d.sync += [lookup_id.eq(ports[index].payload),
+                                             last_grant.eq(index)]
+        with m.If(granted):
+            m.d.sync += lookup_valid.eq(1)
+        with m.Elif(lookup_advance):
+            m.d.sync += lookup_valid.eq(0)
+
+        m.d.comb += self.idle.eq(~lookup_valid & ~deliver_valid
+                                 & ~Cat(queue.r_rdy for queue in queues).any()
+                                 & ~Cat(port.valid for port in ports).any())
+        return m

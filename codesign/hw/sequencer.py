@@ -1,0 +1,157 @@
+"""Phase sequencer: runs one timestep as the program's list of phases.
+
+Timestep ``t`` (the ``timestep`` output while it runs)::
+
+    phase 0   play the host's buffered input events into the router, wait for the barrier
+    for each entry of the phase table (``phase count`` entries):
+        fire    pulse ``fire`` on the entry's cores with its segment index, wait for the barrier
+        convert if the entry names crossbar tiles: pulse their ``convert``, wait for the barrier
+    finish    latch the cycle count, ``timestep`` += 1, pulse ``done``
+
+The barrier is: router idle, input player idle, no core and no tile busy. It is tested only
+``SETTLE_CYCLES`` cycles after a pulse, so a unit that raises ``busy`` one or two cycles after
+its start pulse is never missed.
+
+Program memories (unit ``SEQUENCER_UNIT`` of the host protocol):
+
+* memory ``PHASE_TABLE``: one word per phase, LSB first ``fire_mask[cores]
+  convert_mask[tiles] segment[segment_bits]`` (:func:`host_driver.phase_entry`);
+* memory ``SEQUENCER_REGISTERS``: address 0 = phase count, address 1 = timestep counter.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from codesign.hw import host_driver as protocol
+from codesign.hw.host_interface import ProgramWriteSignature
+
+#: Cycles between a start pulse and the first barrier test.
+SETTLE_CYCLES = 2
+
+
+class Sequencer(wiring.Component):
+    """Phase sequencer; see the module docstring."""
+
+    def __init__(self, cores: int, tiles: int, segment_bits: int, phase_table_depth: int,
+                 write_data_bits: int):
+        self.cores = cores
+        self.tiles = tiles
+        self.segment_bits = segment_bits
+        self.phase_table_depth = phase_table_depth
+        super().__init__({
+            "program": In(ProgramWriteSignature(write_data_bits)),
+            "start": In(1),
+            "done": Out(1),
+            "input_play": Out(1),
+            "input_busy": In(1),
+            "fire": Out(cores),
+            "segment": Out(segment_bits),
+            "convert": Out(tiles),
+            "cores_busy": In(cores),
+            "tiles_busy": In(tiles),
+            "router_idle": In(1),
+            "timestep": Out(32),
+            "last_step_cycles": Out(32),
+            "total_cycles": Out(32),
+        })
+
+    @property
+    def phase_entry_bits(self) -> int:
+        return self.cores + self.tiles + self.segment_bits
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        phases = m.submodules.phase_table = Memory(shape=self.phase_entry_bits,
+                                                   depth=self.phase_table_depth, init=[])
+        phase_write = phases.write_port()
+        phase_read = phases.read_port()
+        phase_count = Signal(range(self.phase_table_depth + 1))
+        phase = Signal(range(self.phase_table_depth))
+
+        program = self.program
+        with m.If(program.enable):
+            with m.If(program.memory == protocol.PHASE_TABLE):
+                m.d.comb += [phase_write.en.eq(program.address < self.phase_table_depth),
+                             phase_write.addr.eq(program.address),
+                             phase_write.data.eq(program.data)]
+            with m.Elif(program.memory == protocol.SEQUENCER_REGISTERS):
+                with m.Switch(program.address):
+                    with m.Case(protocol.PHASE_COUNT_REGISTER):
+                        m.d.sync += phase_count.eq(program.data)
+                    with m.Case(protocol.TIMESTEP_REGISTER):
+                        m.d.sync += self.timestep.eq(program.data)
+
+        entry = phase_read.data
+        fire_mask = entry[:self.cores]
+        convert_mask = Signal(self.tiles)
+        segment_start = self.cores + self.tiles
+
+        settle = Signal(range(SETTLE_CYCLES + 1))
+        barrier = Signal()
+        m.d.comb += barrier.eq(self.router_idle & ~self.input_busy & ~self.cores_busy.any()
+                               & (~self.tiles_busy.any() if self.tiles else 1))
+        settled_barrier = (settle == 0) & barrier
+        with m.If(settle != 0):
+            m.d.sync += settle.eq(settle - 1)
+
+        cycles = Signal(32)
+        last_phase = phase + 1 >= phase_count
+        m.d.comb += phase_read.addr.eq(phase)
+
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += cycles.eq(1)
+                    m.next = "INPUT"
+            with m.State("INPUT"):
+                m.d.comb += self.input_play.eq(1)
+                m.d.sync += [settle.eq(SETTLE_CYCLES), phase.eq(0)]
+                m.next = "INPUT_WAIT"
+            with m.State("INPUT_WAIT"):
+                with m.If(settled_barrier):
+                    with m.If(phase_count == 0):
+                        m.next = "FINISH"
+                    with m.Else():
+                        m.next = "FETCH"
+            with m.State("FETCH"):
+                m.next = "FIRE"
+            with m.State("FIRE"):
+                m.d.comb += self.fire.eq(fire_mask)
+                m.d.sync += [self.segment.eq(entry[segment_start:]), settle.eq(SETTLE_CYCLES)]
+                if self.tiles:
+                    m.d.sync += convert_mask.eq(entry[self.cores:segment_start])
+                m.next = "FIRE_WAIT"
+            with m.State("FIRE_WAIT"):
+                with m.If(settled_barrier):
+                    with m.If(convert_mask.any()):
+                        m.next = "CONVERT"
+                    with m.Elif(last_phase):
+                        m.next = "FINISH"
+                    with m.Else():
+                        m.d.sync += phase.eq(phase + 1)
+                        m.next = "FETCH"
+            with m.State("CONVERT"):
+                m.d.comb += self.convert.eq(convert_mask)
+                m.d.sync += settle.eq(SETTLE_CYCLES)
+                m.next = "CONVERT_WAIT"
+            with m.State("CONVERT_WAIT"):
+                with m.If(settled_barrier):
+                    with m.If(last_phase):
+                        m.next = "FINISH"
+                    with m.Else():
+                        m.d.sync += phase.eq(phase + 1)
+                        m.next = "FETCH"
+            with m.State("FINISH"):
+                m.d.comb += self.done.eq(1)
+                # A timestep lasts from the `start` cycle to the `done` cycle, both included.
+                m.d.sync += [self.last_step_cycles.eq(cycles + 1),
+                             self.total_cycles.eq(self.total_cycles + cycles + 1),
+                             self.timestep.eq(self.timestep + 1)]
+                m.next = "IDLE"
+        with m.If(~fsm.ongoing("IDLE")):
+            m.d.sync += cycles.eq(cycles + 1)
+        return m
