@@ -1,0 +1,97 @@
+"""NeuronUnit (Amaranth simulator) against arithmetic.neuron_step on numpy int64 arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from codesign import arithmetic
+from codesign.hw.neuron_unit import NeuronUnit
+from neuron_models import MODELS, neurons, profile, reference
+
+WEIGHT_BITS = 8
+NEURONS_PER_PROFILE = 120
+
+
+def run_unit(unit: NeuronUnit, batches: list[tuple[dict, dict]]) -> list[dict]:
+    """Streams every batch (profile, neurons) through ``unit``, one neuron per cycle, draining
+    the pipeline between profiles. Returns the outputs of each batch in arrival order."""
+    results = []
+
+    async def testbench(ctx):
+        for profile_values, batch in batches:
+            for name, value in profile_values.items():
+                ctx.set(unit.parameters[name], value)
+            outputs = {name: [] for name in ("tag", "voltage", "current", "adaptation", "spike")}
+            count = len(batch["voltage"])
+            for cycle in range(count + unit.latency + 1):
+                ctx.set(unit.input_valid, cycle < count)
+                if cycle < count:
+                    ctx.set(unit.input.tag, cycle % 256)
+                    for name, values in batch.items():
+                        ctx.set(unit.input[name], int(values[cycle]))
+                await ctx.tick()
+                if ctx.get(unit.output_valid):
+                    for name in outputs:
+                        outputs[name].append(ctx.get(unit.output[name]))
+            results.append({name: np.array(values, dtype=np.int64)
+                            for name, values in outputs.items()})
+
+    simulator = Simulator(unit)
+    simulator.add_clock(1e-8)
+    simulator.add_testbench(testbench)
+    simulator.run()
+    return results
+
+
+@pytest.mark.parametrize("state_bits", [8, 16, 32])
+def test_every_model_bit_exact(state_bits):
+    rng = np.random.default_rng(state_bits)
+    accumulator_bits = arithmetic.accumulator_bits(WEIGHT_BITS)
+    unit = NeuronUnit(state_bits=state_bits, accumulator_bits=accumulator_bits)
+    cases = [(model, reset_subtract) for model in MODELS for reset_subtract in (0, 1)]
+    batches = [(profile(model, state_bits, reset_subtract, rng),
+                neurons(NEURONS_PER_PROFILE, state_bits, accumulator_bits, rng))
+               for model, reset_subtract in cases]
+    for (model, _), (_, batch) in zip(cases, batches):
+        if model in ("LI", "Integrator"):
+            batch["adaptation"][:] = 0  # a negative adaptation would lower their threshold
+    results = run_unit(unit, batches)
+    spikes_seen = {}
+    for (model, reset_subtract), (profile_values, batch), result in zip(cases, batches, results):
+        expected, spike = reference(profile_values, batch, state_bits)
+        label = f"{model} reset_subtract={reset_subtract} state_bits={state_bits}"
+        assert len(result["voltage"]) == NEURONS_PER_PROFILE, label
+        np.testing.assert_array_equal(result["tag"], np.arange(NEURONS_PER_PROFILE) % 256)
+        np.testing.assert_array_equal(result["current"], expected.current, err_msg=label)
+        np.testing.assert_array_equal(result["voltage"], expected.voltage, err_msg=label)
+        np.testing.assert_array_equal(result["adaptation"], expected.adaptation, err_msg=label)
+        np.testing.assert_array_equal(result["spike"], spike, err_msg=label)
+        spikes_seen[model] = spikes_seen.get(model, 0) + int(spike.sum())
+    # The stimulus exercises firing where the model can fire, and never where it cannot.
+    for model in ("LIF", "CubaLIF", "IF", "AdaptiveLIF"):
+        assert spikes_seen[model] > 0, model
+    for model in ("LI", "Integrator"):
+        assert spikes_seen[model] == 0, model
+
+
+def test_latency_is_fixed_and_one_neuron_per_cycle():
+    unit = NeuronUnit(state_bits=16, accumulator_bits=arithmetic.accumulator_bits(WEIGHT_BITS))
+    seen = []
+
+    async def testbench(ctx):
+        ctx.set(unit.input_valid, 1)
+        ctx.set(unit.input.tag, 5)
+        await ctx.tick()
+        ctx.set(unit.input_valid, 0)
+        for cycle in range(1, unit.latency + 3):
+            if ctx.get(unit.output_valid):
+                seen.append((cycle, ctx.get(unit.output.tag)))
+            await ctx.tick()
+
+    simulator = Simulator(unit)
+    simulator.add_clock(1e-8)
+    simulator.add_testbench(testbench)
+    simulator.run()
+    assert seen == [(unit.latency, 5)]
