@@ -15,6 +15,19 @@ SUPPORTED = ("Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d",
              "CubaLIF", "NIRGraph")
 
 
+def _stored_types(path: Path) -> dict[str, str]:
+    """Top-level node name -> type as stored in the file (before nir interprets it)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            nodes = handle["node/nodes"]
+            return {name: nodes[name]["type"][()].decode() for name in nodes
+                    if "type" in nodes[name]}
+    except (OSError, KeyError, AttributeError):
+        return {}
+
+
 def read_nir(path: str | Path):
     """Read a NIR file with nir 1.0, retrying without type checks (older exporters such as
     Rockpool write port types that nir 1.0.8's checker rejects but the graph is sound)."""
@@ -23,11 +36,21 @@ def read_nir(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise CodesignError(f"{path} does not exist", "pass the path of a .nir file")
+    stored = _stored_types(path)
+    unknown = {name: kind for name, kind in stored.items() if not hasattr(nir, kind)}
+    if unknown:
+        name, kind = next(iter(unknown.items()))
+        raise CodesignError(f"node '{name}' has unknown type '{kind}'",
+                            f"codesign imports the nir 1.0 primitives {', '.join(SUPPORTED)}")
+    if stored and "Input" not in stored.values():
+        # nir 1.0.8 would invent an Input for every node without predecessors.
+        raise CodesignError(f"{path} has no Input node", "add a nir.Input feeding the network")
     failure = None
     for type_check in (True, False):
         try:
             return nir.read(path, type_check=type_check)
-        except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError) as error:
+        except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError,
+                AssertionError) as error:
             failure = failure or error
     message = " ".join(str(failure).split())[:200] or type(failure).__name__
     if isinstance(failure, OSError):

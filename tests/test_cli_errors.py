@@ -1,0 +1,146 @@
+"""Bad input gets one line on stderr and exit status 2, never a traceback or a wrong result."""
+
+import subprocess
+import sys
+
+import h5py
+import nir
+import numpy as np
+import pytest
+
+from codesign.cli import main
+from conftest import shared_case
+
+
+def _run(capsys, *argv):
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.err.strip()
+
+
+def _assert_one_line_error(status, message, *words):
+    assert status == 2
+    assert "\n" not in message and message.startswith("codesign: error:")
+    assert "Traceback" not in message
+    for word in words:
+        assert word in message, message
+
+
+@pytest.fixture
+def spikes(tmp_path):
+    path = tmp_path / "in.npy"
+    np.save(path, np.zeros((5, 1)))
+    return path
+
+
+def _lif_graph(tau=1e-3, shape=1, input_shape=1):
+    one = np.ones(shape)
+    return nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=np.array([input_shape])),
+               "lin": nir.Linear(weight=np.ones((shape, input_shape))),
+               "lif": nir.LIF(tau=one * tau, r=one, v_leak=0 * one, v_threshold=one,
+                              v_reset=0 * one),
+               "output": nir.Output(output_type=np.array([shape]))},
+        edges=[("input", "lin"), ("lin", "lif"), ("lif", "output")], type_check=False)
+
+
+def _write(graph, path):
+    nir.write(path, graph)
+    return path
+
+
+def test_truncated_file(tmp_path, capsys, spikes):
+    data = shared_case("NIR_paper/01_lif/lif_norse.nir").read_bytes()
+    path = tmp_path / "truncated.nir"
+    path.write_bytes(data[: len(data) // 2])
+    status, message = _run(capsys, "simulate", str(path), "--input", str(spikes), "-o",
+                           str(tmp_path / "o.npz"))
+    _assert_one_line_error(status, message, "truncated")
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_non_hdf5_file(tmp_path, capsys):
+    path = tmp_path / "model.nir"
+    path.write_text("this is not HDF5\n")
+    status, message = _run(capsys, "info", str(path))
+    _assert_one_line_error(status, message, "not a readable NIR")
+
+
+def test_unknown_node_type(tmp_path, capsys):
+    path = _write(_lif_graph(), tmp_path / "model.nir")
+    with h5py.File(path, "r+") as handle:
+        del handle["node/nodes/lif/type"]
+        handle["node/nodes/lif/type"] = np.bytes_("Hodgkin")
+    status, message = _run(capsys, "info", str(path))
+    _assert_one_line_error(status, message, "Hodgkin")
+
+
+def test_mismatched_shapes(tmp_path, capsys):
+    graph = _lif_graph(shape=3)
+    graph.nodes["lin"] = nir.Linear(weight=np.ones((2, 1)))
+    path = _write(graph, tmp_path / "model.nir")
+    status, message = _run(capsys, "info", str(path))
+    _assert_one_line_error(status, message, "shape")
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_nan_or_inf_parameters(tmp_path, capsys, value):
+    path = _write(_lif_graph(tau=value), tmp_path / "model.nir")
+    status, message = _run(capsys, "info", str(path))
+    _assert_one_line_error(status, message, "NaN or infinite", "tau")
+
+
+def test_graph_without_input(tmp_path, capsys):
+    graph = _lif_graph()
+    del graph.nodes["input"]
+    graph.edges.remove(("input", "lin"))
+    path = _write(graph, tmp_path / "model.nir")
+    status, message = _run(capsys, "info", str(path))
+    _assert_one_line_error(status, message, "no Input")
+
+
+@pytest.mark.parametrize("case", [
+    "rockpool/braille.nir",
+    "NIR_paper/03_rnn/extras/braille_noDelay_bias_zero_subgraph.nir",
+    "NIR_paper/03_rnn/extras/braille_noDelay_noBias_subtract_subgraph.nir",
+])
+def test_files_that_nir_itself_rejects(capsys, case):
+    status, message = _run(capsys, "info", str(shared_case(case)))
+    _assert_one_line_error(status, message, "nir 1.0 rejects")
+
+
+def test_unstable_time_step(tmp_path, capsys, spikes):
+    path = _write(_lif_graph(tau=1e-3), tmp_path / "model.nir")
+    status, message = _run(capsys, "simulate", str(path), "--input", str(spikes), "--mode",
+                           "fixed", "--dt", "0.01", "-o", str(tmp_path / "o.npz"))
+    _assert_one_line_error(status, message, "--dt")
+
+
+def test_weight_bits_out_of_range(tmp_path, capsys, spikes):
+    path = _write(_lif_graph(), tmp_path / "model.nir")
+    status, message = _run(capsys, "simulate", str(path), "--input", str(spikes), "--mode",
+                           "fixed", "--weight-bits", "1", "-o", str(tmp_path / "o.npz"))
+    _assert_one_line_error(status, message, "--weight-bits")
+
+
+def test_real_process_exit_status(tmp_path):
+    path = tmp_path / "model.nir"
+    path.write_bytes(b"\x00" * 64)
+    result = subprocess.run([sys.executable, "-m", "codesign", "info", str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_simulate_writes_output_and_records(tmp_path, capsys):
+    trace = np.loadtxt(shared_case("NIR_paper/01_lif/lif_norse.csv"), delimiter=",")
+    np.save(tmp_path / "in.npy", trace[:, :1])
+    status = main(["simulate", str(shared_case("NIR_paper/01_lif/lif_norse.nir")), "--input",
+                   str(tmp_path / "in.npy"), "--mode", "fixed", "--record", "-o",
+                   str(tmp_path / "out.npz")])
+    assert status == 0
+    assert "spike agreement" in capsys.readouterr().out
+    out = np.load(tmp_path / "out.npz")
+    assert out["output"].shape == (1000, 1)
+    assert np.nonzero(out["output"].ravel())[0].tolist() == [460, 510, 710, 760]
+    assert out["1.v"].shape == (1000, 1) and out["1.spikes"].sum() == 4
