@@ -12,6 +12,7 @@ from codesign.errors import CodesignError
 #: Modules that add subcommands through ``register(subparsers)``.
 COMMAND_MODULES = (
     "codesign.compiler.cli",
+    "codesign.examples.cli",
 )
 
 
