@@ -36,8 +36,13 @@ adaptive LIF       adaptation_decay, adaptation_step non-zero (outside NIR)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any, Callable
+
+import numpy as np
+
+from codesign.errors import CodesignError
 
 #: Fractional bits of every decay and gain coefficient (Q-format ``Q.F``).
 FRACTION_BITS = 16
@@ -167,3 +172,246 @@ def neuron_step(parameters: NeuronParameters, state: NeuronState, synaptic_input
     voltage, spike = fire_and_reset(parameters, voltage, state.adaptation, state_bits, select)
     adaptation = update_adaptation(parameters, state.adaptation, spike, state_bits, select)
     return NeuronState(voltage=voltage, current=current, adaptation=adaptation), spike
+
+
+# --- ReRAM crossbar ---------------------------------------------------------------------------
+# The behavioural ReRAM crossbar tile (DESIGN contract 4). The tile's RTL and the golden model
+# both call the functions below; ``crossbar_levels`` / ``crossbar_conductances`` /
+# ``crossbar_adc_shift`` are the compiler's numpy side.
+#
+# Bit slicing. A signed ``weight_bits`` weight w (|w| <= 2^(weight_bits-1) - 1: the range is
+# symmetric so that the magnitude fits) is a differential pair: |w| goes to the positive column
+# group if w > 0, to the negative group if w < 0, the other group holds 0. The magnitude is cut
+# into S = ceil((weight_bits - 1) / cell_bits) slices of cell_bits bits, slice s = bits
+# [s*cell_bits, (s+1)*cell_bits) of |w|. Output o of a tile owns 2*S adjacent columns:
+#
+#     column = (2*o + polarity) * S + s        polarity 0 = positive, 1 = negative
+#
+# so a tile of ``cols`` columns has cols // (2*S) outputs (left-over columns stay unused).
+# Cell address (programming port and conductance memory) = column * rows + row.
+#
+# Conductance. A cell programmed to ``level`` holds the integer conductance (units of
+# 2^-CONDUCTANCE_FRACTION_BITS of one level)
+#
+#     g = clamp_u((level << G) + round_shift(level * sample * scale, VARIATION_FRACTION_BITS),
+#                 conductance_bits)
+#
+# with G = CONDUCTANCE_FRACTION_BITS, scale = variation_scale(variation_sigma) and ``sample`` an
+# approximately normal integer (std IRWIN_HALL_STD) drawn from the cell's own PRNG stream:
+#
+#     state0 = ((address * ADDRESS_MIX) mod 2^32) ^ seed   (replaced by ZERO_STATE if it is 0)
+#     sample = (sum of the 4 bytes of xorshift32(xorshift32(state0))) - IRWIN_HALL_MEAN
+#
+# The PRNG is counter based (keyed by the cell address), so the conductances do not depend on the
+# order in which the host writes the cells. The tile applies it on chip when a cell is written;
+# the compiler only ever writes levels. The deviation is proportional to the level, so level 0
+# is exactly 0 (unused cells and columns contribute nothing).
+#
+# Conversion, per column c and spike vector x (binary, one bit per row):
+#
+#     column_sum = sum over active rows r of g[r, c]                        (exact, unsigned)
+#     code       = min(round_shift(column_sum, G + adc_shift), 2^adc_bits - 1)
+#     output o   = (sum over s of (code[pos, s] - code[neg, s]) << (s * cell_bits)) << adc_shift
+#
+# ``adc_shift`` (0..max_adc_shift) is chosen per tile by the compiler. Without variation and with
+# adc_shift = 0 and no saturation the output equals the exact integer matvec sum_r x_r * w[r, o].
+
+#: Fractional bits of a stored conductance: one level is 2^6 conductance units.
+CONDUCTANCE_FRACTION_BITS = 6
+#: Fractional bits of the quantised variation scale.
+VARIATION_FRACTION_BITS = 12
+#: Odd 32-bit constant (2^32 / golden ratio) that spreads cell addresses over the PRNG state.
+ADDRESS_MIX = 0x9E3779B9
+#: PRNG state used when the mixed state would be 0 (xorshift would stay at 0 forever).
+ZERO_STATE = 0x6D2B79F5
+PRNG_MASK = 0xFFFFFFFF
+#: The normal approximation sums the 4 bytes of a 32-bit PRNG word (Irwin-Hall distribution).
+IRWIN_HALL_MEAN = 4 * 255 // 2
+IRWIN_HALL_STD = math.sqrt(4 * (256 ** 2 - 1) / 12)
+
+
+def crossbar_slices(weight_bits: int, cell_bits: int) -> int:
+    """Cells per weight magnitude: S = ceil((weight_bits - 1) / cell_bits)."""
+    return -(-(weight_bits - 1) // cell_bits)
+
+
+def crossbar_columns_per_output(weight_bits: int, cell_bits: int) -> int:
+    """Physical columns one output uses: S positive and S negative slices."""
+    return 2 * crossbar_slices(weight_bits, cell_bits)
+
+
+def crossbar_outputs(cols: int, weight_bits: int, cell_bits: int) -> int:
+    """Outputs (logical columns) of a tile with ``cols`` physical columns."""
+    return cols // crossbar_columns_per_output(weight_bits, cell_bits)
+
+
+def crossbar_column(output, polarity, slice_index, slices: int):
+    """Physical column of ``(output, polarity, slice)``; polarity 0 = positive, 1 = negative."""
+    return (2 * output + polarity) * slices + slice_index
+
+
+def crossbar_cell_address(row, column, rows: int):
+    """Address of a cell in the programming port and the conductance memory."""
+    return column * rows + row
+
+
+def conductance_bits(cell_bits: int) -> int:
+    """Width of a stored conductance: the nominal range plus one bit of variation headroom."""
+    return cell_bits + CONDUCTANCE_FRACTION_BITS + 1
+
+
+def _unsigned_clamp(value, bits: int, select: Select):
+    high = (1 << bits) - 1
+    return select(value < 0, 0, select(value > high, high, value))
+
+
+def variation_scale(variation_sigma: float) -> int:
+    """``variation_sigma`` quantised: the integer that turns a PRNG sample into a deviation."""
+    if not math.isfinite(variation_sigma) or variation_sigma < 0:
+        raise CodesignError(f"crossbar variation_sigma = {variation_sigma!r} is not allowed",
+                            "use a finite number >= 0")
+    return round(variation_sigma * (1 << (CONDUCTANCE_FRACTION_BITS + VARIATION_FRACTION_BITS))
+                 / IRWIN_HALL_STD)
+
+
+def variation_state(address, seed, select: Select):
+    """First PRNG state of the cell at ``address`` for ``seed`` (32-bit, never 0)."""
+    mixed = ((address * ADDRESS_MIX) & PRNG_MASK) ^ seed
+    return select(mixed == 0, ZERO_STATE, mixed)
+
+
+def xorshift32(state):
+    """One step of Marsaglia's xorshift32 (shifts 13, 17, 5) on a nonzero 32-bit state."""
+    state = state ^ ((state << 13) & PRNG_MASK)
+    state = state ^ (state >> 17)
+    return state ^ ((state << 5) & PRNG_MASK)
+
+
+def variation_sample(state):
+    """Approximately normal sample (mean 0, std IRWIN_HALL_STD) from a cell's first PRNG state:
+    two xorshift32 steps, then the sum of the 4 bytes minus its mean."""
+    word = xorshift32(xorshift32(state))
+    return ((word & 0xFF) + ((word >> 8) & 0xFF) + ((word >> 16) & 0xFF) + ((word >> 24) & 0xFF)
+            - IRWIN_HALL_MEAN)
+
+
+def scaled_variation(sample, scale: int):
+    """A sample times the quantised sigma (``variation_scale``)."""
+    return sample * scale
+
+
+def cell_conductance(level, variation, cell_bits: int, select: Select):
+    """Conductance of a cell programmed to ``level`` (``variation`` = ``scaled_variation(...)``;
+    0 for ideal devices)."""
+    nominal = level << CONDUCTANCE_FRACTION_BITS
+    deviation = round_shift(level * variation, VARIATION_FRACTION_BITS)
+    return _unsigned_clamp(nominal + deviation, conductance_bits(cell_bits), select)
+
+
+def max_adc_shift(rows: int, cell_bits: int, adc_bits: int) -> int:
+    """Largest useful ``adc_shift``: with it no column sum of ``rows`` cells can saturate."""
+    largest_sum = rows * ((1 << conductance_bits(cell_bits)) - 1)
+    return max(0, largest_sum.bit_length() - CONDUCTANCE_FRACTION_BITS - adc_bits)
+
+
+def adc_convert(column_sum, adc_shift, adc_bits: int, select: Select):
+    """ADC: the column sum in level units >> adc_shift, rounded half up, saturated to
+    ``adc_bits`` unsigned bits."""
+    # round_shift with a run-time shift amount (shift - 1 would turn an unsigned hardware shift
+    # amount signed): half of 2^shift is (1 << shift) >> 1.
+    shift = adc_shift + CONDUCTANCE_FRACTION_BITS
+    code = (column_sum + ((1 << shift) >> 1)) >> shift
+    high = (1 << adc_bits) - 1
+    return select(code > high, high, code)
+
+
+def slice_contribution(code, polarity, slice_index, cell_bits: int, select: Select):
+    """Shift-add recombination term of one column's ADC code."""
+    magnitude = code << (slice_index * cell_bits)
+    return select(polarity, -magnitude, magnitude)
+
+
+def crossbar_output(total, adc_shift):
+    """An output in weight units from the sum of its columns' contributions."""
+    return total << adc_shift
+
+
+def crossbar_output_bits(rows: int, cols: int, weight_bits: int, cell_bits: int,
+                         adc_bits: int) -> int:
+    """Signed width that holds every output of the tile."""
+    slices = crossbar_slices(weight_bits, cell_bits)
+    largest = ((1 << adc_bits) - 1) * sum(1 << (s * cell_bits) for s in range(slices))
+    return (largest << max_adc_shift(rows, cell_bits, adc_bits)).bit_length() + 1
+
+
+def crossbar_levels(weights, rows: int, cols: int, weight_bits: int, cell_bits: int):
+    """Cell levels ``[rows, outputs * 2S]`` (int64) of a tile programmed with ``weights``
+    ``[sources, targets]`` (integers; sources <= rows, targets <= outputs; unused cells are 0)."""
+    weights = np.asarray(weights)
+    slices = crossbar_slices(weight_bits, cell_bits)
+    outputs = crossbar_outputs(cols, weight_bits, cell_bits)
+    if weights.ndim != 2 or not np.issubdtype(weights.dtype, np.integer):
+        raise CodesignError(f"crossbar weights must be a 2-D integer matrix, got "
+                            f"{weights.ndim}-D {weights.dtype}", "quantise the layer first")
+    if weights.shape[0] > rows or weights.shape[1] > outputs:
+        raise CodesignError(
+            f"a {weights.shape[0]}x{weights.shape[1]} weight matrix does not fit a crossbar tile "
+            f"of {rows} rows x {outputs} outputs ({cols} columns / {2 * slices} per output)",
+            "split the layer over several tiles or map it to the digital synapse engine")
+    limit = (1 << (weight_bits - 1)) - 1
+    if weights.size and np.abs(weights.astype(np.int64)).max() > limit:
+        raise CodesignError(f"crossbar weights must lie in -{limit}..{limit} for weight_bits = "
+                            f"{weight_bits}", "clamp the quantised weights to the symmetric range")
+    padded = np.zeros((rows, outputs), dtype=np.int64)
+    padded[:weights.shape[0], :weights.shape[1]] = weights
+    levels = np.zeros((rows, outputs, 2, slices), dtype=np.int64)
+    level_mask = (1 << cell_bits) - 1
+    for polarity, magnitude in enumerate((np.maximum(padded, 0), np.maximum(-padded, 0))):
+        for slice_index in range(slices):
+            levels[:, :, polarity, slice_index] = (magnitude >> (slice_index * cell_bits)) \
+                & level_mask
+    # (output, polarity, slice) flattened in this order is exactly crossbar_column's numbering.
+    return levels.reshape(rows, outputs * 2 * slices)
+
+
+def crossbar_conductances(levels, cell_bits: int, variation_sigma: float, variation_seed: int):
+    """Conductances ``[rows, columns]`` (int64) the tile holds after the levels are written."""
+    levels = np.asarray(levels, dtype=np.int64)
+    rows, columns = levels.shape
+    row_index, column_index = np.meshgrid(np.arange(rows, dtype=np.int64),
+                                          np.arange(columns, dtype=np.int64), indexing="ij")
+    address = crossbar_cell_address(row_index, column_index, rows)
+    sample = variation_sample(variation_state(address, np.int64(variation_seed), np.where))
+    variation = scaled_variation(sample, variation_scale(variation_sigma))
+    return cell_conductance(levels, variation, cell_bits, np.where).astype(np.int64)
+
+
+def crossbar_matvec(conductances, spikes_batch, weight_bits: int, cell_bits: int, adc_bits: int,
+                    adc_shift: int):
+    """Golden tile outputs ``[batch, outputs]`` (int64) for binary ``spikes_batch``
+    ``[batch, rows]`` and the tile's ``conductances`` ``[rows, outputs * 2S]``."""
+    conductances = np.asarray(conductances, dtype=np.int64)
+    spikes = (np.asarray(spikes_batch) != 0).astype(np.int64)
+    slices = crossbar_slices(weight_bits, cell_bits)
+    column_sums = spikes @ conductances
+    codes = adc_convert(column_sums, adc_shift, adc_bits, np.where)
+    codes = codes.reshape(spikes.shape[0], -1, 2, slices)
+    polarity = np.arange(2).reshape(2, 1)
+    slice_index = np.arange(slices).reshape(1, slices)
+    terms = slice_contribution(codes, polarity, slice_index, cell_bits, np.where)
+    return crossbar_output(terms.sum(axis=(2, 3)), adc_shift).astype(np.int64)
+
+
+def crossbar_adc_shift(conductances, cell_bits: int, adc_bits: int,
+                       active_rows: int | None = None) -> int:
+    """Smallest ``adc_shift`` for which no column saturates when at most ``active_rows`` rows
+    (default: all) are active, capped at ``max_adc_shift``."""
+    conductances = np.asarray(conductances, dtype=np.int64)
+    rows = conductances.shape[0]
+    largest_first = -np.sort(-conductances, axis=0)
+    worst = int(largest_first[:active_rows].sum(axis=0).max(initial=0))
+    shift = 0
+    while (shift < max_adc_shift(rows, cell_bits, adc_bits)
+           and round_shift(worst, shift + CONDUCTANCE_FRACTION_BITS) > (1 << adc_bits) - 1):
+        shift += 1
+    return shift

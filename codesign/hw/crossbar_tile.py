@@ -1,0 +1,272 @@
+"""Behavioural ReRAM crossbar tile, emulated on FPGA fabric and block RAM.
+
+The arithmetic (bit slicing, device variation, ADC, shift-add recombination) is the one definition
+in :mod:`codesign.arithmetic` (section "ReRAM crossbar"); this file only schedules it.
+
+Ports (all in the ``sync`` domain):
+
+* ``program`` (:class:`~codesign.hw.host_interface.ProgramWriteSignature`, no back-pressure; the
+  top level decodes ``unit``):
+
+  - memory ``CELL_MEMORY``: ``address`` = ``arithmetic.crossbar_cell_address(row, column, rows)``,
+    ``data`` = the cell's level (low ``cell_bits`` bits). The tile turns the level into a
+    conductance with ``arithmetic.cell_conductance`` and the cell's own PRNG sample
+    (``variation_state`` / ``variation_sample`` keyed by the address, so write order does not
+    matter). Addresses outside the tile are ignored. Writes take ``PROGRAM_LATENCY`` cycles.
+  - memory ``REGISTER_MEMORY``, address ``ADC_SHIFT_REGISTER``: ``adc_shift`` (low
+    ``adc_shift_bits`` bits; the compiler keeps it <= ``arithmetic.max_adc_shift``).
+
+  Program only while ``busy`` is low; ``adc_shift`` must not change during a conversion.
+* ``row_events`` (stream of row numbers): a spike on a row. Rows are binary: a row that is already
+  active, or a number >= ``rows``, is dropped. Not ready while ``busy`` or ``convert``.
+* ``convert`` (strobe): convert the active rows. Ignored while ``busy`` or when no row is active
+  (then nothing is emitted). ``busy`` rises the cycle after ``convert`` and falls when the last
+  result has been accepted; the active rows are cleared by the conversion.
+* ``results`` (stream of ``index``, ``value``): one result per output, ``index`` = 0 .. outputs-1
+  in order, ``value`` = ``arithmetic.crossbar_matvec(...)[index]`` (signed, ``output_bits``), to
+  be added into the accumulator of the neuron the core maps ``index`` to. Outputs the layer does
+  not use hold level-0 cells and always give 0. Back-pressure stalls the whole pipeline.
+
+Conversion is event driven, column by column: for each used column, the active rows' conductances
+are streamed from block RAM (one cell per cycle) into one column accumulator; the finished column
+sum passes the ADC and is shift-added into its output's total. A conversion takes
+``used_columns * active_rows + CONVERT_LATENCY`` cycles without back-pressure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from codesign import arithmetic
+from codesign.errors import CodesignError
+from codesign.hw.core_layout import bits_for
+from codesign.hw.host_interface import ProgramWriteSignature
+
+#: ``program.memory`` value of the cell levels.
+CELL_MEMORY = 0
+#: ``program.memory`` value of the tile's registers.
+REGISTER_MEMORY = 1
+#: Register address of ``adc_shift``.
+ADC_SHIFT_REGISTER = 0
+#: Cycles from a cell write to its conductance being stored (with device variation).
+PROGRAM_LATENCY = 3
+#: Pipeline stages between the first cell read and a result leaving the tile.
+CONVERT_LATENCY = 7
+
+
+class CrossbarTile(wiring.Component):
+    """One behavioural ReRAM crossbar tile; see the module docstring for the protocol."""
+
+    def __init__(self, *, rows: int, cols: int, weight_bits: int, cell_bits: int, adc_bits: int,
+                 variation_sigma: float = 0.0, variation_seed: int = 1,
+                 write_data_bits: int = 32):
+        if not 1 <= cell_bits <= weight_bits:
+            raise CodesignError(f"crossbar cell_bits = {cell_bits} is not allowed",
+                                f"use cell_bits in 1..weight_bits ({weight_bits})")
+        self.rows = rows
+        self.cols = cols
+        self.weight_bits = weight_bits
+        self.cell_bits = cell_bits
+        self.adc_bits = adc_bits
+        self.variation_seed = variation_seed & arithmetic.PRNG_MASK
+        self.variation_scale = arithmetic.variation_scale(variation_sigma)
+        self.slices = arithmetic.crossbar_slices(weight_bits, cell_bits)
+        self.output_count = arithmetic.crossbar_outputs(cols, weight_bits, cell_bits)
+        if self.output_count < 1:
+            raise CodesignError(
+                f"a crossbar tile of {cols} columns cannot hold one {weight_bits}-bit weight, "
+                f"which needs {2 * self.slices} columns of {cell_bits}-bit cells",
+                f"use crossbar.cols >= {2 * self.slices} or larger crossbar.cell_bits")
+        self.used_columns = self.output_count * 2 * self.slices
+        self.depth = rows * self.used_columns
+        # Ideal devices: every conductance is level << G, so the block RAM stores only levels.
+        self.stored_bits = (arithmetic.conductance_bits(cell_bits) if self.variation_scale
+                            else cell_bits)
+        self.max_adc_shift = arithmetic.max_adc_shift(rows, cell_bits, adc_bits)
+        self.adc_shift_bits = bits_for(self.max_adc_shift + 1)
+        self.output_bits = arithmetic.crossbar_output_bits(rows, cols, weight_bits, cell_bits,
+                                                           adc_bits)
+        self.row_bits = bits_for(rows)
+        self.result_layout = data.StructLayout({
+            "index": unsigned(bits_for(self.output_count)),
+            "value": signed(self.output_bits),
+        })
+        super().__init__({
+            "program": In(ProgramWriteSignature(write_data_bits)),
+            "row_events": In(stream.Signature(unsigned(self.row_bits))),
+            "convert": In(1),
+            "busy": Out(1),
+            "results": Out(stream.Signature(self.result_layout)),
+        })
+
+    @classmethod
+    def from_config(cls, config: Any, write_data_bits: int = 32) -> "CrossbarTile":
+        """A tile sized by an ``HWConfig`` (its ``crossbar`` section and ``weight_bits``)."""
+        crossbar = config.crossbar
+        return cls(rows=crossbar.rows, cols=crossbar.cols, weight_bits=config.weight_bits,
+                   cell_bits=crossbar.cell_bits, adc_bits=crossbar.adc_bits,
+                   variation_sigma=crossbar.variation_sigma,
+                   variation_seed=crossbar.variation_seed, write_data_bits=write_data_bits)
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.submodules.cells = cells = Memory(shape=unsigned(self.stored_bits), depth=self.depth,
+                                            init=[])
+        m.submodules.active_rows = active_rows = Memory(shape=unsigned(self.row_bits),
+                                                        depth=self.rows, init=[])
+        adc_shift = Signal(self.adc_shift_bits)
+        programming = self._program(m, cells, adc_shift)
+
+        # Row activation: a list of distinct active rows (what the conversion walks) and a bitmap
+        # (to keep rows binary).
+        active_count = Signal(range(self.rows + 1))
+        active_map = Signal(self.rows)
+        row_write = active_rows.write_port()
+        row = self.row_events.payload
+        busy = Signal()
+        m.d.comb += [
+            self.row_events.ready.eq(~busy & ~self.convert),
+            row_write.addr.eq(active_count),
+            row_write.data.eq(row),
+        ]
+        with m.If(self.row_events.valid & self.row_events.ready & (row < self.rows)
+                  & ~active_map.bit_select(row, 1)):
+            m.d.comb += row_write.en.eq(1)
+            m.d.sync += [active_count.eq(active_count + 1), active_map.bit_select(row, 1).eq(1)]
+
+        # One global stall: the pipeline moves whenever the result register can take a value.
+        advance = Signal()
+        m.d.comb += advance.eq(~self.results.valid | self.results.ready)
+
+        # Stage 0: walk (output, polarity, slice) columns, and the active rows of each column.
+        running = Signal()
+        output_index = Signal(range(self.output_count))
+        polarity = Signal()
+        slice_index = Signal(range(self.slices))
+        column_base = Signal(range(self.depth))
+        list_index = Signal(range(self.rows))
+        last_slice = slice_index == self.slices - 1
+        last_row = list_index == active_count - 1
+        with m.If(self.convert & ~busy & (active_count != 0)):
+            m.d.sync += [running.eq(1), output_index.eq(0), polarity.eq(0), slice_index.eq(0),
+                         column_base.eq(0), list_index.eq(0)]
+        with m.If(running & advance):
+            with m.If(~last_row):
+                m.d.sync += list_index.eq(list_index + 1)
+            with m.Else():
+                m.d.sync += [list_index.eq(0), column_base.eq(column_base + self.rows)]
+                with m.If(~last_slice):
+                    m.d.sync += slice_index.eq(slice_index + 1)
+                with m.Else():
+                    m.d.sync += [slice_index.eq(0), polarity.eq(~polarity)]
+                    with m.If(polarity):
+                        m.d.sync += output_index.eq(output_index + 1)
+                        with m.If(output_index == self.output_count - 1):
+                            m.d.sync += [running.eq(0), active_count.eq(0), active_map.eq(0)]
+
+        stages: list[Signal] = []
+
+        def stage(values: dict[str, Any], valid: Any) -> tuple[dict[str, Signal], Signal]:
+            """Registers ``values`` and ``valid`` whenever the pipeline advances."""
+            number = len(stages) + 1
+            registered = {name: Signal(Value.cast(value).shape(), name=f"{name}_{number}")
+                          for name, value in values.items()}
+            valid_register = Signal(name=f"valid_{number}")
+            with m.If(advance):
+                m.d.sync += [registered[name].eq(value) for name, value in values.items()]
+                m.d.sync += valid_register.eq(valid)
+            stages.append(valid_register)
+            return registered, valid_register
+
+        def flags(registered: dict[str, Signal]) -> dict[str, Signal]:
+            """The column flags that travel down the whole pipeline."""
+            return {name: registered[name] for name in column_flags}
+
+        column_flags = {
+            "output_index": output_index, "polarity": polarity, "slice_index": slice_index,
+            "first_column": ~polarity & (slice_index == 0), "last_column": polarity & last_slice,
+            "first_row": list_index == 0, "last_row": last_row,
+        }
+
+        # Stage 1: the active-row list answers; form the cell address.
+        row_read = active_rows.read_port()
+        m.d.comb += [row_read.addr.eq(list_index), row_read.en.eq(advance)]
+        first, valid_1 = stage({**column_flags, "column_base": column_base}, running)
+        # Stage 2: read the cell.
+        second, valid_2 = stage({**flags(first),
+                                 "address": first["column_base"] + row_read.data}, valid_1)
+        cell_read = cells.read_port()
+        m.d.comb += [cell_read.addr.eq(second["address"]), cell_read.en.eq(advance)]
+        # Stage 3: the cell answers; accumulate the column sum.
+        third, valid_3 = stage(flags(second), valid_2)
+        if self.variation_scale:
+            conductance = cell_read.data
+        else:
+            conductance = arithmetic.cell_conductance(cell_read.data, 0, self.cell_bits, Mux)
+        column_sum = Signal(range(self.rows * (1 << arithmetic.conductance_bits(self.cell_bits))))
+        column_sum_next = Mux(third["first_row"], 0, column_sum) + conductance
+        with m.If(advance & valid_3):
+            m.d.sync += column_sum.eq(column_sum_next)
+        # Stage 4: a finished column sum; stage 5: its ADC code.
+        fourth, valid_4 = stage({**flags(third), "column_sum": column_sum_next},
+                                valid_3 & third["last_row"])
+        code = arithmetic.adc_convert(fourth["column_sum"], adc_shift, self.adc_bits, Mux)
+        fifth, valid_5 = stage({**flags(fourth), "code": code}, valid_4)
+        # Stage 6: shift-add recombination into the output's total.
+        contribution = arithmetic.slice_contribution(fifth["code"], fifth["polarity"],
+                                                     fifth["slice_index"], self.cell_bits, Mux)
+        sixth, valid_6 = stage({**flags(fifth), "contribution": contribution}, valid_5)
+        total = Signal(signed(self.output_bits))
+        total_next = Mux(sixth["first_column"], 0, total) + sixth["contribution"]
+        with m.If(advance & valid_6):
+            m.d.sync += total.eq(total_next)
+        # Stage 7: the result register.
+        with m.If(advance):
+            m.d.sync += self.results.valid.eq(valid_6 & sixth["last_column"])
+            m.d.sync += [
+                self.results.payload.index.eq(sixth["output_index"]),
+                self.results.payload.value.eq(arithmetic.crossbar_output(total_next, adc_shift)),
+            ]
+        assert len(stages) == CONVERT_LATENCY - 1
+
+        m.d.comb += busy.eq(running | programming | self.results.valid | Cat(*stages).any())
+        m.d.comb += self.busy.eq(busy)
+        return m
+
+    def _program(self, m: Module, cells: Memory, adc_shift: Signal) -> Any:
+        """Cell and register writes; returns a signal that is high while writes are in flight."""
+        program = self.program
+        with m.If(program.enable & (program.memory == REGISTER_MEMORY)
+                  & (program.address == ADC_SHIFT_REGISTER)):
+            m.d.sync += adc_shift.eq(program.data[:self.adc_shift_bits])
+        cell_write = cells.write_port()
+        level = program.data[:self.cell_bits]
+        write = program.enable & (program.memory == CELL_MEMORY) & (program.address < self.depth)
+        address = program.address[:bits_for(self.depth)]
+        if not self.variation_scale:
+            m.d.comb += [cell_write.en.eq(write), cell_write.addr.eq(address),
+                         cell_write.data.eq(level)]
+            return 0
+        # Device variation, one register per step: PRNG key, sample, conductance.
+        valid_a, address_a, level_a = Signal(), Signal.like(address), Signal(self.cell_bits)
+        state_a = Signal(32)
+        m.d.sync += [valid_a.eq(write), address_a.eq(address), level_a.eq(level),
+                     state_a.eq(arithmetic.variation_state(address, self.variation_seed, Mux))]
+        valid_b, address_b, level_b = Signal(), Signal.like(address), Signal(self.cell_bits)
+        variation = arithmetic.scaled_variation(arithmetic.variation_sample(state_a),
+                                                self.variation_scale)
+        variation_b = Signal(variation.shape())
+        m.d.sync += [valid_b.eq(valid_a), address_b.eq(address_a), level_b.eq(level_a),
+                     variation_b.eq(variation)]
+        m.d.comb += [
+            cell_write.en.eq(valid_b),
+            cell_write.addr.eq(address_b),
+            cell_write.data.eq(arithmetic.cell_conductance(level_b, variation_b, self.cell_bits,
+                                                           Mux)),
+        ]
+        return valid_a | valid_b
