@@ -65,6 +65,8 @@ class CrossbarTile(wiring.Component):
     def __init__(self, *, rows: int, cols: int, weight_bits: int, cell_bits: int, adc_bits: int,
                  variation_sigma: float = 0.0, variation_seed: int = 1,
                  write_data_bits: int = 32):
+        # A tile that fails to build is not an unused design: no UnusedElaboratable warning.
+        self._MustUse__silence = True
         if not 1 <= cell_bits <= weight_bits:
             raise CodesignError(f"crossbar cell_bits = {cell_bits} is not allowed",
                                 f"use cell_bits in 1..weight_bits ({weight_bits})")
@@ -96,6 +98,7 @@ class CrossbarTile(wiring.Component):
             "index": unsigned(bits_for(self.output_count)),
             "value": signed(self.output_bits),
         })
+        self._MustUse__silence = False
         super().__init__({
             "program": In(ProgramWriteSignature(write_data_bits)),
             "row_events": In(stream.Signature(unsigned(self.row_bits))),

@@ -8,6 +8,7 @@ import random
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
 from codesign import arithmetic
@@ -154,7 +155,6 @@ def test_conversion_is_event_driven():
     assert cycles[0] <= 0.15 * cycles[1]
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_from_config_and_bad_sizes():
     config = HWConfig.from_dict({"weight_bits": 8, "crossbar": {
         "tiles": 1, "rows": 16, "cols": 32, "cell_bits": 2, "adc_bits": 6,
@@ -162,5 +162,6 @@ def test_from_config_and_bad_sizes():
     tile = CrossbarTile.from_config(config)
     assert (tile.rows, tile.output_count, tile.variation_seed) == (16, 4, 9)
     assert tile.variation_scale == arithmetic.variation_scale(0.1) > 0
+    Fragment.get(tile, None)  # it elaborates
     with pytest.raises(CodesignError, match="columns"):
         CrossbarTile(rows=4, cols=7, weight_bits=8, cell_bits=2, adc_bits=6)
