@@ -1,0 +1,232 @@
+"""Hybrid core: neuron sweep + pipelined neuron unit (control part) and synapse engine
+(dataflow part) around the core's block RAMs.
+
+Fire (``fire`` pulse with ``segment``)::
+
+    wait until the synapse engine is idle and the spike FIFO is empty (the engine takes no new
+    events from then until the sweep ends)
+    read the segment entry, then its profile (held on the profile memory's output for the sweep)
+    for n in first..last, one neuron per cycle:
+        read state[n], bias[n] and accumulator (bank timestep_slot, neuron n; cleared as it is read)
+        -> NeuronUnit -> write state[n]; on a spike push base_id + (n - first) into the spike FIFO
+    wait for the NeuronUnit to drain
+
+The spike FIFO holds ``neurons_per_core`` ids, so a sweep never stalls even when the router
+cannot take spikes (its queue to this core drains only once the sweep has ended and the engine
+runs again). ``clear`` zeroes every accumulator bank and every neuron state. Memory map and word
+layouts: :class:`codesign.hw.core_layout.CoreLayout` and docs/hardware.md (Microarchitecture).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from codesign.hw.core_layout import SOURCE_ID_BITS, CoreLayout, MemorySelect
+from codesign.hw.host_interface import ProgramWriteSignature, ReadSignature
+from codesign.hw.neuron_unit import NeuronUnit
+from codesign.hw.synapse_engine import SynapseEngine, crossbar_sum_layout
+
+
+class Core(wiring.Component):
+    """One hybrid core. Ports:
+
+    * ``events_in`` (stream, 16-bit source ids from the router), ``spikes_out`` (stream, 16-bit
+      source ids to the router),
+    * ``program`` (``ProgramWriteSignature``: ``memory`` = :class:`MemorySelect`, ``address``,
+      ``data`` = one word LSB-aligned, ``enable`` one cycle per word; ``unit`` is ignored),
+    * ``read`` (``ReadSignature``: ``memory`` = STATE, ``address`` = neuron; answers the state
+      word with ``valid`` a few cycles later, once no sweep is running; other memories answer 0),
+    * ``timestep_slot`` (t mod delay_slots, stable while busy), ``fire`` (pulse) with
+      ``segment``, ``clear`` (pulse), ``busy``,
+    * ``crossbar_rows`` (stream of row numbers) and ``crossbar_sums`` (stream of
+      ``(target, value, delay)`` partial sums) for a crossbar tile.
+    """
+
+    def __init__(self, layout: CoreLayout, write_data_bits: int | None = None,
+                 read_data_bits: int | None = None):
+        self.layout = layout
+        self.write_data_bits = write_data_bits or layout.write_data_bits
+        self.read_data_bits = read_data_bits or layout.words[MemorySelect.STATE].width
+        self.engine = SynapseEngine(layout, self.write_data_bits)
+        self.unit = NeuronUnit(state_bits=layout.state_bits,
+                               accumulator_bits=layout.accumulator_bits,
+                               tag_bits=layout.neuron_index_bits)
+        super().__init__({
+            "events_in": In(stream.Signature(SOURCE_ID_BITS)),
+            "spikes_out": Out(stream.Signature(SOURCE_ID_BITS)),
+            "program": In(ProgramWriteSignature(self.write_data_bits)),
+            "read": In(ReadSignature(self.read_data_bits)),
+            "timestep_slot": In(range(layout.delay_slots)),
+            "fire": In(1),
+            "segment": In(layout.segment_bits),
+            "clear": In(1),
+            "busy": Out(1),
+            "crossbar_rows": Out(stream.Signature(layout.crossbar_row_bits)),
+            "crossbar_sums": In(stream.Signature(crossbar_sum_layout(layout))),
+        })
+
+    @classmethod
+    def from_config(cls, config: Any, write_data_bits: int | None = None,
+                    read_data_bits: int | None = None) -> "Core":
+        return cls(CoreLayout.from_config(config), write_data_bits, read_data_bits)
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        layout = self.layout
+        neurons = layout.neurons_per_core
+        m.submodules.engine = engine = self.engine
+        m.submodules.unit = unit = self.unit
+        m.submodules.spikes = spikes = SyncFIFOBuffered(width=SOURCE_ID_BITS, depth=neurons)
+
+        # -- memories and program loading ------------------------------------------------------
+        memories = {}
+        for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS,
+                       MemorySelect.STATE):
+            memory = Memory(shape=layout.words[select].layout, depth=layout.depth(select),
+                            init=[])
+            m.submodules[select.name.lower()] = memory
+            memories[select] = memory
+        program = self.program
+        m.d.comb += [engine.program.enable.eq(program.enable),
+                     engine.program.memory.eq(program.memory),
+                     engine.program.address.eq(program.address),
+                     engine.program.data.eq(program.data)]
+        for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS):
+            port = memories[select].write_port()
+            m.d.comb += [port.en.eq(program.enable & (program.memory == select)),
+                         port.addr.eq(program.address), port.data.eq(program.data)]
+        state_write = memories[MemorySelect.STATE].write_port()
+        state_read = memories[MemorySelect.STATE].read_port()
+        segment_read = memories[MemorySelect.SEGMENTS].read_port()
+        profile_read = memories[MemorySelect.PROFILES].read_port()
+        bias_read = memories[MemorySelect.BIAS].read_port()
+
+        # -- events, crossbar ------------------------------------------------------------------
+        engine_enable = Signal()
+        wiring.connect(m, wiring.flipped(self.events_in), engine.events)
+        wiring.connect(m, engine.crossbar_rows, wiring.flipped(self.crossbar_rows))
+        wiring.connect(m, wiring.flipped(self.crossbar_sums), engine.crossbar_sums)
+        wiring.connect(m, spikes.r_stream, wiring.flipped(self.spikes_out))
+        m.d.comb += [engine.enable.eq(engine_enable), engine.timestep_slot.eq(self.timestep_slot)]
+
+        # -- sweep -----------------------------------------------------------------------------
+        fire_pending = Signal()
+        segment_index = Signal.like(self.segment)
+        clear_pending = Signal()
+        neuron = Signal(layout.neuron_index_bits)
+        in_flight = Signal(range(unit.latency + 3))
+        issued = Signal()          # state/bias/accumulator reads of ``issued_neuron`` are out
+        issued_neuron = Signal.like(neuron)
+        clear_neuron = Signal(range(neurons + 1))
+        segment = segment_read.data
+        with m.If(self.fire):
+            m.d.sync += [fire_pending.eq(1), segment_index.eq(self.segment)]
+        with m.If(self.clear):
+            m.d.sync += clear_pending.eq(1)
+
+        issue = Signal()
+        clearing = Signal()
+        serve_read = Signal()
+        read_pending = Signal()
+        read_address = Signal(layout.neuron_index_bits)
+        read_state = Signal()
+        m.d.comb += [
+            segment_read.addr.eq(segment_index),
+            profile_read.addr.eq(segment.profile),
+            state_read.addr.eq(Mux(serve_read, read_address, neuron)),
+            bias_read.addr.eq(neuron),
+            engine.sweep_neuron.eq(neuron),
+            engine.sweep_slot.eq(self.timestep_slot),
+            engine.sweep_read.eq(issue),
+        ]
+        m.d.sync += [issued.eq(issue), issued_neuron.eq(neuron)]
+        engine_idle = ~engine.busy
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                m.d.comb += [engine_enable.eq(~fire_pending & ~clear_pending),
+                             serve_read.eq(read_pending)]
+                with m.If(fire_pending & engine_idle & (spikes.level == 0)):
+                    m.d.comb += segment_read.en.eq(1)
+                    m.d.sync += fire_pending.eq(0)
+                    m.next = "SEGMENT"
+                with m.Elif(clear_pending & engine_idle):
+                    m.d.comb += engine.clear.eq(1)
+                    m.d.sync += [clear_pending.eq(0), clear_neuron.eq(0)]
+                    m.next = "CLEAR"
+            with m.State("SEGMENT"):
+                m.d.comb += profile_read.en.eq(1)
+                m.d.sync += neuron.eq(segment.first)
+                with m.If(segment.first > segment.last):
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "SWEEP"
+            with m.State("SWEEP"):
+                m.d.comb += issue.eq(1)
+                m.d.sync += neuron.eq(neuron + 1)
+                with m.If(neuron == segment.last):
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                with m.If((in_flight == 0) & ~issued):
+                    m.next = "IDLE"
+            with m.State("CLEAR"):
+                m.d.comb += clearing.eq(1)
+                with m.If(clear_neuron < neurons):
+                    m.d.sync += clear_neuron.eq(clear_neuron + 1)
+                with m.Elif(engine_idle):
+                    m.next = "IDLE"
+
+        # The unit takes the reads issued one cycle earlier.
+        wide = unit.input
+        m.d.comb += [
+            unit.input_valid.eq(issued),
+            wide.tag.eq(issued_neuron),
+            wide.synaptic_input.eq(engine.sweep_input),
+            wide.voltage.eq(state_read.data.voltage),
+            wide.current.eq(state_read.data.current),
+            wide.adaptation.eq(state_read.data.adaptation),
+            wide.bias.eq(bias_read.data.bias),
+            unit.parameters.eq(profile_read.data),
+        ]
+        with m.If(issued & ~unit.output_valid):
+            m.d.sync += in_flight.eq(in_flight + 1)
+        with m.Elif(~issued & unit.output_valid):
+            m.d.sync += in_flight.eq(in_flight - 1)
+
+        # Results: state write-back (sweep), zeroing (clear) or program loading, one per cycle.
+        out = unit.output
+        with m.If(unit.output_valid):
+            m.d.comb += [state_write.en.eq(1), state_write.addr.eq(out.tag),
+                         state_write.data.voltage.eq(out.voltage),
+                         state_write.data.current.eq(out.current),
+                         state_write.data.adaptation.eq(out.adaptation)]
+        with m.Elif(clearing):
+            m.d.comb += [state_write.en.eq(clear_neuron < neurons),
+                         state_write.addr.eq(clear_neuron), state_write.data.eq(0)]
+        with m.Else():
+            m.d.comb += [state_write.en.eq(program.enable & (program.memory == MemorySelect.STATE)),
+                         state_write.addr.eq(program.address), state_write.data.eq(program.data)]
+        m.d.comb += [
+            spikes.w_stream.valid.eq(unit.output_valid & out.spike),
+            spikes.w_stream.payload.eq(segment.base_id + out.tag - segment.first),
+        ]
+
+        # Host read-back of the state, served between sweeps.
+        with m.If(self.read.enable):
+            m.d.sync += [read_pending.eq(1), read_address.eq(self.read.address),
+                         read_state.eq(self.read.memory == MemorySelect.STATE)]
+        with m.Elif(serve_read):
+            m.d.sync += read_pending.eq(0)
+        served = Signal()
+        m.d.sync += served.eq(serve_read & ~self.read.enable)
+        m.d.comb += [self.read.valid.eq(served),
+                     self.read.data.eq(Mux(read_state, state_read.data.as_value(), 0))]
+
+        m.d.comb += self.busy.eq(fire_pending | clear_pending | ~fsm.ongoing("IDLE")
+                                 | engine.busy | (spikes.level != 0))
+        return m
