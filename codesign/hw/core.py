@@ -182,9 +182,9 @@ class Core(wiring.Component):
                     m.next = "IDLE"
 
         # The unit takes the reads issued one cycle earlier.
-        wide = unit.input
+        wide = unit.neuron
         m.d.comb += [
-            unit.input_valid.eq(issued),
+            unit.neuron_valid.eq(issued),
             wide.tag.eq(issued_neuron),
             wide.synaptic_input.eq(engine.sweep_input),
             wide.voltage.eq(state_read.data.voltage),
@@ -193,14 +193,14 @@ class Core(wiring.Component):
             wide.bias.eq(bias_read.data.bias),
             unit.parameters.eq(profile_read.data),
         ]
-        with m.If(issued & ~unit.output_valid):
+        with m.If(issued & ~unit.result_valid):
             m.d.sync += in_flight.eq(in_flight + 1)
-        with m.Elif(~issued & unit.output_valid):
+        with m.Elif(~issued & unit.result_valid):
             m.d.sync += in_flight.eq(in_flight - 1)
 
         # Results: state write-back (sweep), zeroing (clear) or program loading, one per cycle.
-        out = unit.output
-        with m.If(unit.output_valid):
+        out = unit.result
+        with m.If(unit.result_valid):
             m.d.comb += [state_write.en.eq(1), state_write.addr.eq(out.tag),
                          state_write.data.voltage.eq(out.voltage),
                          state_write.data.current.eq(out.current),
@@ -212,7 +212,7 @@ class Core(wiring.Component):
             m.d.comb += [state_write.en.eq(program.enable & (program.memory == MemorySelect.STATE)),
                          state_write.addr.eq(program.address), state_write.data.eq(program.data)]
         m.d.comb += [
-            spikes.w_stream.valid.eq(unit.output_valid & out.spike),
+            spikes.w_stream.valid.eq(unit.result_valid & out.spike),
             spikes.w_stream.payload.eq(segment.base_id + out.tag - segment.first),
         ]
 

@@ -1,7 +1,7 @@
 """Pipelined neuron-update unit: the programmable control part of a hybrid core.
 
-One neuron enters per cycle (``input_valid``); ``latency`` cycles later its new state and spike
-leave (``output_valid``). The datapath is :func:`codesign.arithmetic.update_current`,
+One neuron enters per cycle (``neuron_valid``); ``latency`` cycles later its new state and spike
+leave (``result_valid``). The datapath is :func:`codesign.arithmetic.update_current`,
 ``update_voltage``, ``fire_and_reset`` and ``update_adaptation`` called on Amaranth values with
 ``select=Mux``; a register follows every stage and :class:`ExpressionPipeliner` cuts each stage
 further (registered multipliers, at most two carry chains between registers), so the unit reaches
@@ -31,10 +31,10 @@ class NeuronUnit(wiring.Component):
 
     Ports:
 
-    * ``input_valid``, ``input`` (``tag``, ``synaptic_input``, ``voltage``, ``current``,
+    * ``neuron_valid``, ``neuron`` (``tag``, ``synaptic_input``, ``voltage``, ``current``,
       ``adaptation``, ``bias``): one neuron per cycle; ``tag`` travels along unchanged.
     * ``parameters``: the profile (stable while neurons are in flight).
-    * ``output_valid``, ``output`` (``tag``, ``voltage``, ``current``, ``adaptation``,
+    * ``result_valid``, ``result`` (``tag``, ``voltage``, ``current``, ``adaptation``,
       ``spike``): ``latency`` cycles after the input.
     """
 
@@ -52,11 +52,11 @@ class NeuronUnit(wiring.Component):
                                                 "spike": unsigned(1)})
         self.profile_layout = parameter_fields(state_bits, include_bias=False).layout
         super().__init__({
-            "input_valid": In(1),
-            "input": In(self.input_layout),
+            "neuron_valid": In(1),
+            "neuron": In(self.input_layout),
             "parameters": In(self.profile_layout),
-            "output_valid": Out(1),
-            "output": Out(self.output_layout),
+            "result_valid": Out(1),
+            "result": Out(self.output_layout),
         })
         # Build once on a scratch module to learn the latency before elaboration.
         scratch = Module()
@@ -75,40 +75,40 @@ class NeuronUnit(wiring.Component):
         pipe = ExpressionPipeliner(m, static=[self.parameters.as_value()],
                                    max_depth=self.max_depth, name="neuron")
         # Every input is registered first: the unit's timing does not depend on its driver.
-        neuron = {name: pipe.register(self.input[name]) for name in
+        registered = {name: pipe.register(self.neuron[name]) for name in
                   ("synaptic_input", "voltage", "current", "adaptation", "bias")}
         parameters = arithmetic.NeuronParameters(
-            bias=neuron["bias"],
+            bias=registered["bias"],
             **{name: self.parameters[name] for name, _, _ in
                parameter_fields(self.state_bits, include_bias=False).fields})
         bits = self.state_bits
 
         current = pipe.register(arithmetic.update_current(
-            parameters, neuron["current"], neuron["synaptic_input"], bits, Mux))
+            parameters, registered["current"], registered["synaptic_input"], bits, Mux))
         voltage = pipe.register(arithmetic.update_voltage(
-            parameters, neuron["voltage"], current, bits, Mux))
-        voltage, spike = arithmetic.fire_and_reset(parameters, voltage, neuron["adaptation"],
+            parameters, registered["voltage"], current, bits, Mux))
+        voltage, spike = arithmetic.fire_and_reset(parameters, voltage, registered["adaptation"],
                                                    bits, Mux)
         voltage, spike = pipe.register(voltage), pipe.register(spike)
         adaptation = pipe.register(arithmetic.update_adaptation(
-            parameters, neuron["adaptation"], spike, bits, Mux))
+            parameters, registered["adaptation"], spike, bits, Mux))
 
         (voltage, current, adaptation, spike), latency = pipe.align(
             [voltage, current, adaptation, spike])
         # Valid and tag ride along in a plain shift register of the same length.
-        valid, tag = self.input_valid, self.input.tag
+        valid, tag = self.neuron_valid, self.neuron.tag
         for stage in range(latency):
             next_valid = Signal(name=f"valid_{stage}")
-            next_tag = Signal(len(self.input.tag), name=f"tag_{stage}")
+            next_tag = Signal(len(self.neuron.tag), name=f"tag_{stage}")
             m.d.sync += [next_valid.eq(valid), next_tag.eq(tag)]
             valid, tag = next_valid, next_tag
         m.d.comb += [
-            self.output_valid.eq(valid),
-            self.output.tag.eq(tag),
-            self.output.voltage.eq(voltage),
-            self.output.current.eq(current),
-            self.output.adaptation.eq(adaptation),
-            self.output.spike.eq(spike),
+            self.result_valid.eq(valid),
+            self.result.tag.eq(tag),
+            self.result.voltage.eq(voltage),
+            self.result.current.eq(current),
+            self.result.adaptation.eq(adaptation),
+            self.result.spike.eq(spike),
         ]
         return latency
 

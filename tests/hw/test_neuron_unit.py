@@ -26,15 +26,15 @@ def run_unit(unit: NeuronUnit, batches: list[tuple[dict, dict]]) -> list[dict]:
             outputs = {name: [] for name in ("tag", "voltage", "current", "adaptation", "spike")}
             count = len(batch["voltage"])
             for cycle in range(count + unit.latency + 1):
-                ctx.set(unit.input_valid, cycle < count)
+                ctx.set(unit.neuron_valid, cycle < count)
                 if cycle < count:
-                    ctx.set(unit.input.tag, cycle % 256)
+                    ctx.set(unit.neuron.tag, cycle % 256)
                     for name, values in batch.items():
-                        ctx.set(unit.input[name], int(values[cycle]))
+                        ctx.set(unit.neuron[name], int(values[cycle]))
                 await ctx.tick()
-                if ctx.get(unit.output_valid):
+                if ctx.get(unit.result_valid):
                     for name in outputs:
-                        outputs[name].append(ctx.get(unit.output[name]))
+                        outputs[name].append(ctx.get(unit.result[name]))
             results.append({name: np.array(values, dtype=np.int64)
                             for name, values in outputs.items()})
 
@@ -81,13 +81,13 @@ def test_latency_is_fixed_and_one_neuron_per_cycle():
     seen = []
 
     async def testbench(ctx):
-        ctx.set(unit.input_valid, 1)
-        ctx.set(unit.input.tag, 5)
+        ctx.set(unit.neuron_valid, 1)
+        ctx.set(unit.neuron.tag, 5)
         await ctx.tick()
-        ctx.set(unit.input_valid, 0)
+        ctx.set(unit.neuron_valid, 0)
         for cycle in range(1, unit.latency + 3):
-            if ctx.get(unit.output_valid):
-                seen.append((cycle, ctx.get(unit.output.tag)))
+            if ctx.get(unit.result_valid):
+                seen.append((cycle, ctx.get(unit.result.tag)))
             await ctx.tick()
 
     simulator = Simulator(unit)
