@@ -76,7 +76,7 @@ class NeuronUnit(wiring.Component):
                                    max_depth=self.max_depth, name="neuron")
         # Every input is registered first: the unit's timing does not depend on its driver.
         registered = {name: pipe.register(self.neuron[name]) for name in
-                  ("synaptic_input", "voltage", "current", "adaptation", "bias")}
+                                 ("synaptic_input", "voltage", "current", "adaptation", "bias")}
         parameters = arithmetic.NeuronParameters(
             bias=registered["bias"],
             **{name: self.parameters[name] for name, _, _ in
