@@ -41,6 +41,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable
 
 import numpy as np
+from amaranth.hdl import Value
 
 from codesign.errors import CodesignError
 
@@ -224,7 +225,6 @@ VARIATION_FRACTION_BITS = 12
 ADDRESS_MIX = 0x9E3779B9
 #: PRNG state used when the mixed state would be 0 (xorshift would stay at 0 forever).
 ZERO_STATE = 0x6D2B79F5
-PRNG_MASK = 0xFFFFFFFF
 #: The normal approximation sums the 4 bytes of a 32-bit PRNG word (Irwin-Hall distribution).
 IRWIN_HALL_MEAN = 4 * 255 // 2
 IRWIN_HALL_STD = math.sqrt(4 * (256 ** 2 - 1) / 12)
@@ -274,25 +274,33 @@ def variation_scale(variation_sigma: float) -> int:
                  / IRWIN_HALL_STD)
 
 
+def _low_bits(value, bits: int):
+    """``value mod 2^bits`` for a non-negative value. On Amaranth values a slice, so that the
+    width shrinks as well (``&`` keeps the wider operand's width)."""
+    if isinstance(value, Value):
+        return value[:bits]
+    return value & ((1 << bits) - 1)
+
+
 def variation_state(address, seed, select: Select):
     """First PRNG state of the cell at ``address`` for ``seed`` (32-bit, never 0)."""
-    mixed = ((address * ADDRESS_MIX) & PRNG_MASK) ^ seed
+    mixed = _low_bits(address * ADDRESS_MIX, 32) ^ seed
     return select(mixed == 0, ZERO_STATE, mixed)
 
 
 def xorshift32(state):
     """One step of Marsaglia's xorshift32 (shifts 13, 17, 5) on a nonzero 32-bit state."""
-    state = state ^ ((state << 13) & PRNG_MASK)
+    state = state ^ _low_bits(state << 13, 32)
     state = state ^ (state >> 17)
-    return state ^ ((state << 5) & PRNG_MASK)
+    return state ^ _low_bits(state << 5, 32)
 
 
 def variation_sample(state):
     """Approximately normal sample (mean 0, std IRWIN_HALL_STD) from a cell's first PRNG state:
     two xorshift32 steps, then the sum of the 4 bytes minus its mean."""
     word = xorshift32(xorshift32(state))
-    return ((word & 0xFF) + ((word >> 8) & 0xFF) + ((word >> 16) & 0xFF) + ((word >> 24) & 0xFF)
-            - IRWIN_HALL_MEAN)
+    return (_low_bits(word, 8) + _low_bits(word >> 8, 8) + _low_bits(word >> 16, 8)
+            + _low_bits(word >> 24, 8) - IRWIN_HALL_MEAN)
 
 
 def scaled_variation(sample, scale: int):

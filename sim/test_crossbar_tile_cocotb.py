@@ -60,7 +60,9 @@ async def random_layer_bit_exact(dut):
     dut.program__data.value = config["adc_shift"]
     await RisingEdge(dut.clk)
     dut.program__enable.value = 0
-    await ClockCycles(dut.clk, 4)
+    await RisingEdge(dut.clk)
+    while int(dut.busy.value):  # cell writes in flight
+        await RisingEdge(dut.clk)
 
     spikes = (rng.random((STEPS, rows)) < np.linspace(0.1, 1.0, STEPS)[:, None]).astype(np.int64)
     received = np.zeros((STEPS, outputs), dtype=np.int64)

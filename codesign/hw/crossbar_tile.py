@@ -12,7 +12,8 @@ Ports (all in the ``sync`` domain):
     ``data`` = the cell's level (low ``cell_bits`` bits). The tile turns the level into a
     conductance with ``arithmetic.cell_conductance`` and the cell's own PRNG sample
     (``variation_state`` / ``variation_sample`` keyed by the address, so write order does not
-    matter). Addresses outside the tile are ignored. Writes take ``PROGRAM_LATENCY`` cycles.
+    matter). Addresses outside the tile are ignored. A write is stored ``program_latency`` cycles
+    later (set when the tile elaborates; ``busy`` is high meanwhile).
   - memory ``REGISTER_MEMORY``, address ``ADC_SHIFT_REGISTER``: ``adc_shift`` (low
     ``adc_shift_bits`` bits; the compiler keeps it <= ``arithmetic.max_adc_shift``).
 
@@ -46,6 +47,7 @@ from codesign import arithmetic
 from codesign.errors import CodesignError
 from codesign.hw.core_layout import bits_for
 from codesign.hw.host_interface import ProgramWriteSignature
+from codesign.hw.retiming import ExpressionPipeliner
 
 #: ``program.memory`` value of the cell levels.
 CELL_MEMORY = 0
@@ -53,10 +55,8 @@ CELL_MEMORY = 0
 REGISTER_MEMORY = 1
 #: Register address of ``adc_shift``.
 ADC_SHIFT_REGISTER = 0
-#: Cycles from a cell write to its conductance being stored (with device variation).
-PROGRAM_LATENCY = 3
 #: Pipeline stages between the first cell read and a result leaving the tile.
-CONVERT_LATENCY = 7
+CONVERT_LATENCY = 9
 
 
 class CrossbarTile(wiring.Component):
@@ -75,7 +75,10 @@ class CrossbarTile(wiring.Component):
         self.weight_bits = weight_bits
         self.cell_bits = cell_bits
         self.adc_bits = adc_bits
-        self.variation_seed = variation_seed & arithmetic.PRNG_MASK
+        if not 0 <= variation_seed < 2**32:
+            raise CodesignError(f"crossbar variation_seed = {variation_seed} is not allowed",
+                                "use an integer in 0..4294967295")
+        self.variation_seed = variation_seed
         self.variation_scale = arithmetic.variation_scale(variation_sigma)
         self.slices = arithmetic.crossbar_slices(weight_bits, cell_bits)
         self.output_count = arithmetic.crossbar_outputs(cols, weight_bits, cell_bits)
@@ -123,7 +126,10 @@ class CrossbarTile(wiring.Component):
         m.submodules.active_rows = active_rows = Memory(shape=unsigned(self.row_bits),
                                                         depth=self.rows, init=[])
         adc_shift = Signal(self.adc_shift_bits)
-        programming = self._program(m, cells, adc_shift)
+        with m.If(self.program.enable & (self.program.memory == REGISTER_MEMORY)
+                  & (self.program.address == ADC_SHIFT_REGISTER)):
+            m.d.sync += adc_shift.eq(self.program.data[:self.adc_shift_bits])
+        programming = self._program(m, cells)
 
         # Row activation: a list of distinct active rows (what the conversion walks) and a bitmap
         # (to keep rows binary).
@@ -196,43 +202,47 @@ class CrossbarTile(wiring.Component):
             "first_row": list_index == 0, "last_row": last_row,
         }
 
-        # Stage 1: the active-row list answers; form the cell address.
+        # Stage 1: the active-row list answers. Every block RAM output is registered before it
+        # is used (ECP5 block RAM clock-to-out alone is ~6 ns).
         row_read = active_rows.read_port()
         m.d.comb += [row_read.addr.eq(list_index), row_read.en.eq(advance)]
         first, valid_1 = stage({**column_flags, "column_base": column_base}, running)
-        # Stage 2: read the cell.
-        second, valid_2 = stage({**flags(first),
-                                 "address": first["column_base"] + row_read.data}, valid_1)
+        second, valid_2 = stage({**flags(first), "column_base": first["column_base"],
+                                 "row": row_read.data}, valid_1)
+        # Stage 3: the cell address; stage 4: the cell answers; stage 5: its conductance.
+        third, valid_3 = stage({**flags(second),
+                                "address": second["column_base"] + second["row"]}, valid_2)
         cell_read = cells.read_port()
-        m.d.comb += [cell_read.addr.eq(second["address"]), cell_read.en.eq(advance)]
-        # Stage 3: the cell answers; accumulate the column sum.
-        third, valid_3 = stage(flags(second), valid_2)
+        m.d.comb += [cell_read.addr.eq(third["address"]), cell_read.en.eq(advance)]
+        fourth, valid_4 = stage(flags(third), valid_3)
+        fifth, valid_5 = stage({**flags(fourth), "cell": cell_read.data}, valid_4)
         if self.variation_scale:
-            conductance = cell_read.data
+            conductance = fifth["cell"]
         else:
-            conductance = arithmetic.cell_conductance(cell_read.data, 0, self.cell_bits, Mux)
+            conductance = arithmetic.cell_conductance(fifth["cell"], 0, self.cell_bits, Mux)
+        # Accumulate the column sum over the active rows.
         column_sum = Signal(range(self.rows * (1 << arithmetic.conductance_bits(self.cell_bits))))
-        column_sum_next = Mux(third["first_row"], 0, column_sum) + conductance
-        with m.If(advance & valid_3):
+        column_sum_next = Mux(fifth["first_row"], 0, column_sum) + conductance
+        with m.If(advance & valid_5):
             m.d.sync += column_sum.eq(column_sum_next)
-        # Stage 4: a finished column sum; stage 5: its ADC code.
-        fourth, valid_4 = stage({**flags(third), "column_sum": column_sum_next},
-                                valid_3 & third["last_row"])
-        code = arithmetic.adc_convert(fourth["column_sum"], adc_shift, self.adc_bits, Mux)
-        fifth, valid_5 = stage({**flags(fourth), "code": code}, valid_4)
-        # Stage 6: shift-add recombination into the output's total.
-        contribution = arithmetic.slice_contribution(fifth["code"], fifth["polarity"],
-                                                     fifth["slice_index"], self.cell_bits, Mux)
-        sixth, valid_6 = stage({**flags(fifth), "contribution": contribution}, valid_5)
+        # Stage 6: a finished column sum; stage 7: its ADC code.
+        sixth, valid_6 = stage({**flags(fifth), "column_sum": column_sum_next},
+                               valid_5 & fifth["last_row"])
+        code = arithmetic.adc_convert(sixth["column_sum"], adc_shift, self.adc_bits, Mux)
+        seventh, valid_7 = stage({**flags(sixth), "code": code}, valid_6)
+        # Stage 8: shift-add recombination into the output's total.
+        contribution = arithmetic.slice_contribution(seventh["code"], seventh["polarity"],
+                                                     seventh["slice_index"], self.cell_bits, Mux)
+        eighth, valid_8 = stage({**flags(seventh), "contribution": contribution}, valid_7)
         total = Signal(signed(self.output_bits))
-        total_next = Mux(sixth["first_column"], 0, total) + sixth["contribution"]
-        with m.If(advance & valid_6):
+        total_next = Mux(eighth["first_column"], 0, total) + eighth["contribution"]
+        with m.If(advance & valid_8):
             m.d.sync += total.eq(total_next)
-        # Stage 7: the result register.
+        # Stage 9: the result register.
         with m.If(advance):
-            m.d.sync += self.results.valid.eq(valid_6 & sixth["last_column"])
+            m.d.sync += self.results.valid.eq(valid_8 & eighth["last_column"])
             m.d.sync += [
-                self.results.payload.index.eq(sixth["output_index"]),
+                self.results.payload.index.eq(eighth["output_index"]),
                 self.results.payload.value.eq(arithmetic.crossbar_output(total_next, adc_shift)),
             ]
         assert len(stages) == CONVERT_LATENCY - 1
@@ -241,35 +251,29 @@ class CrossbarTile(wiring.Component):
         m.d.comb += self.busy.eq(busy)
         return m
 
-    def _program(self, m: Module, cells: Memory, adc_shift: Signal) -> Any:
-        """Cell and register writes; returns a signal that is high while writes are in flight."""
+    def _program(self, m: Module, cells: Memory) -> Value:
+        """Cell writes; returns a signal that is high while writes are in flight."""
         program = self.program
-        with m.If(program.enable & (program.memory == REGISTER_MEMORY)
-                  & (program.address == ADC_SHIFT_REGISTER)):
-            m.d.sync += adc_shift.eq(program.data[:self.adc_shift_bits])
+        pipe = ExpressionPipeliner(m, max_depth=2.0, name="program")
+        # The decoded write is registered first: the tile's timing does not depend on its driver.
+        write = first_write = pipe.register(program.enable & (program.memory == CELL_MEMORY)
+                              & (program.address < self.depth))
+        address = pipe.register(program.address[:bits_for(self.depth)])
+        level = pipe.register(program.data[:self.cell_bits])
+        if self.variation_scale:
+            # Device variation on chip: the cell's PRNG sample, scaled, applied to its level.
+            variation = arithmetic.scaled_variation(
+                arithmetic.variation_sample(arithmetic.variation_state(
+                    address, self.variation_seed, Mux)),
+                self.variation_scale)
+            stored = arithmetic.cell_conductance(level, variation, self.cell_bits, Mux)
+        else:
+            stored = level  # ideal devices: the conductance is level << G, rebuilt when read
+        (stored, address, write), latency = pipe.align([stored, address, write])
         cell_write = cells.write_port()
-        level = program.data[:self.cell_bits]
-        write = program.enable & (program.memory == CELL_MEMORY) & (program.address < self.depth)
-        address = program.address[:bits_for(self.depth)]
-        if not self.variation_scale:
-            m.d.comb += [cell_write.en.eq(write), cell_write.addr.eq(address),
-                         cell_write.data.eq(level)]
-            return 0
-        # Device variation, one register per step: PRNG key, sample, conductance.
-        valid_a, address_a, level_a = Signal(), Signal.like(address), Signal(self.cell_bits)
-        state_a = Signal(32)
-        m.d.sync += [valid_a.eq(write), address_a.eq(address), level_a.eq(level),
-                     state_a.eq(arithmetic.variation_state(address, self.variation_seed, Mux))]
-        valid_b, address_b, level_b = Signal(), Signal.like(address), Signal(self.cell_bits)
-        variation = arithmetic.scaled_variation(arithmetic.variation_sample(state_a),
-                                                self.variation_scale)
-        variation_b = Signal(variation.shape())
-        m.d.sync += [valid_b.eq(valid_a), address_b.eq(address_a), level_b.eq(level_a),
-                     variation_b.eq(variation)]
-        m.d.comb += [
-            cell_write.en.eq(valid_b),
-            cell_write.addr.eq(address_b),
-            cell_write.data.eq(arithmetic.cell_conductance(level_b, variation_b, self.cell_bits,
-                                                           Mux)),
-        ]
-        return valid_a | valid_b
+        m.d.comb += [cell_write.en.eq(write), cell_write.addr.eq(address),
+                     cell_write.data.eq(stored)]
+        self.program_latency = latency
+        # The writes in flight: the write strobe delayed through every cycle of the pipeline.
+        in_flight = [pipe.delay(first_write, cycle) for cycle in range(1, latency + 1)]
+        return Cat(*in_flight).any()

@@ -42,7 +42,8 @@ def run_tile(tile: CrossbarTile, levels: np.ndarray, adc_shift: int, steps: list
         ctx.set(tile.program.data, adc_shift)
         await ctx.tick()
         ctx.set(tile.program.enable, 0)
-        for _ in range(4):
+        await ctx.tick()
+        for _ in range(tile.program_latency):
             await ctx.tick()
         assert not ctx.get(tile.busy)
         for events in steps:
