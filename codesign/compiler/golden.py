@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codesign import arithmetic
-from codesign.compiler.layers import QuantizedNetwork
+from codesign.compiler.layers import QuantizedNetwork, QuantizedProjection
 from codesign.errors import CodesignError
 
 
@@ -37,6 +37,20 @@ def integer_input(network: QuantizedNetwork, inputs: np.ndarray) -> np.ndarray:
         raise CodesignError("fixed-point inputs must be non-negative spike counts (integers)",
                             "bin events into counts, or run --mode float for real-valued input")
     return inputs.astype(np.int64).reshape(*inputs.shape[:2], network.input_size)
+
+
+def _crossbar_input(projection: QuantizedProjection, source: np.ndarray,
+                    weight_bits: int) -> np.ndarray:
+    """Input ``[batch, target size]`` that the crossbar tiles of ``projection`` add."""
+    x = np.zeros((source.shape[0], projection.weight.shape[0]), dtype=np.int64)
+    for block in projection.crossbar:
+        rows = np.zeros((source.shape[0], block.conductances.shape[0]), dtype=np.int64)
+        rows[:, :block.source_stop - block.source_start] = \
+            source[:, block.source_start:block.source_stop]
+        outputs = arithmetic.crossbar_matvec(block.conductances, rows, weight_bits,
+                                             block.cell_bits, block.adc_bits, block.adc_shift)
+        x[:, block.targets] += outputs[:, :len(block.targets)]
+    return x
 
 
 def simulate(network: QuantizedNetwork, inputs: np.ndarray, record: bool = False) -> GoldenResult:
@@ -65,7 +79,10 @@ def simulate(network: QuantizedNetwork, inputs: np.ndarray, record: bool = False
                 if projection.target != population.name or projection.delay > t:
                     continue
                 source = spikes[projection.source][(t - projection.delay) % history]
-                x += np.asarray(source @ weight_t, dtype=np.int64)
+                if projection.crossbar is None:
+                    x += np.asarray(source @ weight_t, dtype=np.int64)
+                else:
+                    x += _crossbar_input(projection, source, network.weight_bits)
                 events += int((source @ np.diff(weight_t.indptr)).sum())
             if np.any(np.abs(x) >= limit):
                 raise CodesignError(

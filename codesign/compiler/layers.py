@@ -114,13 +114,36 @@ class QuantizedPopulation:
 
 
 @dataclass
+class CrossbarBlock:
+    """One ReRAM crossbar tile programmed with a block of a projection (set by the mapping).
+
+    Source neurons ``source_start..source_stop`` drive tile rows ``0..``; outputs ``0..`` add
+    into target neurons ``targets`` (population indices). ``conductances`` ``[rows, columns]``
+    are what the tile holds after programming (``arithmetic.crossbar_conductances``); the tile
+    computes ``arithmetic.crossbar_matvec`` on the *binary* row activity."""
+
+    tile: int
+    source_start: int
+    source_stop: int
+    targets: np.ndarray
+    conductances: np.ndarray
+    adc_shift: int
+    cell_bits: int
+    adc_bits: int
+
+
+@dataclass
 class QuantizedProjection:
-    """Integer synapses (weights of ``weight_bits``): ``x_target[t] += weight @ s_source[t-delay]``."""
+    """Integer synapses (weights of ``weight_bits``): ``x_target[t] += weight @ s_source[t-delay]``.
+
+    ``crossbar`` (set by the mapping for projections it puts on ReRAM tiles): the golden model
+    then adds the tiles' ADC outputs instead of the exact ``weight @ s``, as the hardware does."""
 
     source: str
     target: str
     weight: sparse.csr_matrix
     delay: int = 0
+    crossbar: list[CrossbarBlock] | None = None
 
     @property
     def synapse_count(self) -> int:
