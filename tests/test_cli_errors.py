@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from codesign.cli import main
-from conftest import shared_case
+from nir_cases import shared_case
 
 
 def _run(capsys, *argv):

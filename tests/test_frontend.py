@@ -7,7 +7,7 @@ import pytest
 from codesign.compiler import frontend, ir
 from codesign.compiler.pipeline import CompileOptions, discretized
 from codesign.compiler.float_reference import simulate
-from conftest import shared_case
+from nir_cases import shared_case
 
 
 def _graph(nodes, edges):

@@ -14,7 +14,7 @@ from codesign.compiler.passes.fuse import Fuse
 from codesign.compiler.passes.quantize import Quantize
 from codesign.compiler.pipeline import CompileOptions, quantized
 from codesign.errors import CodesignError
-from conftest import shared_case
+from nir_cases import shared_case
 
 
 def _braille():

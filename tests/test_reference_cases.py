@@ -6,7 +6,7 @@ import pytest
 from codesign.compiler import fidelity, float_reference, frontend, golden
 from codesign.compiler.pipeline import CompileOptions, discretized, quantized
 from codesign.events import bin_events, read_nmnist
-from conftest import shared_case
+from nir_cases import shared_case
 
 
 def _lif_trace():

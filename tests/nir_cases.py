@@ -1,4 +1,4 @@
-"""Shared fixtures: the external NIR cases live in ../shared/nir-cases and are never copied."""
+"""Locating the external NIR cases: they live in ../shared/nir-cases and are never copied."""
 
 from __future__ import annotations
 
