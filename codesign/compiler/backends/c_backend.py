@@ -159,9 +159,9 @@ class _Generator:
         self.index = {p.name: i for i, p in enumerate(populations)}
         spiking = {p.name: p.spiking for p in populations}
         # A non-spiking population sends no spikes (the golden model's rule): nothing to emit.
-        self.projections = [p for p in projections
-                            if p.source == input_name or spiking[p.source]]
-        self.silent = [p for p in projections if p not in self.projections]
+        sends = lambda p: p.source == input_name or spiking[p.source]
+        self.projections = [p for p in projections if sends(p)]
+        self.silent = [p for p in projections if not sends(p)]
         self.history = {}
         for projection in self.projections:
             depth = projection.delay + 1
@@ -263,9 +263,10 @@ class _Generator:
                       "}"]
         return lines
 
-    def parameter_leaves(self, population: _Population) -> dict:
-        """Per-neuron arrays where neurons differ, Python numbers (which fold) elsewhere."""
-        prefix, leaves = self.prefix(population.name), {}
+    def parameter_leaves(self, population: _Population) -> tuple[dict, dict[str, str]]:
+        """Per-neuron arrays where neurons differ, Python numbers (which fold) elsewhere.
+        Returns the leaves and the array declarations by leaf text (emitted only if used)."""
+        prefix, leaves, arrays = self.prefix(population.name), {}, {}
         for key, values in population.parameters.items():
             values = np.asarray(values).ravel()
             if np.all(values == values[0]):
@@ -277,12 +278,12 @@ class _Generator:
             else:
                 c_type = "double"
                 leaves[key] = variable(f"{prefix}_{key}[i]")
-            self.declarations.append(_c_array(c_type, f"{prefix}_{key}", values))
-        return leaves
+            arrays[leaves[key].text] = _c_array(c_type, f"{prefix}_{key}", values)
+        return leaves, arrays
 
     def neuron_loop(self, population: _Population) -> tuple[list[str], list[str]]:
         """The traced neuron update; returns (loop lines, names of the stored state arrays)."""
-        leaves = self.parameter_leaves(population)
+        leaves, arrays = self.parameter_leaves(population)
         parameters = SimpleNamespace(**leaves)
         # A state variable whose update folds to 0 never leaves its reset value: trace again with
         # the constant so that it folds away, until nothing more does.
@@ -300,6 +301,8 @@ class _Generator:
         results = {f"new_{v}": getattr(new_state, v) for v in stored}
         results["spike"] = spike
         block = Block(self.mode.compute, results)
+        # Parameters that folded away (e.g. the reset voltage under subtract-reset) need no array.
+        self.declarations += [array for text, array in arrays.items() if text in block.variables]
         prefix, compute = self.prefix(population.name), self.mode.compute
         body = [f"const {compute} x = accumulator[i];"]
         if self.accumulator_limit is not None:
