@@ -42,9 +42,17 @@ MAX_TILES = ROUTER_UNIT - TILE_UNIT_BASE
 
 # Memories of the sequencer unit.
 PHASE_TABLE = 0            # one phase entry per address
-SEQUENCER_REGISTERS = 1    # address 0: phase count, address 1: timestep counter
+SEQUENCER_REGISTERS = 1    # the registers below
 PHASE_COUNT_REGISTER = 0
 TIMESTEP_REGISTER = 1
+TIMESTEP_SLOT_REGISTER = 2  # t mod delay_slots; write together with TIMESTEP_REGISTER
+CLEAR_REGISTER = 3          # any write: cores zero their accumulators and neuron states
+# Registers of a crossbar tile (memory 1) beyond the tile's own adc_shift (address 0), kept by the
+# top level: result ``index`` goes to neuron ``target_base + index`` of the tile's core, into the
+# accumulator bank of ``delay``.
+TILE_REGISTERS = 1
+TILE_TARGET_BASE_REGISTER = 1
+TILE_DELAY_REGISTER = 2
 # The router unit has one memory (0): the routing table.
 ROUTING_TABLE = 0
 

@@ -69,9 +69,14 @@ class HostStream:
     async def receive(self, count: int) -> list[int]:
         """The next ``count`` response fields (waits for them)."""
         per_field = host_driver.FIELD_BITS // self.host_width
+        waited = False
         while len(self._words) < count * per_field:
             self._arrived.clear()
             await self._arrived.wait()
+            waited = True
+        if waited:
+            # The collector woke us in the read-only phase: move to a writable one.
+            await RisingEdge(self.dut.clk)
         taken = self._words[:count * per_field]
         del self._words[:count * per_field]
         return host_driver.from_words(taken, self.host_width)

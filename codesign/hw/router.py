@@ -25,6 +25,9 @@ Pipeline (one event per cycle when nothing stalls)::
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
@@ -39,13 +42,6 @@ _RANGE_BITS = 2 * SOURCE_ID_BITS
 def routing_entry_bits(cores: int) -> int:
     """Width of one routing-table entry word for ``cores`` cores."""
     return _RANGE_BITS + cores + 1
-
-
-def _or_all(values: list):
-    result = values[0]
-    for value in values[1:]:
-        result = result | value
-    return result
 
 
 class Router(wiring.Component):
@@ -126,7 +122,7 @@ class Router(wiring.Component):
         lookup_free = ~lookup_valid | lookup_advance
 
         matched = Signal(len(destinations))
-        m.d.comb += matched.eq(_or_all([
+        m.d.comb += matched.eq(reduce(operator.or_, [
             mask & (((lookup_id >= first) & (lookup_id <= last)).replicate(len(destinations)))
             for first, last, mask in zip(firsts, lasts, masks)]))
         with m.If(lookup_advance):

@@ -16,12 +16,14 @@ Program memories (unit ``SEQUENCER_UNIT`` of the host protocol):
 
 * memory ``PHASE_TABLE``: one word per phase, LSB first ``fire_mask[cores]
   convert_mask[tiles] segment[segment_bits]`` (:func:`host_driver.phase_entry`);
-* memory ``SEQUENCER_REGISTERS``: address 0 = phase count, address 1 = timestep counter.
+* memory ``SEQUENCER_REGISTERS``: address 0 = phase count, 1 = timestep counter, 2 = timestep
+  slot (``t mod delay_slots``, the accumulator bank of delay 0; write it with the counter),
+  3 = clear (any write pulses ``clear``: the cores zero their accumulators and neuron states).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -37,8 +39,9 @@ class Sequencer(wiring.Component):
     """Phase sequencer; see the module docstring."""
 
     def __init__(self, cores: int, tiles: int, segment_bits: int, phase_table_depth: int,
-                 write_data_bits: int):
+                 delay_slots: int, write_data_bits: int):
         self.cores = cores
+        self.delay_slots = delay_slots
         self.tiles = tiles
         self.segment_bits = segment_bits
         self.phase_table_depth = phase_table_depth
@@ -55,6 +58,8 @@ class Sequencer(wiring.Component):
             "tiles_busy": In(tiles),
             "router_idle": In(1),
             "timestep": Out(32),
+            "timestep_slot": Out(range(delay_slots)),
+            "clear": Out(1),
             "last_step_cycles": Out(32),
             "total_cycles": Out(32),
         })
@@ -84,6 +89,10 @@ class Sequencer(wiring.Component):
                         m.d.sync += phase_count.eq(program.data)
                     with m.Case(protocol.TIMESTEP_REGISTER):
                         m.d.sync += self.timestep.eq(program.data)
+                    with m.Case(protocol.TIMESTEP_SLOT_REGISTER):
+                        m.d.sync += self.timestep_slot.eq(program.data)
+                    with m.Case(protocol.CLEAR_REGISTER):
+                        m.d.comb += self.clear.eq(1)
 
         entry = phase_read.data
         fire_mask = entry[:self.cores]
@@ -120,8 +129,9 @@ class Sequencer(wiring.Component):
             with m.State("FETCH"):
                 m.next = "FIRE"
             with m.State("FIRE"):
-                m.d.comb += self.fire.eq(fire_mask)
-                m.d.sync += [self.segment.eq(entry[segment_start:]), settle.eq(SETTLE_CYCLES)]
+                # The cores latch `segment` with the `fire` pulse.
+                m.d.comb += [self.fire.eq(fire_mask), self.segment.eq(entry[segment_start:])]
+                m.d.sync += settle.eq(SETTLE_CYCLES)
                 if self.tiles:
                     m.d.sync += convert_mask.eq(entry[self.cores:segment_start])
                 m.next = "FIRE_WAIT"
@@ -150,7 +160,9 @@ class Sequencer(wiring.Component):
                 # A timestep lasts from the `start` cycle to the `done` cycle, both included.
                 m.d.sync += [self.last_step_cycles.eq(cycles + 1),
                              self.total_cycles.eq(self.total_cycles + cycles + 1),
-                             self.timestep.eq(self.timestep + 1)]
+                             self.timestep.eq(self.timestep + 1),
+                             self.timestep_slot.eq(Mux(self.timestep_slot == self.delay_slots - 1,
+                                                       0, self.timestep_slot + 1))]
                 m.next = "IDLE"
         with m.If(~fsm.ongoing("IDLE")):
             m.d.sync += cycles.eq(cycles + 1)

@@ -1,0 +1,231 @@
+"""The accelerator's top level: host interface, phase sequencer, router, cores and crossbar tiles.
+
+::
+
+    command ──► HostInterface ──program/read──► cores, tiles, router table, phase table
+    response ◄──┘   │ input events ──► Router ◄── spikes_out ── Core k ◄── events ── Router
+                    │ ◄── output events ─┘                        │ crossbar_rows / sums
+                    └─ step_start/done ─► Sequencer ─fire/convert─► cores / CrossbarTile j
+
+Crossbar tile ``j`` is attached to core ``j % cores``. A core with several tiles numbers their
+rows one after the other (the core's crossbar row ``r`` is row ``r - i * rows`` of its ``i``-th
+tile), and its tiles' results are merged by fixed priority (they are converted in a phase whose
+barrier waits for all of them). Result ``index`` of a tile is added to neuron
+``target_base + index`` of its core in the accumulator bank of ``delay``; both are top-level
+registers of the tile's unit (host_driver.TILE_TARGET_BASE_REGISTER / TILE_DELAY_REGISTER).
+
+The only ports are the host streams: everything, programs included, goes through them.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from functools import reduce
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from codesign.hw import host_driver as protocol
+from codesign.hw.config import HWConfig
+from codesign.hw.core import Core
+from codesign.hw.core_layout import CoreLayout, MemorySelect, bits_for
+from codesign.hw.crossbar_tile import CrossbarTile
+from codesign.hw.host_interface import HostInterface
+from codesign.hw.router import Router, routing_entry_bits
+from codesign.hw.sequencer import Sequencer
+
+
+@dataclass(frozen=True)
+class AcceleratorSizes:
+    """Sizes of the top-level tables the compiler must respect (pure Python, no elaboration)."""
+
+    cores: int
+    tiles: int
+    segment_bits: int
+    phase_table_depth: int        # phases per timestep (one segment index each)
+    routing_table_entries: int
+    input_buffer_depth: int       # INPUT entries (distinct source ids) per timestep
+    output_buffer_depth: int      # output events buffered between READ_OUTPUTs
+    write_data_bits: int          # widest memory word of the program-write bus
+    read_data_bits: int           # READ_STATE word (a core's STATE word)
+
+    @classmethod
+    def from_config(cls, config: HWConfig) -> "AcceleratorSizes":
+        layout = CoreLayout.from_config(config)
+        tiles = config.crossbar.tiles
+        phase_entry_bits = config.cores + tiles + layout.segment_bits
+        return cls(
+            cores=config.cores, tiles=tiles, segment_bits=layout.segment_bits,
+            phase_table_depth=layout.segments,
+            # One range per layer (a phase), plus as many for inputs and split layers.
+            routing_table_entries=2 * layout.segments,
+            input_buffer_depth=config.source_table_depth,
+            output_buffer_depth=1 << bits_for(config.total_neurons),
+            write_data_bits=max(layout.write_data_bits, routing_entry_bits(config.cores),
+                                phase_entry_bits, protocol.FIELD_BITS),
+            read_data_bits=layout.words[MemorySelect.STATE].width)
+
+
+class Accelerator(wiring.Component):
+    """The whole accelerator for one :class:`HWConfig`.
+
+    Ports: ``command`` (In) and ``response`` (Out), ``amaranth.lib.stream`` of
+    ``config.host_width`` bits carrying the host protocol (docs/hardware.md, "Host interface
+    protocol"); ``running`` (Out) is high while a timestep runs (for a board LED).
+    """
+
+    def __init__(self, config: HWConfig):
+        self.config = config
+        self.layout = CoreLayout.from_config(config)
+        self.sizes = AcceleratorSizes.from_config(config)
+        super().__init__({
+            "command": In(stream.Signature(config.host_width)),
+            "response": Out(stream.Signature(config.host_width)),
+            "running": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        config, sizes, layout = self.config, self.sizes, self.layout
+        host = m.submodules.host = HostInterface(
+            host_width=config.host_width, write_data_bits=sizes.write_data_bits,
+            read_data_bits=sizes.read_data_bits, input_buffer_depth=sizes.input_buffer_depth,
+            output_buffer_depth=sizes.output_buffer_depth)
+        router = m.submodules.router = Router(
+            cores=config.cores, queue_depth=config.router_queue_depth,
+            table_entries=sizes.routing_table_entries, write_data_bits=sizes.write_data_bits)
+        sequencer = m.submodules.sequencer = Sequencer(
+            cores=config.cores, tiles=sizes.tiles, segment_bits=sizes.segment_bits,
+            phase_table_depth=sizes.phase_table_depth, delay_slots=config.delay_slots,
+            write_data_bits=sizes.write_data_bits)
+        cores = []
+        for index in range(config.cores):
+            core = Core(layout, sizes.write_data_bits, sizes.read_data_bits)
+            m.submodules[f"core_{index}"] = core
+            cores.append(core)
+        tiles = []
+        for index in range(sizes.tiles):
+            tile = CrossbarTile.from_config(config, write_data_bits=sizes.write_data_bits)
+            m.submodules[f"tile_{index}"] = tile
+            tiles.append(tile)
+
+        wiring.connect(m, wiring.flipped(self.command), host.command)
+        wiring.connect(m, host.response, wiring.flipped(self.response))
+
+        # Program loading: the bus goes everywhere, `enable` only to the addressed unit.
+        program = host.program
+        units = ([(protocol.core_unit(index), core.program) for index, core in enumerate(cores)]
+                 + [(protocol.tile_unit(index), tile.program) for index, tile in enumerate(tiles)]
+                 + [(protocol.ROUTER_UNIT, router.table_write),
+                    (protocol.SEQUENCER_UNIT, sequencer.program)])
+        for unit, port in units:
+            m.d.comb += [port.unit.eq(program.unit), port.memory.eq(program.memory),
+                         port.address.eq(program.address), port.data.eq(program.data),
+                         port.enable.eq(program.enable & (program.unit == unit))]
+
+        # Read-back: the addressed core answers; any other unit answers 0 so READ_STATE ends.
+        read = host.read
+        addressed_core = Cat(read.unit == protocol.core_unit(index)
+                             for index in range(config.cores))
+        other_unit_valid = Signal()
+        m.d.sync += other_unit_valid.eq(read.enable & ~addressed_core.any())
+        answers = []
+        for index, core in enumerate(cores):
+            m.d.comb += [core.read.unit.eq(read.unit), core.read.memory.eq(read.memory),
+                         core.read.address.eq(read.address),
+                         core.read.enable.eq(read.enable & addressed_core[index])]
+            answers.append((core.read.valid, core.read.data))
+        m.d.comb += [
+            read.valid.eq(other_unit_valid | Cat(valid for valid, _ in answers).any()),
+            read.data.eq(reduce(operator.or_, [Mux(valid, data, 0) for valid, data in answers])),
+        ]
+
+        # Events: cores <-> router <-> host.
+        for index, core in enumerate(cores):
+            wiring.connect(m, core.spikes_out, router.core_events_in[index])
+            wiring.connect(m, router.core_events_out[index], core.events_in)
+        wiring.connect(m, host.input_events, router.host_events_in)
+        wiring.connect(m, router.host_events_out, host.output_events)
+
+        # Control: host -> sequencer -> cores and tiles.
+        m.d.comb += [
+            sequencer.start.eq(host.step_start),
+            host.step_done.eq(sequencer.done),
+            host.input_play.eq(sequencer.input_play),
+            sequencer.input_busy.eq(host.input_busy),
+            sequencer.router_idle.eq(router.idle),
+            self.running.eq(host.step_start | sequencer.cores_busy.any() | ~router.idle
+                            | host.input_busy),
+        ]
+        for index, core in enumerate(cores):
+            m.d.comb += [core.fire.eq(sequencer.fire[index]), core.segment.eq(sequencer.segment),
+                         core.timestep_slot.eq(sequencer.timestep_slot),
+                         core.clear.eq(sequencer.clear),
+                         sequencer.cores_busy[index].eq(core.busy)]
+        for index, tile in enumerate(tiles):
+            m.d.comb += [tile.convert.eq(sequencer.convert[index]),
+                         sequencer.tiles_busy[index].eq(tile.busy)]
+        for index, core in enumerate(cores):
+            self._attach_tiles(m, core, [(number, tile) for number, tile in enumerate(tiles)
+                                         if number % config.cores == index])
+
+        counters = [sequencer.last_step_cycles, sequencer.total_cycles, router.deliveries,
+                    self._synaptic_events(m, cores), sequencer.timestep]
+        assert len(counters) == len(protocol.COUNTER_NAMES)
+        for port, value in zip(host.counters, counters):
+            m.d.comb += port.eq(value)
+        return m
+
+    def _attach_tiles(self, m: Module, core: Core, tiles: list[tuple[int, CrossbarTile]]) -> None:
+        """Rows from the core to its tiles; tile results into the core's crossbar sums."""
+        rows = core.crossbar_rows
+        if not tiles:
+            m.d.comb += [rows.ready.eq(1), core.crossbar_sums.valid.eq(0)]
+            return
+        tile_rows = self.config.crossbar.rows
+        sums = core.crossbar_sums
+        granted = Signal(len(tiles))
+        for position, (number, tile) in enumerate(tiles):
+            low = position * tile_rows
+            mine = (rows.payload >= low) & (rows.payload < low + tile_rows)
+            m.d.comb += [tile.row_events.payload.eq(rows.payload - low),
+                         tile.row_events.valid.eq(rows.valid & mine)]
+            with m.If(mine):
+                m.d.comb += rows.ready.eq(tile.row_events.ready)
+
+            target_base = Signal(self.layout.neuron_index_bits, name=f"tile_{number}_target_base")
+            delay = Signal(self.layout.delay_bits, name=f"tile_{number}_delay")
+            write = tile.program
+            with m.If(write.enable & (write.memory == protocol.TILE_REGISTERS)):
+                with m.Switch(write.address):
+                    with m.Case(protocol.TILE_TARGET_BASE_REGISTER):
+                        m.d.sync += target_base.eq(write.data)
+                    with m.Case(protocol.TILE_DELAY_REGISTER):
+                        m.d.sync += delay.eq(write.data)
+
+            # Fixed priority: the first tile with a result wins this cycle.
+            results = tile.results
+            first_with_result = results.valid & ~granted[:position].any() if position \
+                else results.valid
+            with m.If(first_with_result):
+                m.d.comb += [granted[position].eq(1),
+                             sums.payload.target.eq(target_base + results.payload.index),
+                             sums.payload.value.eq(results.payload.value),
+                             sums.payload.delay.eq(delay),
+                             results.ready.eq(sums.ready)]
+        # Rows beyond the attached tiles are dropped rather than blocking the core.
+        in_range = rows.payload < len(tiles) * tile_rows
+        with m.If(~in_range):
+            m.d.comb += rows.ready.eq(1)
+        m.d.comb += sums.valid.eq(granted.any())
+
+    @staticmethod
+    def _synaptic_events(m: Module, cores: list[Core]):
+        """Sum of the cores' ``synaptic_events`` counters; 0 while the cores do not count."""
+        if not all("synaptic_events" in core.signature.members for core in cores):
+            return 0
+        total = Signal(32)
+        m.d.comb += total.eq(sum(core.synaptic_events for core in cores))
+        return total
