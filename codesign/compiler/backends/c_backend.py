@@ -307,7 +307,11 @@ class _Generator:
         body = [f"const {compute} x = accumulator[i];"]
         if self.accumulator_limit is not None:
             limit = self.accumulator_limit
-            body.append(f"if (x >= {limit} || x <= -{limit}) status = SNN_ACCUMULATOR_OVERFLOW;")
+            # Out of range: flag it and clamp, so that the arithmetic below stays defined.
+            body[0] = f"{compute} x = accumulator[i];"
+            body += [f"if (x >= {limit} || x <= -{limit}) {{",
+                     "    status = SNN_ACCUMULATOR_OVERFLOW;",
+                     f"    x = x > 0 ? {limit - 1} : -{limit - 1};", "}"]
         for v in stored:
             if v in block.variables:
                 body.append(f"const {compute} {v} = {prefix}_{v}[i];")
@@ -393,11 +397,14 @@ class _Generator:
                  f"(format {FORMAT_VERSION}); do not edit. See docs/c-backend.md. */",
                  "#include <stdint.h>", '#include "model.h"', ""]
         if mode.fixed:
-            lines += ["/* Floor division by 2^shift (an arithmetic right shift) without the",
-                      " * implementation-defined >> of negative values. */",
+            lines += ["/* Arithmetic right shift (floor division by 2^shift) for |value| <= 2^62,",
+                      " * without the implementation-defined >> of a negative value: shift the",
+                      " * value offset by 2^62 (a multiple of 2^shift) as unsigned, then remove",
+                      " * the offset. arithmetic.py keeps every traced sum far below 2^62. */",
                       "static inline int64_t asr(int64_t value, int shift)", "{",
-                      "    const int64_t divisor = (int64_t)1 << shift;",
-                      "    return value >= 0 ? value / divisor : -((-(value + 1)) / divisor) - 1;",
+                      "    const uint64_t offset = UINT64_C(1) << 62;",
+                      "    return (int64_t)(((uint64_t)value + offset) >> shift)",
+                      "        - (int64_t)(offset >> shift);",
                       "}", ""]
         lines += self.declarations
         lines += ["", f"static const char *const population_names[{len(self.populations)}] = "
@@ -430,7 +437,8 @@ class _Generator:
                         " * receives the output spikes (0/1), or the read-out's integer voltage",
                         " * when SNN_OUTPUT_IS_SPIKES is 0. Returns SNN_OK, or",
                         " * SNN_ACCUMULATOR_OVERFLOW when an input sum left the accumulator range",
-                        " * (the golden model rejects such inputs; the step still completes)."]
+                        " * (the golden model rejects such inputs): the sum was clamped, the state",
+                        " * no longer matches the golden model; call snn_reset()."]
             step = f"int snn_step(const uint8_t *in_spikes, snn_output_t *out);"
         else:
             step_doc = [" * snn_step_float: one timestep on real-valued inputs in[SNN_INPUT_SIZE];",

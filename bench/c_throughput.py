@@ -1,0 +1,77 @@
+"""Generated C (fixed point, ``-O2``) vs the golden model, in synaptic operations per second.
+
+Both run the same quantised graphs on the same inputs in one run, side by side; the ratio is
+what to read (the machine is shared and noisy). A synaptic operation is one weight added for one
+spike, counted by the golden model. The C time is the wall time of the ``main.c`` driver process
+(start-up, stdin/stdout included); the batch is repeated until one run takes >= 0.3 s so that
+start-up does not dominate. Building the C (cached) is not timed. Both outputs are checked equal.
+
+    python bench/c_throughput.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from codesign.compiler import frontend, golden
+from codesign.compiler.backends import c_runner
+from codesign.compiler.backends.c_backend import generate_fixed
+from codesign.compiler.pipeline import CompileOptions, quantized
+from codesign.events import bin_events, read_nmnist
+
+CASES = Path(__file__).resolve().parents[1].parent / "shared" / "nir-cases"
+MINIMUM_SECONDS = 0.3
+
+
+def _cases():
+    frames = bin_events(read_nmnist(CASES / "tonic/sample_nmnist.bin"))[:, None]
+    braille = (np.random.default_rng(0).random((256, 16, 12)) < 0.2).astype(np.float64)
+    yield "SCNN (N-MNIST, 312 x 1 ms)", "NIR_paper/02_cnn/cnn_sinabs.nir", \
+        CompileOptions(dt=1.0), frames
+    yield "Braille SRNN bias_zero (256 steps x 16)", \
+        "NIR_paper/03_rnn/braille_noDelay_bias_zero.nir", CompileOptions(), braille
+    yield "Braille SRNN noBias_subtract (256 x 16)", \
+        "NIR_paper/03_rnn/braille_noDelay_noBias_subtract.nir", \
+        CompileOptions(reset="subtract"), braille
+
+
+def _best_of(runs: int, function):
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def main() -> None:
+    compiler = c_runner.compiler()
+    print(f"C compiler: {c_runner._compiler_version(compiler)}, flags "
+          f"{' '.join(c_runner.DEFAULT_FLAGS)}")
+    print(f"{'case':<42} {'events':>10} {'golden SOP/s':>13} {'C SOP/s':>10} {'C/golden':>9}")
+    with tempfile.TemporaryDirectory() as work:
+        for number, (label, relative, options, inputs) in enumerate(_cases()):
+            network = quantized(frontend.load(CASES / relative), options)
+            out = Path(work) / str(number)
+            generate_fixed(network, label).write(out, with_main=True)
+            executable = c_runner.build(out)
+            golden_time, expected = _best_of(3, lambda: golden.simulate(network, inputs))
+            check = c_runner.execute(out, inputs, executable=executable)
+            if not np.array_equal(check.output, expected.output):
+                raise SystemExit(f"{label}: the C output differs from the golden model")
+            repeats = max(1, int(np.ceil(MINIMUM_SECONDS / max(check.seconds, 1e-4))))
+            batch = np.concatenate([inputs] * repeats, axis=1)
+            c_time = min(c_runner.execute(out, batch, executable=executable).seconds
+                         for _ in range(3))
+            events = expected.synaptic_events
+            golden_rate, c_rate = events / golden_time, events * repeats / c_time
+            print(f"{label:<42} {events:>10} {golden_rate:>13.3g} {c_rate:>10.3g} "
+                  f"{c_rate / golden_rate:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
