@@ -209,9 +209,10 @@ class HWConfig:
         # Validate with the file name in the message before the constructors do it again.
         _validate_values(CrossbarConfig, crossbar, source, prefix="crossbar.")
         _validate_values(cls, values, source, prefix="")
-        config = cls(crossbar=CrossbarConfig(**crossbar), **values)
-        config._check_relations(source)
-        return config
+        try:
+            return cls(crossbar=CrossbarConfig(**crossbar), **values)
+        except CodesignError as error:  # a relation between knobs: name the file, not "hw config"
+            raise CodesignError(source + error.cause.removeprefix("hw config"), error.fix) from None
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)

