@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
+import pytest
 
 from codesign import arithmetic
 from codesign.hw import host_driver as hd
@@ -157,9 +158,10 @@ async def hand_built_program_matches_numpy(dut):
         assert (got == expected).all(), f"core {core} final state {got} != golden {expected}"
 
 
+@pytest.mark.slow   # the Verilator build of the whole accelerator takes ~1-2 minutes
 def test_accelerator_end_to_end_on_verilator():
     from codesign.hw.top import Accelerator
     from codesign.hw.verilator import run_cocotb
 
     run_cocotb(Accelerator(CONFIG), toplevel="accelerator", test_module=Path(__file__).stem,
-               test_dir=Path(__file__).parent, build_args=["--output-split", "0"])
+               test_dir=Path(__file__).parent)

@@ -42,7 +42,10 @@ from amaranth.lib import wiring
 
 from codesign.hw.cache import cache_dir, content_key
 
-BUILD_ARGS = ("-Wno-fatal",)
+# ``--output-split 0``: one C++ file. Split builds use precompiled headers, and the wheel's
+# verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so g++ reads "Vtop__pch.h.fast" as a linker input
+# and fails on any design big enough to be split (the whole Accelerator is).
+BUILD_ARGS = ("-Wno-fatal", "--output-split", "0")
 _DONE_MARKER = "codesign-build-done"
 
 
