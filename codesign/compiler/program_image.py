@@ -199,7 +199,9 @@ def build_manifest(program: MappedProgram) -> dict[str, Any]:
         "populations": [{"name": p.name, "shape": list(p.shape), "model": p.model,
                          "spiking": bool(p.spiking), "voltage_scale": p.voltage_scale,
                          "current_scale": p.current_scale, "input_scale": p.input_scale,
-                         "segments": [[s.core, s.phase, s.start] for s in program.segments
+                         # [core, phase, start, local_first, size, base_id]
+                         "segments": [[s.core, s.phase, s.start, s.local_first, s.size,
+                                       s.base_id] for s in program.segments
                                       if s.population == p.name]}
                         for p in network.populations],
         "phases": [{"population": p.population, "cores": p.cores, "tiles": p.tiles}
@@ -264,7 +266,7 @@ def network_from_image(image: ProgramImage) -> QuantizedNetwork:
         size = int(np.prod(entry["shape"]))
         parameters = {f.name: np.zeros(size, dtype=np.int64)
                       for f in fields(arithmetic.NeuronParameters)}
-        for core, phase, start in entry["segments"]:
+        for core, phase, start, _, _, _ in entry["segments"]:
             segment = segment_fields.unpack(core_memory(core, MemorySelect.SEGMENTS)[phase])
             profile = profile_fields.unpack(core_memory(core, MemorySelect.PROFILES)
                                             [segment["profile"]])
