@@ -13,7 +13,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge
 
 from codesign.hw.core_layout import MemorySelect
-from codesign.hw.core import crossbar_result_layout
+from codesign.hw.synapse_engine import crossbar_sum_layout
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "hw"))
 from test_core import (CROSSBAR_ROW, CROSSBAR_SOURCE, INPUTS, LAYOUT, STEPS,  # noqa: E402
@@ -26,7 +26,7 @@ async def network_bit_exact(dut):
     expected_spikes, expected_state = network.reference()
     Clock(dut.clk, 10, unit="ns").start()
     for name in ("events_in__valid", "program__enable", "read__enable", "fire", "clear",
-                 "crossbar_results__valid"):
+                 "crossbar_sums__valid"):
         getattr(dut, name).value = 0
     dut.spikes_out__ready.value = 1
     dut.crossbar_rows__ready.value = 1
@@ -44,7 +44,7 @@ async def network_bit_exact(dut):
 
     queue: list[int] = []
     rows: list[int] = []
-    results_layout = crossbar_result_layout(LAYOUT)
+    sums_layout = crossbar_sum_layout(LAYOUT)
 
     async def settle(step_spikes: list[int]) -> int:
         """Router role until the core is idle and nothing is queued; returns the cycles."""
@@ -73,17 +73,17 @@ async def network_bit_exact(dut):
     for t in range(STEPS):
         dut.timestep_slot.value = t % LAYOUT.delay_slots
         step_spikes: list[int] = []
-        for step, index, value in network.crossbar:
+        for step, target, value, delay in network.crossbar:
             if step == t:
-                dut.crossbar_results__valid.value = 1
-                dut.crossbar_results__payload.value = results_layout.const(
-                    {"index": index, "value": value}).as_value().value
+                dut.crossbar_sums__valid.value = 1
+                dut.crossbar_sums__payload.value = sums_layout.const(
+                    {"target": target, "value": value, "delay": delay}).as_value().value
                 while True:
-                    ready = int(dut.crossbar_results__ready.value)
+                    ready = int(dut.crossbar_sums__ready.value)
                     await FallingEdge(dut.clk)
                     if ready:
                         break
-                dut.crossbar_results__valid.value = 0
+                dut.crossbar_sums__valid.value = 0
         queue += [i for i in range(INPUTS) if network.inputs[t, i]]
         if t == 4:
             queue.append(CROSSBAR_SOURCE)

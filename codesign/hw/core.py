@@ -21,22 +21,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from codesign.hw.core_layout import SOURCE_ID_BITS, CoreLayout, MemorySelect, bits_for
+from codesign.hw.core_layout import SOURCE_ID_BITS, CoreLayout, MemorySelect
 from codesign.hw.host_interface import ProgramWriteSignature, ReadSignature
 from codesign.hw.neuron_unit import NeuronUnit
-from codesign.hw.synapse_engine import SynapseEngine
-
-
-def crossbar_result_layout(layout: CoreLayout) -> data.StructLayout:
-    """A crossbar tile's result as the core takes it (the tile's ``results`` payload)."""
-    return data.StructLayout({"index": unsigned(bits_for(layout.crossbar_inputs)),
-                              "value": signed(layout.crossbar_value_bits)})
+from codesign.hw.synapse_engine import SynapseEngine, crossbar_sum_layout
 
 
 class Core(wiring.Component):
@@ -50,9 +44,8 @@ class Core(wiring.Component):
       word with ``valid`` a few cycles later, once no sweep is running; other memories answer 0),
     * ``timestep_slot`` (t mod delay_slots, stable while busy), ``fire`` (pulse) with
       ``segment``, ``clear`` (pulse), ``busy``,
-    * ``crossbar_rows`` (stream of row numbers for crossbar-mapped sources) and
-      ``crossbar_results`` (stream of ``(index, value)``: the CROSSBAR_TARGETS table maps
-      ``index`` to ``(target, delay)`` and ``value`` is added into that accumulator).
+    * ``crossbar_rows`` (stream of row numbers) and ``crossbar_sums`` (stream of
+      ``(target, value, delay)`` partial sums) for a crossbar tile.
     """
 
     def __init__(self, layout: CoreLayout, write_data_bits: int | None = None,
@@ -75,7 +68,7 @@ class Core(wiring.Component):
             "clear": In(1),
             "busy": Out(1),
             "crossbar_rows": Out(stream.Signature(layout.crossbar_row_bits)),
-            "crossbar_results": In(stream.Signature(crossbar_result_layout(layout))),
+            "crossbar_sums": In(stream.Signature(crossbar_sum_layout(layout))),
         })
 
     @classmethod
@@ -94,7 +87,7 @@ class Core(wiring.Component):
         # -- memories and program loading ------------------------------------------------------
         memories = {}
         for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS,
-                       MemorySelect.STATE, MemorySelect.CROSSBAR_TARGETS):
+                       MemorySelect.STATE):
             memory = Memory(shape=layout.words[select].layout, depth=layout.depth(select),
                             init=[])
             m.submodules[select.name.lower()] = memory
@@ -104,8 +97,7 @@ class Core(wiring.Component):
                      engine.program.memory.eq(program.memory),
                      engine.program.address.eq(program.address),
                      engine.program.data.eq(program.data)]
-        for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS,
-                       MemorySelect.CROSSBAR_TARGETS):
+        for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS):
             port = memories[select].write_port()
             m.d.comb += [port.en.eq(program.enable & (program.memory == select)),
                          port.addr.eq(program.address), port.data.eq(program.data)]
@@ -119,7 +111,7 @@ class Core(wiring.Component):
         engine_enable = Signal()
         wiring.connect(m, wiring.flipped(self.events_in), engine.events)
         wiring.connect(m, engine.crossbar_rows, wiring.flipped(self.crossbar_rows))
-        crossbar_held = self._map_crossbar_results(m, memories[MemorySelect.CROSSBAR_TARGETS])
+        wiring.connect(m, wiring.flipped(self.crossbar_sums), engine.crossbar_sums)
         wiring.connect(m, spikes.r_stream, wiring.flipped(self.spikes_out))
         m.d.comb += [engine.enable.eq(engine_enable), engine.timestep_slot.eq(self.timestep_slot)]
 
@@ -236,27 +228,5 @@ class Core(wiring.Component):
                      self.read.data.eq(Mux(read_state, state_read.data.as_value(), 0))]
 
         m.d.comb += self.busy.eq(fire_pending | clear_pending | ~fsm.ongoing("IDLE")
-                                 | engine.busy | (spikes.level != 0) | crossbar_held)
+                                 | engine.busy | (spikes.level != 0))
         return m
-
-    def _map_crossbar_results(self, m: Module, targets: Memory) -> Signal:
-        """One stream stage: look ``index`` up in the target table, pass the sum to the engine.
-        Returns the stage's "holding a result" flag."""
-        results, sums = self.crossbar_results, self.engine.crossbar_sums
-        lookup = targets.read_port()
-        held = Signal()
-        value = Signal.like(results.payload.value)
-        accept = results.valid & results.ready
-        m.d.comb += [
-            results.ready.eq(~held | sums.ready),
-            lookup.addr.eq(results.payload.index),
-            lookup.en.eq(accept),
-            sums.valid.eq(held),
-            sums.payload.target.eq(lookup.data.target),
-            sums.payload.delay.eq(lookup.data.delay),
-            sums.payload.value.eq(value),
-        ]
-        m.d.sync += held.eq(accept | (held & ~sums.ready))
-        with m.If(accept):
-            m.d.sync += value.eq(results.payload.value)
-        return held

@@ -99,7 +99,6 @@ class MemorySelect(IntEnum):
     SEGMENTS = 3
     BIAS = 4
     STATE = 5
-    CROSSBAR_TARGETS = 6
 
 
 @dataclass(frozen=True)
@@ -114,10 +113,6 @@ class CoreLayout:
     synapse_memory_depth: int
     source_table_depth: int
     profiles: int
-    #: Distinct crossbar result indices this core can receive (tiles x outputs per tile).
-    crossbar_inputs: int = 1
-    #: Signed width of a crossbar result (``arithmetic.crossbar_output_bits``).
-    crossbar_value_bits: int = 16
     words: dict[MemorySelect, Fields] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self):
@@ -130,8 +125,7 @@ class CoreLayout:
             raise CodesignError(f"synapse_lanes={self.synapse_lanes} exceeds "
                                 f"neurons_per_core={self.neurons_per_core}",
                                 "use at most as many lanes as neurons per core")
-        for name in ("delay_slots", "synapse_memory_depth", "source_table_depth", "profiles",
-                     "crossbar_inputs", "crossbar_value_bits"):
+        for name in ("delay_slots", "synapse_memory_depth", "source_table_depth", "profiles"):
             if getattr(self, name) < 1:
                 raise CodesignError(f"{name}={getattr(self, name)} must be >= 1",
                                     f"set {name} to a positive value")
@@ -142,25 +136,17 @@ class CoreLayout:
             MemorySelect.SEGMENTS: self.segment_fields,
             MemorySelect.BIAS: bias_fields(self.state_bits),
             MemorySelect.STATE: state_fields(self.state_bits),
-            MemorySelect.CROSSBAR_TARGETS: self.crossbar_target_fields,
         }
         object.__setattr__(self, "words", words)
 
     @classmethod
     def from_config(cls, config: Any) -> "CoreLayout":
         """From an ``HWConfig`` (any object with the same attribute names)."""
-        crossbar = config.crossbar
-        outputs = arithmetic.crossbar_outputs(crossbar.cols, config.weight_bits,
-                                              crossbar.cell_bits)
         return cls(neurons_per_core=config.neurons_per_core, synapse_lanes=config.synapse_lanes,
                    weight_bits=config.weight_bits, state_bits=config.state_bits,
                    delay_slots=config.delay_slots,
                    synapse_memory_depth=config.synapse_memory_depth,
-                   source_table_depth=config.source_table_depth, profiles=config.profiles,
-                   crossbar_inputs=max(1, crossbar.tiles * outputs),
-                   crossbar_value_bits=arithmetic.crossbar_output_bits(
-                       crossbar.rows, crossbar.cols, config.weight_bits, crossbar.cell_bits,
-                       crossbar.adc_bits))
+                   source_table_depth=config.source_table_depth, profiles=config.profiles)
 
     # -- derived widths ---------------------------------------------------------------------
     @property
@@ -247,13 +233,6 @@ class CoreLayout:
                        ("profile", self.profile_bits, False),
                        ("base_id", SOURCE_ID_BITS, False)))
 
-    @property
-    def crossbar_target_fields(self) -> Fields:
-        """Crossbar target table: result ``index`` adds into neuron ``target``, bank
-        ``(timestep_slot + delay) mod delay_slots``."""
-        return Fields((("target", self.neuron_index_bits, False),
-                       ("delay", self.delay_bits, False)))
-
     def depth(self, select: MemorySelect) -> int:
         """Number of words of the memory ``select``."""
         return {MemorySelect.SOURCE_TABLE: self.source_table_depth,
@@ -261,8 +240,7 @@ class CoreLayout:
                 MemorySelect.PROFILES: self.profiles,
                 MemorySelect.SEGMENTS: self.segments,
                 MemorySelect.BIAS: self.neurons_per_core,
-                MemorySelect.STATE: self.neurons_per_core,
-                MemorySelect.CROSSBAR_TARGETS: self.crossbar_inputs}[select]
+                MemorySelect.STATE: self.neurons_per_core}[select]
 
     @property
     def write_address_bits(self) -> int:

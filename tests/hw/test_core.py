@@ -14,8 +14,7 @@ from codesign.hw.synapse_layout import encode_source_entry, pack_row
 from neuron_models import profile
 
 LAYOUT = CoreLayout(neurons_per_core=32, synapse_lanes=4, weight_bits=8, state_bits=16,
-                    delay_slots=2, synapse_memory_depth=512, source_table_depth=64, profiles=4,
-                    crossbar_inputs=3, crossbar_value_bits=14)
+                    delay_slots=2, synapse_memory_depth=512, source_table_depth=64, profiles=4)
 A = np.arange(0, 12)            # layer A: neurons 0..11, profile 0
 B = np.arange(16, 26)           # layer B: neurons 16..25, profile 1
 INPUTS = 8                      # host sources 0..7 -> A
@@ -45,10 +44,8 @@ class Network:
         self.bias[B] = rng.integers(0, 200, len(B)) << 12
         self.initial_voltage = rng.integers(-300, 300, n)
         self.inputs = rng.random((STEPS, INPUTS)) < 0.5
-        # Crossbar results at some steps: (step, index, value); the target table maps index
-        # -> (target neuron, delay).
-        self.crossbar_targets = [(3, 0), (5, 1), (0, 0)]
-        self.crossbar = [(2, 0, 700), (2, 1, -200), (6, 2, 900), (7, 1, 300)]
+        # Crossbar partial sums into A at some steps: (step, target, value, delay).
+        self.crossbar = [(2, 3, 700, 0), (2, 5, -200, 1), (6, 0, 900, 0)]
 
     def program(self) -> list[tuple[MemorySelect, int, int]]:
         words, entries = [], {}
@@ -75,9 +72,6 @@ class Network:
                       {"first": B[0], "last": B[-1], "profile": 1, "base_id": B_BASE}))]
         image += [(MemorySelect.BIAS, i, fields[MemorySelect.BIAS].pack({"bias": int(b)}))
                   for i, b in enumerate(self.bias)]
-        image += [(MemorySelect.CROSSBAR_TARGETS, index, fields[MemorySelect.CROSSBAR_TARGETS].pack(
-                      {"target": target, "delay": delay}))
-                  for index, (target, delay) in enumerate(self.crossbar_targets)]
         image += [(MemorySelect.STATE, i, fields[MemorySelect.STATE].pack(
                       {"voltage": int(v), "current": 0, "adaptation": 0}))
                   for i, v in enumerate(self.initial_voltage)]
@@ -92,8 +86,7 @@ class Network:
         spikes_per_step = []
         for t in range(STEPS):
             x, pending = pending + self.inputs[t].astype(np.int64) @ self.w_in, np.zeros(n, np.int64)
-            for step, index, value in self.crossbar:
-                target, delay = self.crossbar_targets[index]
+            for step, target, value, delay in self.crossbar:
                 if step == t:
                     if delay == 0:
                         x[target] += value
@@ -162,12 +155,13 @@ def run_core(network: Network):
             ctx.set(core.timestep_slot, t % LAYOUT.delay_slots)
             step_spikes: list[int] = []
             queue += [i for i in range(INPUTS) if network.inputs[t, i]]
-            for step, index, value in network.crossbar:
+            for step, target, value, delay in network.crossbar:
                 if step == t:
-                    ctx.set(core.crossbar_results.valid, 1)
-                    ctx.set(core.crossbar_results.payload, {"index": index, "value": value})
-                    await ctx.tick().until(core.crossbar_results.ready)
-                    ctx.set(core.crossbar_results.valid, 0)
+                    ctx.set(core.crossbar_sums.valid, 1)
+                    ctx.set(core.crossbar_sums.payload,
+                            {"target": target, "value": value, "delay": delay})
+                    await ctx.tick().until(core.crossbar_sums.ready)
+                    ctx.set(core.crossbar_sums.valid, 0)
             if t == 4:
                 queue.append(CROSSBAR_SOURCE)
             await settle(step_spikes)
