@@ -2,6 +2,7 @@
 
 Timestep ``t`` (the ``timestep`` output while it runs)::
 
+    quiesce   wait, uncounted, until nothing is busy (e.g. the cores' ``clear``)
     phase 0   play the host's buffered input events into the router, wait for the barrier
     for each entry of the phase table (``phase count`` entries):
         fire    pulse ``fire`` on the entry's cores with its segment index, wait for the barrier
@@ -114,6 +115,11 @@ class Sequencer(wiring.Component):
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.start):
+                    m.next = "QUIESCE"
+            with m.State("QUIESCE"):
+                # Work left from before the step (a core's `clear`) is not the step's: wait for
+                # it uncounted.
+                with m.If(barrier):
                     m.d.sync += cycles.eq(1)
                     m.next = "INPUT"
             with m.State("INPUT"):
@@ -164,6 +170,6 @@ class Sequencer(wiring.Component):
                              self.timestep_slot.eq(Mux(self.timestep_slot == self.delay_slots - 1,
                                                        0, self.timestep_slot + 1))]
                 m.next = "IDLE"
-        with m.If(~fsm.ongoing("IDLE")):
+        with m.If(~fsm.ongoing("IDLE") & ~fsm.ongoing("QUIESCE")):
             m.d.sync += cycles.eq(cycles + 1)
         return m
