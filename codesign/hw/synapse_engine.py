@@ -50,7 +50,8 @@ class SynapseEngine(wiring.Component):
     * ``timestep_slot`` (t mod delay_slots, stable while busy), ``enable`` (accept new work),
     * ``program`` (writes of the SOURCE_TABLE and SYNAPSES memories),
     * ``sweep_read``/``sweep_neuron``/``sweep_slot`` -> ``sweep_input`` one cycle later,
-    * ``clear`` (strobe), ``busy``.
+    * ``clear`` (strobe), ``busy``,
+    * ``synaptic_events``: synapses (non-empty slots) accumulated since reset, wraps at 2^32.
     """
 
     def __init__(self, layout: CoreLayout, write_data_bits: int | None = None):
@@ -69,6 +70,7 @@ class SynapseEngine(wiring.Component):
             "sweep_input": Out(signed(layout.accumulator_bits)),
             "clear": In(1),
             "busy": Out(1),
+            "synaptic_events": Out(32),
         })
 
     @classmethod
@@ -222,6 +224,14 @@ class SynapseEngine(wiring.Component):
 
         m.d.comb += self.sweep_input.eq(
             Array(read.data for read in accumulator_read)[sweep_lane_delayed])
+
+        # Count the synapses of each word (a registered popcount keeps it off the add path).
+        word_synapses = Signal(range(lanes + 1))
+        m.d.sync += [
+            word_synapses.eq(Mux(word_valid, sum(
+                (word[f"lane{lane}_weight"] != 0).as_unsigned() for lane in range(lanes)), 0)),
+            self.synaptic_events.eq(self.synaptic_events + word_synapses),
+        ]
 
         # -- clear: zero every bank of every lane, one row per cycle ---------------------------
         with m.If(self.clear & ~clearing):

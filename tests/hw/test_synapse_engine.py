@@ -8,7 +8,8 @@ from amaranth.sim import Simulator
 
 from codesign.hw.core_layout import CoreLayout, MemorySelect
 from codesign.hw.synapse_engine import SynapseEngine
-from codesign.hw.synapse_layout import Synapse, encode_source_entry, pack_matrix, pack_synapses
+from codesign.hw.synapse_layout import (Synapse, decode_source_entry, decode_word,
+                                        encode_source_entry, pack_matrix, pack_synapses)
 
 
 def make_layout(lanes: int = 4, neurons: int = 32, delay_slots: int = 2) -> CoreLayout:
@@ -20,9 +21,11 @@ def make_layout(lanes: int = 4, neurons: int = 32, delay_slots: int = 2) -> Core
 def simulate(layout: CoreLayout, words: list[int], entries: list[int], steps: list[dict]):
     """Loads the memories, then per step: sets the slot, streams its events (and crossbar sums)
     with the source never idle, waits for ``busy`` to fall; finally reads every accumulator
-    through the sweep port. Returns (cycles per step, accumulators[slot, neuron])."""
+    through the sweep port. Returns (cycles per step, accumulators[slot, neuron], the
+    synaptic_events counter)."""
     engine = SynapseEngine(layout)
     cycles, accumulators = [], np.zeros((layout.delay_slots, layout.neurons_per_core), np.int64)
+    counted = []
 
     async def testbench(ctx):
         for select, memory in ((MemorySelect.SYNAPSES, words), (MemorySelect.SOURCE_TABLE, entries)):
@@ -58,6 +61,7 @@ def simulate(layout: CoreLayout, words: list[int], entries: list[int], steps: li
                 await ctx.tick()
                 count += 1
             cycles.append(count)
+        counted.append(ctx.get(engine.synaptic_events))
         for slot in range(layout.delay_slots):
             for neuron in range(layout.neurons_per_core):
                 ctx.set(engine.sweep_read, 1)
@@ -71,7 +75,7 @@ def simulate(layout: CoreLayout, words: list[int], entries: list[int], steps: li
     simulator.add_clock(1e-8)
     simulator.add_testbench(testbench)
     simulator.run()
-    return cycles, accumulators
+    return cycles, accumulators, counted[0]
 
 
 def expected_accumulators(layout, weights, delays, steps):
@@ -113,10 +117,14 @@ def test_accumulators_bit_exact(lanes, delay_slots):
     steps[1]["crossbar"] = [(int(t), int(v), int(d)) for t, v, d in
                             zip(rng.integers(0, layout.neurons_per_core, 10),
                                 rng.integers(-5000, 5000, 10), rng.integers(0, delay_slots, 10))]
-    _, accumulators = simulate(layout, words, entries, steps)
+    _, accumulators, counted = simulate(layout, words, entries, steps)
     expected = expected_accumulators(layout, weights, delays, steps)
     assert np.abs(expected).max() > 0
     np.testing.assert_array_equal(accumulators, expected)
+    synapses_of = [sum(s.weight != 0 for word in words[e["first_word"]:][:e["word_count"]]
+                       for s in decode_word(layout, word))
+                   for e in (decode_source_entry(layout, entry) for entry in entries)]
+    assert counted == sum(synapses_of[event] for step in steps for event in step["events"])
 
 
 def dense_program(layout, sources, rng):
@@ -129,7 +137,7 @@ def test_dense_throughput_reaches_lane_bound():
     rng = np.random.default_rng(1)
     sources = 40
     words, entries = dense_program(layout, sources, rng)
-    cycles, _ = simulate(layout, words, entries, [{"slot": 0, "events": list(range(sources))}])
+    cycles, _, _ = simulate(layout, words, entries, [{"slot": 0, "events": list(range(sources))}])
     synaptic_events = sources * layout.neurons_per_core
     rate = synaptic_events / cycles[0]
     assert rate >= 0.9 * layout.synapse_lanes, (rate, cycles)
@@ -141,7 +149,7 @@ def test_work_scales_with_activity():
     sources = 60
     words, entries = dense_program(layout, sources, rng)
     active = sorted(rng.choice(sources, sources // 10, replace=False).tolist())
-    cycles, _ = simulate(layout, words, entries, [{"slot": 0, "events": list(range(sources))},
+    cycles, _, _ = simulate(layout, words, entries, [{"slot": 0, "events": list(range(sources))},
                                                   {"slot": 1, "events": active}])
     full, tenth = cycles
     assert tenth <= 0.15 * full, (tenth, full)
