@@ -1,0 +1,113 @@
+"""Fit the DSE's analytic resource model against real yosys on a corpus of random HWConfigs.
+
+    python bench/fit_resource_model.py [--family ecp5] [--count 32] [--seed 1] [--jobs 2]
+
+Draws ``--count`` seeded random configurations from the DSE's search space, synthesises each
+accelerator with the family's Yosys flow (cached by content hash), fits the LUT/FF/DSP (and, where
+not counted, BRAM) coefficients, writes them to ``codesign/dse/resource_coefficients.json`` and the
+corpus to ``bench/results/resource_corpus_<family>.json``, and prints the model's error:
+in-sample and leave-one-out (each configuration predicted by a model fitted without it), and
+whether the counted BRAM is exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from codesign.dse import resource_model
+from codesign.dse.space import CHOICES
+from codesign.hw.config import HWConfig
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def random_configs(count: int, seed: int) -> list[HWConfig]:
+    rng = np.random.default_rng(seed)
+    pick = lambda name: CHOICES[name][rng.integers(len(CHOICES[name]))]
+    configs = []
+    while len(configs) < count:
+        neurons = int(pick("neurons_per_core"))
+        data = {"cores": int(pick("cores")), "synapse_lanes": int(pick("synapse_lanes")),
+                "neurons_per_core": neurons,
+                "synapse_memory_depth": int(pick("synapse_memory_depth")),
+                "weight_bits": int(pick("weight_bits")), "state_bits": int(pick("state_bits")),
+                "source_table_depth": max(64, neurons * 4)}
+        if data["synapse_lanes"] > neurons:
+            continue
+        configs.append(HWConfig.from_dict(data))
+    return configs
+
+
+def _synthesise(arguments: tuple[dict, str]) -> dict:
+    from codesign.hw.synthesis import synthesize
+    from codesign.hw.top import Accelerator
+
+    data, family = arguments
+    result = synthesize(Accelerator(HWConfig.from_dict(data)), family, pnr=False)
+    return {**result.resources(), "seconds": result.seconds, "cached": result.cached}
+
+
+def relative_errors(model: resource_model.ResourceModel, configs: list[HWConfig],
+                    measured: list[dict], resource: str) -> np.ndarray:
+    predicted = np.array([model.estimate(c)[resource] for c in configs])
+    actual = np.array([m[resource] for m in measured], dtype=float)
+    return np.abs(predicted - actual) / np.maximum(actual, 1.0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", default="ecp5", choices=("ecp5", "ice40", "xc7"))
+    parser.add_argument("--count", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+
+    configs = random_configs(args.count, args.seed)
+    started = time.monotonic()
+    with ProcessPoolExecutor(args.jobs) as pool:
+        measured = []
+        for index, result in enumerate(pool.map(_synthesise, [(c.to_dict(), args.family)
+                                                              for c in configs])):
+            measured.append(result)
+            print(f"[{index + 1}/{len(configs)}] {result}", file=sys.stderr, flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"resource_corpus_{args.family}.json").write_text(json.dumps(
+        [{"config": c.to_dict(), "measured": m} for c, m in zip(configs, measured)], indent=1))
+
+    model = resource_model.fit(args.family, configs, measured)
+    path = resource_model.COEFFICIENTS_FILE
+    stored = json.loads(path.read_text()) if path.is_file() else {}
+    stored[args.family] = model.coefficients
+    path.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+
+    print(f"\nresource model for {args.family}: {len(configs)} random HWConfigs, synthesis "
+          f"{time.monotonic() - started:.0f} s")
+    print("| resource | median error (in-sample) | median error (leave-one-out) | max (LOO) |")
+    print("|---|---|---|---|")
+    for resource in ("luts", "ffs", "bram", "dsp"):
+        in_sample = relative_errors(model, configs, measured, resource)
+        leave_one_out = []
+        for index in range(len(configs)):
+            rest = [i for i in range(len(configs)) if i != index]
+            held_out = resource_model.fit(args.family, [configs[i] for i in rest],
+                                          [measured[i] for i in rest])
+            leave_one_out.append(relative_errors(held_out, [configs[index]],
+                                                 [measured[index]], resource)[0])
+        leave_one_out = np.array(leave_one_out)
+        print(f"| {resource} | {100 * np.median(in_sample):.1f}% | "
+              f"{100 * np.median(leave_one_out):.1f}% | {100 * leave_one_out.max():.1f}% |")
+    if args.family in resource_model.COUNTED_BRAM_FAMILIES:
+        exact = sum(model.estimate(c)["bram"] == m["bram"] for c, m in zip(configs, measured))
+        print(f"BRAM counted from the memories: exact on {exact}/{len(configs)} configurations")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

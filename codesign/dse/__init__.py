@@ -1,0 +1,1 @@
+"""Design-space exploration: joint hardware x compiler search under an FPGA resource budget."""

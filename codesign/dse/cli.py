@@ -1,0 +1,215 @@
+"""``codesign dse MODEL.nir --budget luts=50k ... -o OUT/``: co-tune hardware and compiler."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import optuna
+
+from codesign.dse import pareto, report, search, space
+from codesign.dse.budget import parse_budget
+from codesign.dse.evaluate import Evaluator
+from codesign.dse.workload import DEFAULT_SAMPLES, load_workload
+from codesign.errors import CodesignError
+
+FAMILIES = ("ecp5", "ice40", "xc7")
+
+
+def _settings(args: argparse.Namespace, out: Path) -> search.SearchSettings:
+    if args.trials < 1:
+        raise CodesignError(f"--trials {args.trials} is out of range", "use at least 1 trial")
+    if args.workers < 1:
+        raise CodesignError(f"--workers {args.workers} is out of range", "use at least 1")
+    return search.SearchSettings(
+        model=str(args.model), input=str(args.input) if args.input else None,
+        budget=parse_budget(args.budget), family=args.family,
+        objectives=search.parse_objectives(args.objectives), trials=args.trials,
+        storage=args.storage or f"sqlite:///{(out / 'study.db').resolve()}",
+        study=args.study, sampler=args.sampler, seed=args.seed, synthesis=args.synthesis,
+        synthesis_timeout_s=args.synthesis_timeout_s, timeout_s=args.timeout_s,
+        samples=args.samples)
+
+
+def _describe(candidate: pareto.Candidate) -> str:
+    hardware, values = candidate.point.hardware, candidate.values
+    cost = ", ".join(f"{int(values[name])} {name.upper() if name != 'ffs' else 'FFs'}"
+                     for name in ("luts", "ffs", "bram", "dsp") if name in values)
+    how = "real synthesis" if candidate.sources.get("luts") == "synthesis" else "resource model"
+    return (f"trial {candidate.number}: {hardware['cores']} core(s) x "
+            f"{hardware['neurons_per_core']} neurons, {hardware['synapse_lanes']} lane(s), "
+            f"{hardware['synapse_memory_depth']} synapse words, "
+            f"{candidate.point.weight_bits}-bit weights) needs {cost} by {how}")
+
+
+def run_dse(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = _settings(args, out)
+    metrics = [search.OBJECTIVES[name][0] for name in settings.objectives]
+    started = time.monotonic()
+    workload = load_workload(settings.model, settings.input, samples=settings.samples,
+                             seed=settings.seed)
+    evaluator = Evaluator(workload, settings.budget, settings.family,
+                          settings.synthesis_timeout_s)
+    if evaluator.model is None:
+        raise CodesignError(f"no fitted resource model for family {settings.family}",
+                            "run bench/fit_resource_model.py --family "
+                            f"{settings.family} or use --family ecp5")
+    statistics = space.pruning_statistics(evaluator, samples=args.pruning_samples,
+                                          seed=settings.seed)
+    print(statistics.summary())
+    progress = report.ProgressBar(settings.trials, metrics, settings.budget,
+                                  enabled=not args.quiet)
+    study = search.run_search(settings, args.workers, args.resume, progress)
+    progress(study)
+    progress.close()
+    counts = search.study_summary(study)
+    print(f"study '{settings.study}': {counts['complete']} complete, {counts['fail']} failed, "
+          f"{counts['pruned']} pruned before evaluation, {counts['running']} still running")
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))[-3:]:
+        print(f"  failed trial {trial.number}: {trial.user_attrs.get('fail_reason', '?')}")
+    mine = sum(t.user_attrs.get("worker") == os.getpid() for t in study.get_trials(deepcopy=False)
+               if t.state in search.EVALUATED_STATES)
+    print(f"evaluated by this process: {mine}")
+    if args.search_only:
+        return 0
+
+    candidates = [pareto.candidate_from_trial(t) for t in search.finished_trials(study)]
+    facts = [statistics.summary(),
+             f"budget {settings.budget} on {settings.family}; objectives "
+             f"{', '.join(settings.objectives)}; sampler {settings.sampler}; "
+             f"{counts['complete']} complete, {counts['fail']} failed, {counts['pruned']} pruned "
+             "trials"]
+    hypervolumes = _hypervolumes(study, settings, args, candidates, metrics, facts)
+
+    front = pareto.confirm_front(candidates, evaluator, settings.budget, metrics,
+                                 max_synthesis=args.max_synthesis)
+    if not front:
+        _infeasible(study, evaluator, settings)
+    chosen = pareto.choose(front, metrics)
+    for candidate in front:
+        candidate.placement_report = evaluator.analytic(candidate.point).placement_report
+    print(report.pareto_table(front, chosen))
+    report.write_csv(out / "pareto.csv", front)
+    notes = report.write_best(out, chosen)
+    notes.append("cycles are the DSE's analytic estimate (cycle_estimate.py); RTL-measured "
+                 "cycles of the final candidates need the mapping back end (issue 4)")
+    others = [c for c in candidates if c not in front]
+    report.write_html(out, front, others, chosen, metrics, settings.budget, facts, notes)
+    accuracy = chosen.values.get("accuracy")
+    print(f"chosen design: trial {chosen.number}, "
+          + (f"accuracy {accuracy:.2%}, " if accuracy is not None else "")
+          + f"fidelity {chosen.values['fidelity']:.4f}, latency "
+          f"{chosen.values['latency_us']:.1f} us at {chosen.values['fmax_mhz']:.1f} MHz, "
+          f"{int(chosen.values['luts'])} LUTs (real synthesis)")
+    if hypervolumes:
+        print(hypervolumes)
+    print(f"wrote {out}/pareto.csv, best.yaml, best/, report.html "
+          f"({time.monotonic() - started:.0f} s)")
+    return 0
+
+
+def _hypervolumes(study, settings, args, candidates, metrics, facts) -> str:
+    """Run the random baseline (same trial count, model fidelity) and compare hypervolumes."""
+    by_study = {settings.sampler: [c for c in candidates if pareto.feasible(c, settings.budget)]}
+    if settings.sampler != "random" and args.baseline:
+        baseline = search.SearchSettings(**{**settings.__dict__, "sampler": "random",
+                                            "study": f"{settings.study}-random",
+                                            "synthesis": "final"})
+        search.run_search(baseline, 1, resume=True)
+        random_study = search.open_study(baseline, create=False, resume=True)
+        by_study["random"] = [pareto.candidate_from_trial(t)
+                              for t in search.finished_trials(random_study)
+                              if pareto.feasible(pareto.candidate_from_trial(t), settings.budget)]
+    scaled, reference = pareto.normalised_losses(by_study, metrics)
+    volumes = {name: pareto.hypervolume(losses, reference) for name, losses in scaled.items()}
+    text = "hypervolume (model-level objectives, normalised, within budget by model): " + \
+        ", ".join(f"{name} {value:.4f}" for name, value in volumes.items())
+    if "random" in volumes and volumes["random"] > 0 and len(volumes) == 2:
+        text += f"; ratio {volumes[settings.sampler] / volumes['random']:.3f}"
+    facts.append(text)
+    return text
+
+
+def _infeasible(study, evaluator: Evaluator, settings: search.SearchSettings) -> None:
+    """No design meets the budget: name the smallest one found (by real synthesis) and exit 2."""
+    candidates = [pareto.candidate_from_trial(t) for t in study.get_trials(deepcopy=False)
+                  if "metrics" in t.user_attrs and "hardware" in t.user_attrs]
+    smallest = pareto.smallest(candidates, settings.budget)
+    if smallest is None:
+        raise CodesignError(f"no design meets the budget {settings.budget}: no evaluated design "
+                            "holds the network", "raise the budget")
+    try:
+        confirmed = evaluator.synthesize(smallest.point, pareto.Metrics(dict(smallest.values),
+                                                                        dict(smallest.sources)))
+        smallest.values.update(confirmed.values)
+        smallest.sources.update(confirmed.sources)
+    except Exception:  # keep the modelled cost if synthesis of it fails
+        pass
+    raise CodesignError(f"no design meets the budget {settings.budget}; the smallest found ("
+                        + _describe(smallest),
+                        "raise the budget to at least that, or use a smaller network")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dse`` to the ``codesign`` command line (handler in ``handler``)."""
+    parser = subparsers.add_parser(
+        "dse", help="co-tune hardware and compiler under an FPGA budget (Pareto front)")
+    parser.add_argument("model", help="the network, a .nir file")
+    parser.add_argument("--budget", required=True,
+                        help="resource limits, e.g. luts=50k,ffs=80k,bram=64,dsp=28")
+    parser.add_argument("--family", choices=FAMILIES, default="ecp5", help="FPGA family")
+    parser.add_argument("--trials", type=int, default=60,
+                        help="evaluated trials in the study (default 60)")
+    parser.add_argument("--timeout-s", type=float, default=None,
+                        help="stop proposing new trials after this many seconds")
+    parser.add_argument("--objectives", default="latency,energy,fidelity",
+                        help="comma-separated subset of latency, energy, fidelity")
+    parser.add_argument("--input", help="sample inputs .npz (x [N, T, ...], optional labels y)")
+    parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
+                        help=f"samples of --input used for fidelity (default {DEFAULT_SAMPLES})")
+    parser.add_argument("--storage", help="Optuna storage URL (default sqlite:///OUT/study.db); "
+                        "postgresql://... shares the study between machines")
+    parser.add_argument("--study", default="dse", help="study name (default dse)")
+    parser.add_argument("--workers", type=int, default=1, help="local worker processes")
+    parser.add_argument("--resume", action="store_true", help="continue the study in OUT")
+    parser.add_argument("--sampler", choices=search.SAMPLERS, default="nsga2")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false",
+                        help="skip the random-search baseline (same trial count) and its "
+                             "hypervolume")
+    parser.add_argument("--synthesis", choices=("final", "every"), default="final",
+                        help="real synthesis for the Pareto candidates only (default) or inside "
+                             "every trial the model puts within budget")
+    parser.add_argument("--synthesis-timeout-s", type=float, default=600.0,
+                        help="time limit of one synthesis + place and route (default 600)")
+    parser.add_argument("--max-synthesis", type=int, default=24,
+                        help="syntheses to confirm the Pareto front (default 24)")
+    parser.add_argument("--search-only", action="store_true",
+                        help="only evaluate trials into the study (a distributed worker); a run "
+                             "without it confirms the front and writes the report")
+    parser.add_argument("--pruning-samples", type=int, default=300,
+                        help="uniform samples that measure how much pruning removes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("-o", "--output", required=True, help="output directory")
+    parser.set_defaults(handler=run_dse)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m codesign.dse.cli MODEL.nir ...``)."""
+    parser = argparse.ArgumentParser(prog="codesign")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["dse", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.handler(args)
+    except CodesignError as error:
+        print(f"codesign: error: {error.one_line()}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

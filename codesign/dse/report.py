@@ -1,0 +1,179 @@
+"""What the DSE shows and writes: the progress bar, the terminal Pareto table, ``pareto.csv``,
+``best.yaml``, ``best/`` and ``report.html`` (Pareto plots as PNG, resource breakdown)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import sys
+from pathlib import Path
+
+import optuna
+import yaml
+
+from codesign.dse.budget import RESOURCES, Budget
+from codesign.dse.pareto import Candidate
+
+CSV_COLUMNS = ("trial", "luts", "ffs", "bram", "dsp", "fmax_mhz", "cycles_per_sample",
+               "latency_us", "energy_uj", "fidelity", "accuracy")
+HARDWARE_COLUMNS = ("cores", "neurons_per_core", "synapse_lanes", "synapse_memory_depth")
+
+
+class ProgressBar:
+    """tqdm bar over evaluated trials with the best-so-far of each objective in its postfix."""
+
+    def __init__(self, total: int, metrics: list[str], budget: Budget, enabled: bool = True):
+        from tqdm import tqdm
+
+        self.metrics = metrics
+        self.budget = budget
+        self.bar = tqdm(total=total, desc="dse", unit="trial", disable=not enabled,
+                        file=sys.stderr, dynamic_ncols=True)
+
+    def __call__(self, study: optuna.Study) -> None:
+        trials = study.get_trials(deepcopy=False)
+        evaluated = [t for t in trials if t.state in (optuna.trial.TrialState.COMPLETE,
+                                                      optuna.trial.TrialState.FAIL)]
+        self.bar.n = min(len(evaluated), self.bar.total)
+        complete = [t for t in evaluated if t.state == optuna.trial.TrialState.COMPLETE
+                    and self.budget.fits({name: t.user_attrs["metrics"].get(name, 0.0)
+                                          for name in self.budget.limits()})]
+        best = {}
+        for metric in self.metrics:
+            values = [t.user_attrs["metrics"][metric] for t in complete]
+            if values:
+                best[metric] = max(values) if metric == "fidelity" else min(values)
+        postfix = {"pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in trials),
+                   "failed": sum(t.state == optuna.trial.TrialState.FAIL for t in trials)}
+        postfix.update({f"best {name}": f"{value:.4g}" for name, value in best.items()})
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _row(candidate: Candidate) -> dict[str, object]:
+    row = {"trial": candidate.number}
+    for column in CSV_COLUMNS[1:]:
+        value = candidate.values.get(column)
+        if value is None:
+            row[column] = ""
+        elif column in RESOURCES:
+            row[column] = int(round(value))
+        else:
+            row[column] = round(float(value), 6)
+    return row
+
+
+def pareto_table(front: list[Candidate], chosen: Candidate | None) -> str:
+    header = ("", "trial", *HARDWARE_COLUMNS[:3], "w/s bits", "luts", "ffs", "bram", "dsp",
+              "fmax", "latency_us", "energy_uj", "fidelity", "accuracy")
+    lines = []
+    for candidate in sorted(front, key=lambda c: c.values["latency_us"]):
+        hardware, values = candidate.point.hardware, candidate.values
+        accuracy = values.get("accuracy")
+        lines.append((
+            "*" if candidate is chosen else "", str(candidate.number),
+            *(str(hardware[name]) for name in HARDWARE_COLUMNS[:3]),
+            f"{candidate.point.weight_bits}/{candidate.point.state_bits}",
+            *(str(int(values[name])) for name in RESOURCES), f"{values['fmax_mhz']:.1f}",
+            f"{values['latency_us']:.2f}", f"{values['energy_uj']:.3f}",
+            f"{values['fidelity']:.4f}", "-" if accuracy is None else f"{accuracy:.4f}"))
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    render = lambda row: "  ".join(cell.rjust(width) for cell, width in zip(row, widths))
+    return "\n".join([render(header), *map(render, lines)])
+
+
+def write_csv(path: Path, front: list[Candidate]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for candidate in sorted(front, key=lambda c: c.values["latency_us"]):
+            writer.writerow(_row(candidate))
+
+
+def write_best(out: Path, chosen: Candidate) -> list[str]:
+    """``best.yaml`` and ``best/``; returns notes on what could not be written."""
+    config = chosen.point.config()
+    (out / "best.yaml").write_text(yaml.safe_dump(
+        {"hardware": config.to_dict(), "compiler": chosen.point.compiler_options(),
+         "metrics": {key: float(value) for key, value in chosen.values.items()},
+         "sources": chosen.sources, "trial": chosen.number}, sort_keys=False))
+    best = out / "best"
+    best.mkdir(exist_ok=True)
+    (best / "hw.yaml").write_text(config.to_yaml())
+    (best / "mapping_estimate.txt").write_text(chosen.placement_report + "\n")
+    notes = []
+    try:
+        from codesign.hw.top import Accelerator
+        from codesign.hw.verilog import generate_verilog
+    except ImportError:
+        notes.append("best/accelerator.v not written: codesign.hw.top is not available")
+    else:
+        generate_verilog(Accelerator(config), best / "accelerator.v", name="top")
+    notes.append("best/ has no program image yet: the mapping back end (issue 4) does not "
+                 "exist; mapping_estimate.txt is the DSE's placement estimate")
+    return notes
+
+
+def _plots(out: Path, front: list[Candidate], others: list[Candidate], chosen: Candidate,
+           metrics: list[str]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    pairs = [(a, b) for i, a in enumerate(metrics) for b in metrics[i + 1:]] + \
+        [("luts", metric) for metric in metrics]
+    for x, y in pairs:
+        figure, axes = plt.subplots(figsize=(5, 3.6))
+        points = [c for c in others if x in c.values and y in c.values]
+        axes.scatter([c.values[x] for c in points], [c.values[y] for c in points], s=10,
+                     c="0.75", label="evaluated (model)")
+        axes.scatter([c.values[x] for c in front], [c.values[y] for c in front], s=28,
+                     c="tab:blue", label="Pareto front (synthesised)")
+        axes.scatter([chosen.values[x]], [chosen.values[y]], s=90, marker="*", c="tab:red",
+                     label="chosen")
+        axes.set_xlabel(x)
+        axes.set_ylabel(y)
+        axes.legend(fontsize=7)
+        figure.tight_layout()
+        name = f"pareto_{x}_{y}.png"
+        figure.savefig(out / name, dpi=110)
+        plt.close(figure)
+        names.append(name)
+    return names
+
+
+def write_html(out: Path, front: list[Candidate], others: list[Candidate], chosen: Candidate,
+               metrics: list[str], budget: Budget, facts: list[str], notes: list[str]) -> None:
+    images = _plots(out, front, others, chosen, metrics)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(value))}</td>"
+                                    for value in _row(c).values()) + "</tr>"
+                   for c in sorted(front, key=lambda c: c.values["latency_us"]))
+    limits = budget.limits()
+    breakdown = "".join(
+        f"<tr><td>{name}</td><td>{int(chosen.values[name])}</td>"
+        f"<td>{limits.get(name, '-')}</td><td>"
+        f"{100 * chosen.values[name] / limits[name]:.1f}%</td></tr>" if name in limits else
+        f"<tr><td>{name}</td><td>{int(chosen.values[name])}</td><td>-</td><td>-</td></tr>"
+        for name in (*RESOURCES, "carry") if name in chosen.values)
+    text = f"""<!doctype html><html><head><meta charset="utf-8"><title>codesign dse</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}td,th{{padding:2px 8px;
+border-bottom:1px solid #ddd;text-align:right}}img{{margin:4px}}</style></head><body>
+<h1>codesign design-space exploration</h1>
+<ul>{''.join(f'<li>{html.escape(fact)}</li>' for fact in facts)}</ul>
+<h2>Pareto front (every design confirmed by real synthesis)</h2>
+<table><tr>{''.join(f'<th>{c}</th>' for c in CSV_COLUMNS)}</tr>{rows}</table>
+<h2>Chosen design: trial {chosen.number}</h2>
+<pre>{html.escape(yaml.safe_dump(chosen.point.hardware, sort_keys=False))}
+compiler: {html.escape(str(chosen.point.compiler_options()))}</pre>
+<h3>Resource breakdown (real synthesis)</h3>
+<table><tr><th>resource</th><th>used</th><th>budget</th><th>share</th></tr>{breakdown}</table>
+<pre>{html.escape(chosen.placement_report)}</pre>
+<h2>Pareto plots</h2>{''.join(f'<img src="{name}">' for name in images)}
+<h2>Notes</h2><ul>{''.join(f'<li>{html.escape(note)}</li>' for note in notes)}</ul>
+</body></html>"""
+    (out / "report.html").write_text(text)

@@ -1,0 +1,157 @@
+"""Analytic FPGA resource model of the accelerator: LUTs, FFs, BRAM and DSPs from an HWConfig
+in microseconds, so the DSE can prune before synthesis.
+
+LUTs, FFs and DSPs are linear in structural features of the configuration (per-core lanes x
+accumulator width, neuron datapath width, address widths, crossbar columns x ADC bits, ...); the
+coefficients are fitted, non-negative and weighted for relative error, against real yosys results
+of a corpus of random HWConfigs by ``bench/fit_resource_model.py`` and stored per family in
+``resource_coefficients.json`` beside this file.
+
+Block RAM is not fitted on ECP5: it is counted from the memories the elaborated accelerator
+instantiates (:func:`memory_shapes`), with the choice Yosys' ``memory_libmap`` makes for each:
+the cheaper of block RAM (cost 128 per DP16KD/PDPW16KD, shapes 16384x1 .. 512x36) and
+distributed RAM (cost 4 per 16x4 TRELLIS_DPR16X4), block RAM on a tie (the costs are those of
+Yosys' ``techlibs/lattice/brams_16kd.txt`` and ``lutrams_trellis.txt``). The fit script checks
+that this count is exact on the corpus.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from codesign.hw.config import HWConfig
+
+COEFFICIENTS_FILE = Path(__file__).with_name("resource_coefficients.json")
+FITTED_RESOURCES = ("luts", "ffs", "bram", "dsp")
+#: Families whose block RAM is counted exactly from the memories (else it is fitted too).
+COUNTED_BRAM_FAMILIES = ("ecp5",)
+
+
+def _features() -> dict[str, Callable[[HWConfig], float]]:
+    def synapse_bits(c: HWConfig) -> int:
+        return c.weight_bits + c.lane_target_bits + c.delay_bits
+
+    return {
+        "constant": lambda c: 1.0,
+        "cores": lambda c: c.cores,
+        "cores_x_lanes_x_accumulator": lambda c: c.cores * c.synapse_lanes * c.accumulator_bits,
+        "cores_x_lanes_x_synapse_bits": lambda c: c.cores * c.synapse_lanes * synapse_bits(c),
+        "cores_x_state_bits": lambda c: c.cores * c.state_bits,
+        "cores_x_address_bits": lambda c: c.cores * (c.synapse_address_bits
+                                                     + c.source_table_address_bits
+                                                     + c.neuron_index_bits),
+        "cores_squared": lambda c: c.cores * c.cores,
+        "tiles_x_columns_x_adc_bits": lambda c: c.crossbar.tiles * c.crossbar.cols
+        * c.crossbar.adc_bits,
+        "tiles_x_rows": lambda c: c.crossbar.tiles * c.crossbar.rows,
+        "tiles": lambda c: c.crossbar.tiles,
+    }
+
+
+FEATURES = _features()
+
+
+def feature_vector(config: HWConfig) -> np.ndarray:
+    return np.array([function(config) for function in FEATURES.values()], dtype=np.float64)
+
+
+@dataclass
+class ResourceModel:
+    """Fitted coefficients per resource (``resource -> feature -> coefficient``)."""
+
+    family: str
+    coefficients: dict[str, dict[str, float]]
+
+    def estimate(self, config: HWConfig) -> dict[str, float]:
+        features = dict(zip(FEATURES, feature_vector(config)))
+        usage = {resource: float(sum(weights.get(name, 0.0) * value
+                                     for name, value in features.items()))
+                 for resource, weights in self.coefficients.items()}
+        if self.family in COUNTED_BRAM_FAMILIES:
+            usage["bram"] = float(counted_bram(self.family, config))
+        return usage
+
+
+#: Block RAM aspect ratios ``(width, depth)`` per family, as Yosys' memory_libmap uses them.
+BRAM_SHAPES = {
+    "ecp5": ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512)),
+    "ice40": ((2, 2048), (4, 1024), (8, 512), (16, 256)),
+    "xc7": ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512)),
+}
+
+
+BRAM_COST, DISTRIBUTED_RAM_COST = 128, 4
+DISTRIBUTED_RAM_SHAPE = (4, 16)
+
+
+def bram_blocks(family: str, width: int, depth: int) -> int:
+    """Fewest block RAMs holding a ``width`` x ``depth`` memory, over the family's shapes."""
+    return min(math.ceil(width / shape_width) * math.ceil(depth / shape_depth)
+               for shape_width, shape_depth in BRAM_SHAPES[family])
+
+
+def memory_bram(family: str, width: int, depth: int) -> int:
+    """Block RAMs Yosys spends on one memory: 0 when distributed RAM is cheaper."""
+    blocks = bram_blocks(family, width, depth)
+    cells = math.ceil(width / DISTRIBUTED_RAM_SHAPE[0]) * math.ceil(depth /
+                                                                     DISTRIBUTED_RAM_SHAPE[1])
+    return blocks if blocks * BRAM_COST <= cells * DISTRIBUTED_RAM_COST else 0
+
+
+@functools.lru_cache(maxsize=4096)
+def memory_shapes(config: HWConfig) -> tuple[tuple[int, int], ...]:
+    """``(width, depth)`` of every memory of the elaborated accelerator for ``config``."""
+    from amaranth.hdl import Fragment, Shape
+    from amaranth.hdl._mem import MemoryInstance   # the elaborated form of lib.memory.Memory
+
+    from codesign.hw.top import Accelerator
+
+    shapes = []
+    pending = [Fragment.get(Accelerator(config), None)]
+    while pending:
+        fragment = pending.pop()
+        if isinstance(fragment, MemoryInstance):
+            shapes.append((Shape.cast(fragment._data.shape).width, fragment._data.depth))
+        pending.extend(sub for sub, *_ in fragment.subfragments)
+    return tuple(shapes)
+
+
+def counted_bram(family: str, config: HWConfig) -> int:
+    return sum(memory_bram(family, width, depth) for width, depth in memory_shapes(config))
+
+
+def fit(family: str, configs: list[HWConfig], measured: list[dict[str, float]]) -> ResourceModel:
+    """Non-negative least squares on relative error for every fitted resource."""
+    from scipy.optimize import nnls
+
+    matrix = np.stack([feature_vector(config) for config in configs])
+    coefficients = {}
+    for resource in FITTED_RESOURCES:
+        target = np.array([float(m[resource]) for m in measured])
+        weight = 1.0 / np.maximum(target, 1.0)
+        solution, _ = nnls(matrix * weight[:, None], target * weight)
+        coefficients[resource] = {name: float(value) for name, value in zip(FEATURES, solution)
+                                  if value != 0.0}
+    return ResourceModel(family=family, coefficients=coefficients)
+
+
+def save(models: dict[str, ResourceModel], path: Path = COEFFICIENTS_FILE) -> None:
+    path.write_text(json.dumps({family: model.coefficients for family, model in models.items()},
+                               indent=1, sort_keys=True) + "\n")
+
+
+def load_model(family: str, path: Path = COEFFICIENTS_FILE) -> ResourceModel | None:
+    """The fitted model of ``family``, or None when it has not been fitted yet."""
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    if family not in data:
+        return None
+    return ResourceModel(family=family, coefficients=data[family])

@@ -1,0 +1,43 @@
+"""Budget parsing: suffixes, limits, and one-line errors for bad input."""
+
+import pytest
+
+from codesign.dse.budget import Budget, parse_budget
+from codesign.errors import CodesignError
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("luts=50k", Budget(luts=50_000)),
+    ("luts=50K,ffs=80k,bram=64,dsp=28", Budget(luts=50_000, ffs=80_000, bram=64, dsp=28)),
+    ("LUTS=1.5M", Budget(luts=1_500_000)),
+    (" luts = 12.5k , dsp=8 ", Budget(luts=12_500, dsp=8)),
+    ("bram=3", Budget(bram=3)),
+])
+def test_parses_budgets(text, expected):
+    assert parse_budget(text) == expected
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "empty"),
+    ("luts", "no '='"),
+    ("luts=lots", "not a number"),
+    ("luts=-5", "not a number"),
+    ("luts=0", "positive"),
+    ("luts=1.2345k", "whole"),
+    ("gates=5k", "unknown budget resource 'gates'"),
+    ("luts=5k,luts=6k", "twice"),
+    ("luts=5G", "not a number"),
+])
+def test_bad_budgets_are_one_line_errors(text, words):
+    with pytest.raises(CodesignError) as error:
+        parse_budget(text)
+    message = error.value.one_line()
+    assert words in message and "\n" not in message
+
+
+def test_fits_and_ratio():
+    budget = parse_budget("luts=1k,bram=10")
+    assert budget.fits({"luts": 1000, "ffs": 10**9, "bram": 10, "dsp": 3})
+    assert not budget.fits({"luts": 1001, "ffs": 0, "bram": 0, "dsp": 0})
+    assert budget.worst_ratio({"luts": 500, "bram": 20}) == pytest.approx(2.0)
+    assert str(budget) == "luts=1000,bram=10"
