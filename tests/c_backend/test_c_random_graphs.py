@@ -1,6 +1,7 @@
 """Hypothesis: random NIR graphs (layer sizes, neuron models, recurrence, delays, sparsity, biases,
-per-neuron or shared parameters, weight and state widths, reset modes) compiled to C agree bit
-for bit with the golden model. The C is built with the strict warning flags at -O0."""
+per-neuron or shared parameters, dead-end branches, weight and state widths, reset modes)
+compiled to C agree bit for bit with the golden model. The C is built with the strict warning
+flags at -O0."""
 
 import os
 
@@ -73,6 +74,10 @@ def random_networks(draw):
         previous, previous_size = f"neuron{layer}", size
     nodes["output"] = nir.Output(output_type={"output": np.array([previous_size])})
     edges.append((previous, "output"))
+    if draw(st.booleans()):  # a dead-end branch: simulated, but read by nobody
+        nodes["side_weight"] = nir.Linear(weight=rng.normal(0.5, 1.0, (3, input_size)))
+        nodes["side"] = _neuron(draw(st.sampled_from(HIDDEN_MODELS + ("LI",))), 3, rng, False)
+        edges += [("input", "side_weight"), ("side_weight", "side")]
     graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
     options = CompileOptions(dt=DT, reset=draw(st.sampled_from(["zero", "subtract"])),
                              weight_bits=draw(st.integers(2, 16)),

@@ -294,12 +294,15 @@ class _Generator:
             new_state, spike = population.trace(parameters, state, variable("x"))
             zero = {v for v in STATE_VARIABLES if not isinstance(getattr(new_state, v), Expression)
                     and getattr(new_state, v) == 0}
-            if zero <= constant:
+            assert zero >= constant, "folding more constants cannot un-fold a zero"
+            if zero == constant:
                 break
-            constant |= zero
+            constant = zero
         stored = [v for v in STATE_VARIABLES if v not in constant]
         results = {f"new_{v}": getattr(new_state, v) for v in stored}
-        results["spike"] = spike
+        records_spikes = population.spiking and population.name in self.history
+        if records_spikes or (population.spiking and population.name == self.output):
+            results["spike"] = spike
         block = Block(self.mode.compute, results)
         # Parameters that folded away (e.g. the reset voltage under subtract-reset) need no array.
         self.declarations += [array for text, array in arrays.items() if text in block.variables]
@@ -318,8 +321,8 @@ class _Generator:
         body += block.lines
         for v in stored:
             body.append(f"{prefix}_{v}[i] = ({self.mode.state}){block.results['new_' + v]};")
-        spike_text = block.results["spike"]
-        if population.spiking and population.name in self.history:
+        spike_text = block.results.get("spike")
+        if records_spikes:
             slot = self.slot(population.name, 0)
             body.append(f"if ({spike_text}) {{ {prefix}_events[{slot}][{prefix}_event_count"
                         f"[{slot}]++] = ({_index_type(population.size)})i; }}")

@@ -30,9 +30,6 @@ from codesign.hw.core_layout import CoreLayout, MemorySelect
 from codesign.hw.top import AcceleratorSizes
 
 TOPLEVEL = "accelerator"
-#: The wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so split outputs (which use
-#: precompiled headers) fail to compile: keep the model in one file.
-BUILD_ARGS = ("--output-split", "0")
 
 
 @dataclass
@@ -121,7 +118,6 @@ def run_rtl(image: ProgramImage, counts: np.ndarray, waves: bool = False,
     result_path = work_dir / "result.json"
     run = run_cocotb(verilog_path(config), toplevel=TOPLEVEL, test_module="rtl_cocotb",
                      test_dir=Path(__file__).parent, waves="fst" if waves else False,
-                     build_args=BUILD_ARGS,
                      work_dir=work_dir / "sim",
                      extra_env={"CODESIGN_RTL_JOB": str(work_dir / "job.npz"),
                                 "CODESIGN_RTL_RESULT": str(result_path)})
