@@ -73,3 +73,18 @@ int main(void) {
     result = subprocess.run([tmp_path / "asr"], input=stdin, capture_output=True, text=True,
                             check=True)
     assert result.stdout.split() == [str(v >> s) for v, s in pairs]
+
+
+def test_population_names_are_escaped_into_c_strings(tmp_path):
+    network = _tiny_network()
+    name = 'odd "name" \\ ??= é'
+    network.populations[0].name = name
+    network.projections[0].target = network.output = name
+    generate_fixed(network).write(tmp_path, with_main=False)
+    (tmp_path / "names.c").write_text('#include <stdio.h>\n#include "model.h"\n'
+                                      'int main(void) { fputs(snn_population_name(0), stdout); '
+                                      'return 0; }\n')
+    subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o", "names",
+                    "model.c", "names.c"], cwd=tmp_path, check=True)
+    result = subprocess.run([tmp_path / "names"], capture_output=True, check=True)
+    assert result.stdout.decode() == name
