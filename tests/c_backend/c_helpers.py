@@ -15,7 +15,8 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "nir-cases"
 
 
 def shared_case(relative: str) -> Path:
-    """Path of an external case, or skip the test with the reason if ../shared is absent."""
+    """Path of an external case, or skip the test with the reason if ../shared is absent (as
+    tests/conftest.py's, which a sub-directory's tests cannot import)."""
     path = SHARED / relative
     if not path.exists():
         pytest.skip(f"external NIR case {relative} not found: needs ../shared/nir-cases "
