@@ -1,7 +1,9 @@
 """End-to-end smoke test of the whole Accelerator on Verilator.
 
 A hand-built program (no compiler): one input source -> a 4-neuron LIF segment on core 0 -> a
-4-neuron LIF segment on core 1 (through the router), both layers also sent to the host. It is
+4-neuron LIF segment on core 1 (through the router), both layers also sent to the host; three
+more inputs reach the core-0 layer through crossbar tile 0 (with device variation), converted
+in a phase that fires no core. It is
 loaded with WRITE records through the command stream, driven for ``STEPS`` timesteps with INPUT
 and STEP, and read back with READ_OUTPUT, READ_COUNTERS and READ_STATE. Spikes and the final
 neuron state must equal ``codesign.arithmetic.neuron_step`` evaluated in numpy.
@@ -19,6 +21,7 @@ from codesign import arithmetic
 from codesign.hw import host_driver as hd
 from codesign.hw.config import HWConfig
 from codesign.hw.core_layout import CoreLayout, MemorySelect
+from codesign.hw.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
 from codesign.hw.synapse_layout import encode_source_entry, pack_matrix, pack_row
 from codesign.hw.top import AcceleratorSizes
 
@@ -26,11 +29,16 @@ CONFIG = HWConfig.from_dict({
     "cores": 2, "neurons_per_core": 8, "synapse_memory_depth": 32, "synapse_lanes": 2,
     "weight_bits": 8, "state_bits": 16, "delay_slots": 2, "source_table_depth": 16,
     "profiles": 2, "router_queue_depth": 4, "host_width": 16,
+    "crossbar": {"tiles": 1, "rows": 8, "cols": 16, "cell_bits": 4, "adc_bits": 6,
+                 "variation_sigma": 0.05, "variation_seed": 9},
 })
+CROSSBAR = CONFIG.crossbar
 LAYOUT = CoreLayout.from_config(CONFIG)
 SIZES = AcceleratorSizes.from_config(CONFIG)
 STEPS = 12
 INPUT_ID = 0
+CROSSBAR_IDS = (1, 2, 3)        # rows 0..2 of tile 0
+CROSSBAR_WEIGHTS = np.array([[20, -35, 0, 60], [-7, 90, 45, 0], [127, 0, -127, 33]])
 HIDDEN_BASE = 100
 OUTPUT_BASE = 200
 HIDDEN_WEIGHTS = np.array([30, 55, -20, 70])
@@ -49,7 +57,19 @@ PROFILES = [lif(0.9, 100), {**lif(0.75, 120), "reset_subtract": 1}]
 
 
 def input_counts() -> np.ndarray:
-    return np.random.default_rng(5).integers(0, 4, STEPS)
+    """``[STEPS, 1 + len(CROSSBAR_IDS)]`` events per step of INPUT_ID and the crossbar inputs."""
+    return np.random.default_rng(5).integers(0, 4, (STEPS, 1 + len(CROSSBAR_IDS)))
+
+
+def crossbar_tile() -> tuple[np.ndarray, np.ndarray, int]:
+    """Cell levels, the conductances the tile holds, and the ADC shift."""
+    levels = arithmetic.crossbar_levels(CROSSBAR_WEIGHTS, CROSSBAR.rows, CROSSBAR.cols,
+                                        CONFIG.weight_bits, CROSSBAR.cell_bits)
+    conductances = arithmetic.crossbar_conductances(levels, CROSSBAR.cell_bits,
+                                                    CROSSBAR.variation_sigma,
+                                                    CROSSBAR.variation_seed)
+    return levels, conductances, arithmetic.crossbar_adc_shift(conductances, CROSSBAR.cell_bits,
+                                                               CROSSBAR.adc_bits)
 
 
 def golden() -> tuple[list[set[tuple[int, int]]], list[np.ndarray]]:
@@ -59,8 +79,13 @@ def golden() -> tuple[list[set[tuple[int, int]]], list[np.ndarray]]:
     states = [arithmetic.NeuronState(*(np.zeros(4, dtype=np.int64) for _ in range(3)))
               for _ in layers]
     events = []
+    _, conductances, adc_shift = crossbar_tile()
+    rows = np.zeros((STEPS, CROSSBAR.rows), dtype=np.int64)
+    rows[:, :len(CROSSBAR_IDS)] = counts[:, 1:] > 0           # rows are binary
+    crossbar = arithmetic.crossbar_matvec(conductances, rows, CONFIG.weight_bits,
+                                          CROSSBAR.cell_bits, CROSSBAR.adc_bits, adc_shift)
     for step in range(STEPS):
-        hidden_input = HIDDEN_WEIGHTS * counts[step]
+        hidden_input = HIDDEN_WEIGHTS * counts[step, 0] + crossbar[step, :4]
         found = set()
         spikes = None
         for layer, ((profile, bias), base) in enumerate(zip(layers, (HIDDEN_BASE, OUTPUT_BASE))):
@@ -95,6 +120,15 @@ def program() -> list[int]:
     # Core 0: input -> hidden (segment 0). Core 1: hidden -> output (segment 1).
     fields += write(0, MemorySelect.SOURCE_TABLE, INPUT_ID & index_mask,
                     [encode_source_entry(LAYOUT, 0, len(hidden_words))])
+    # Crossbar inputs: core 0 forwards them as rows 0.. to its tile 0.
+    fields += write(0, MemorySelect.SOURCE_TABLE, CROSSBAR_IDS[0] & index_mask,
+                    [encode_source_entry(LAYOUT, row, 0, crossbar=True)
+                     for row in range(len(CROSSBAR_IDS))])
+    levels, _, adc_shift = crossbar_tile()
+    fields += hd.encode_write(hd.tile_unit(0), CELL_MEMORY, 0, levels.T.ravel().tolist(),
+                              CROSSBAR.cell_bits)                # column-major cell addresses
+    fields += hd.encode_write(hd.tile_unit(0), hd.TILE_REGISTERS, ADC_SHIFT_REGISTER,
+                              [adc_shift, 0, 0], 32)             # adc_shift, target_base, delay
     fields += write(0, MemorySelect.SYNAPSES, 0, hidden_words)
     fields += write(0, MemorySelect.PROFILES, 0, profiles)
     fields += write(0, MemorySelect.SEGMENTS, 0, [segment.pack(
@@ -106,13 +140,15 @@ def program() -> list[int]:
     fields += write(1, MemorySelect.PROFILES, 0, profiles)
     fields += write(1, MemorySelect.SEGMENTS, 1, [segment.pack(
         {"first": 2, "last": 5, "profile": 1, "base_id": OUTPUT_BASE})])
-    routes = [hd.routing_entry(INPUT_ID, INPUT_ID, [0], False, CONFIG.cores),
+    routes = [hd.routing_entry(INPUT_ID, CROSSBAR_IDS[-1], [0], False, CONFIG.cores),
               hd.routing_entry(HIDDEN_BASE, HIDDEN_BASE + 3, [1], True, CONFIG.cores),
               hd.routing_entry(OUTPUT_BASE, OUTPUT_BASE + 3, [], True, CONFIG.cores)]
     fields += hd.encode_write(hd.ROUTER_UNIT, hd.ROUTING_TABLE, 0, routes,
                               SIZES.write_data_bits)
-    phases = [hd.phase_entry([0], 0, [], CONFIG.cores, 0, SIZES.segment_bits),
-              hd.phase_entry([1], 1, [], CONFIG.cores, 0, SIZES.segment_bits)]
+    tiles = CROSSBAR.tiles
+    phases = [hd.phase_entry([], 0, [0], CONFIG.cores, tiles, SIZES.segment_bits),  # convert
+              hd.phase_entry([0], 0, [], CONFIG.cores, tiles, SIZES.segment_bits),
+              hd.phase_entry([1], 1, [], CONFIG.cores, tiles, SIZES.segment_bits)]
     fields += hd.encode_write(hd.SEQUENCER_UNIT, hd.PHASE_TABLE, 0, phases, 32)
     fields += hd.encode_write(hd.SEQUENCER_UNIT, hd.SEQUENCER_REGISTERS, hd.PHASE_COUNT_REGISTER,
                               [len(phases)], 32)
@@ -130,7 +166,8 @@ async def hand_built_program_matches_numpy(dut):
     wanted_events, final = golden()
     total_cycles = 0
     for step in range(STEPS):
-        await host.send(hd.encode_input({INPUT_ID: int(counts[step])}))
+        await host.send(hd.encode_input(dict(zip((INPUT_ID, *CROSSBAR_IDS),
+                                                 map(int, counts[step])))))
         status = await host.step()
         assert status.steps == 1 and status.flags == 0, status
         output = await host.read_output()
@@ -143,7 +180,7 @@ async def hand_built_program_matches_numpy(dut):
         assert counters["last_step_cycles"] > 0
         total_cycles += counters["last_step_cycles"]
         dut._log.info("step %d: %d input events, %d output events, %d cycles", step,
-                      counts[step], len(got), counters["last_step_cycles"])
+                      counts[step].sum(), len(got), counters["last_step_cycles"])
     assert counters["total_cycles"] == total_cycles
     hidden_spikes = sum(1 for events in wanted_events for _, source in events
                         if source < OUTPUT_BASE)
