@@ -4,7 +4,7 @@ bit-exact with the golden model, float mode against the float reference."""
 import numpy as np
 import pytest
 
-from codesign.compiler import float_reference, frontend, golden
+from codesign.compiler import float_reference, frontend, golden, ir
 from codesign.compiler.backends.c_backend import generate_fixed, generate_float
 from codesign.compiler.passes.fuse import Fuse
 from codesign.compiler.pipeline import CompileOptions, discretized, quantized
@@ -88,3 +88,28 @@ def test_float_mode_matches_the_float_reference(case, tmp_path):
         resets = np.nonzero(result.records["lif1"]["voltage"].ravel() == 0)[0]
         spikes = np.nonzero(reference.records["lif1"]["spikes"].ravel())[0]
         assert resets.tolist() == spikes.tolist() == list(range(178, 1000, 179))
+
+
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_adaptive_lif_outside_nir_is_bit_exact(reset, tmp_path):
+    """The adaptive threshold (stage 4 of the arithmetic) is stored and traced like the rest."""
+    rng = np.random.default_rng(11)
+    size, inputs = 16, 6
+    nodes = {
+        "input": ir.Input("input", shape=(inputs,)),
+        "weight": ir.Affine("weight", weight=rng.normal(0.6, 0.5, (size, inputs)),
+                            bias=np.zeros(size)),
+        "alif": ir.AdaptiveLIF("alif", tau=rng.uniform(2e-3, 6e-3, size), r=np.ones(size),
+                               v_leak=np.zeros(size), v_threshold=rng.uniform(0.3, 0.6, size),
+                               v_reset=np.zeros(size), tau_adaptation=np.full(size, 2e-2),
+                               adaptation_step=rng.uniform(0.1, 0.4, size)),
+        "output": ir.Output("output", shape=(size,)),
+    }
+    graph = ir.Graph(nodes, [("input", "weight"), ("weight", "alif"), ("alif", "output")])
+    network = quantized(graph, CompileOptions(dt=1e-3, reset=reset))
+    spikes = (rng.random((80, 2, inputs)) < 0.5).astype(np.float64)
+    expected = golden.simulate(network, spikes, record=True)
+    assert np.any(expected.final_state["alif"].adaptation != 0)
+    sources = generate_fixed(network, "adaptive")
+    assert "pop0_adaptation" in sources.model_c
+    assert_bit_exact(run_sources(sources, tmp_path, spikes), expected)
