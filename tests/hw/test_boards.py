@@ -1,0 +1,89 @@
+"""Board bitstreams through amaranth-boards and the YoWASP tools, and the resource check that
+refuses a design too big for the board's device."""
+
+from pathlib import Path
+
+import pytest
+from amaranth import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from codesign.errors import CodesignError
+from codesign.hw.boards import build_bitstream
+from codesign.hw.config import HWConfig, load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+#: Every iCE40 UP5K bitstream (icepack .bin) has exactly this size.
+UP5K_BITSTREAM_BYTES = 104_090
+
+
+class IncrementingEcho(wiring.Component):
+    """Host-stream stand-in: answers every command word with the word plus one."""
+
+    def __init__(self, width: int):
+        super().__init__({"command": In(stream.Signature(width)),
+                          "response": Out(stream.Signature(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        with m.If(self.response.ready):
+            m.d.sync += self.response.valid.eq(0)
+        with m.If(self.command.valid & self.command.ready):
+            m.d.sync += [self.response.payload.eq(self.command.payload + 1),
+                         self.response.valid.eq(1)]
+        m.d.comb += self.command.ready.eq(~self.response.valid | self.response.ready)
+        return m
+
+
+class MultiplierHog(IncrementingEcho):
+    """Answers with the sum of ten registered 16 x 16 products: 10 SB_MAC16, the UP5K has 8."""
+
+    def elaborate(self, platform):
+        m = Module()
+        products = []
+        for index in range(10):
+            product = Signal(32, name=f"product_{index}")
+            m.d.sync += product.eq(self.command.payload * (self.command.payload + 3 * index + 1))
+            products.append(product)
+        m.d.comb += [self.command.ready.eq(self.response.ready),
+                     self.response.payload.eq(sum(products))]
+        m.d.sync += self.response.valid.eq(self.command.valid)
+        return m
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("CODESIGN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.mark.slow
+def test_ulx3s_bitstream_of_the_accelerator(tmp_path: Path):
+    config = load_config(CONFIGS / "tiny.yaml")
+    bitstream = build_bitstream(config, "ulx3s", tmp_path / "ulx3s")
+    assert bitstream.name == "codesign_top.bit"
+    assert bitstream.stat().st_size > 100_000
+    timing = (tmp_path / "ulx3s" / "codesign_top.tim").read_text()
+    assert "Max frequency for clock" in timing and "PASS" in timing
+
+
+@pytest.mark.slow
+def test_icebreaker_bitstream_of_the_uart_bridge(tmp_path: Path):
+    config = HWConfig.from_dict({"host_width": 8, "cores": 1, "neurons_per_core": 64})
+    bitstream = build_bitstream(config, "icebreaker", tmp_path / "icebreaker",
+                                host_factory=lambda: IncrementingEcho(8))
+    assert bitstream.name == "codesign_top.bin"
+    assert bitstream.stat().st_size == UP5K_BITSTREAM_BYTES
+    assert "PASS" in (tmp_path / "icebreaker" / "codesign_top.tim").read_text()
+
+
+def test_design_too_big_for_the_board_names_resource_and_excess(tmp_path: Path):
+    config = HWConfig.from_dict({"host_width": 16})
+    with pytest.raises(CodesignError, match=r"needs 10 dsp but the ice40-up5k has 8 \(2 over"):
+        build_bitstream(config, "icebreaker", tmp_path / "out",
+                        host_factory=lambda: MultiplierHog(16))
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_board(tmp_path: Path):
+    with pytest.raises(CodesignError, match="unknown board 'de10'; use one of ulx3s, icebreaker"):
+        build_bitstream(HWConfig(), "de10", tmp_path)
