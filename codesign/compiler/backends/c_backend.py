@@ -441,14 +441,15 @@ class _Generator:
         mode = self.mode
         output_spikes = self.populations[self.index[self.output]].spiking
         if mode.fixed:
-            step_doc = [" * snn_step: one timestep. in_spikes[SNN_INPUT_SIZE] holds the spike COUNT",
-                        " * of every input this step (0..255, usually 0 or 1); out[SNN_OUTPUT_SIZE]",
-                        " * receives the output spikes (0/1), or the read-out's integer voltage",
+            step_doc = [" * snn_step: one timestep. in_spikes[SNN_INPUT_SIZE] holds the spike",
+                        " * COUNT of every input this step (0..255, usually 0 or 1);",
+                        " * out[SNN_OUTPUT_SIZE] receives the output spikes (0/1), or the",
+                        " * read-out's integer voltage",
                         " * when SNN_OUTPUT_IS_SPIKES is 0. Returns SNN_OK, or",
                         " * SNN_ACCUMULATOR_OVERFLOW when an input sum left the accumulator range",
                         " * (the golden model rejects such inputs): the sum was clamped, the state",
                         " * no longer matches the golden model; call snn_reset()."]
-            step = f"int snn_step(const uint8_t *in_spikes, snn_output_t *out);"
+            step = "int snn_step(const uint8_t *in_spikes, snn_output_t *out);"
         else:
             step_doc = [" * snn_step_float: one timestep on real-valued inputs in[SNN_INPUT_SIZE];",
                         " * out[SNN_OUTPUT_SIZE] receives the output spikes (0.0/1.0), or the",

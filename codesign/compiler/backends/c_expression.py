@@ -176,7 +176,8 @@ class Block:
             return self.literal(value)
         if id(value) in self._names:
             return self._names[id(value)]
-        if value.operator != "variable" and (self._uses[id(value)] > 1 or id(value) in self._wanted):
+        shared = self._uses[id(value)] > 1 or id(value) in self._wanted
+        if value.operator != "variable" and shared:
             return self._define(value, self._wanted.get(id(value)))
         return self._inline(value)
 
