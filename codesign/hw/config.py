@@ -116,6 +116,12 @@ class HWConfig:
                 f"{source}: crossbar.cell_bits = {self.crossbar.cell_bits} is larger than "
                 f"weight_bits = {self.weight_bits}",
                 f"use crossbar.cell_bits in 1..{self.weight_bits}")
+        if self.crossbar.tiles and self.crossbar_outputs == 0:
+            needed = 2 * self.crossbar_slices
+            raise CodesignError(
+                f"{source}: crossbar.cols = {self.crossbar.cols} cannot hold one "
+                f"{self.weight_bits}-bit weight of {needed} columns",
+                f"use crossbar.cols >= {needed} or a larger crossbar.cell_bits")
         if self.synapse_lanes > self.neurons_per_core:
             raise CodesignError(
                 f"{source}: synapse_lanes = {self.synapse_lanes} exceeds neurons_per_core = "
@@ -177,9 +183,15 @@ class HWConfig:
         return SOURCE_ID_BITS
 
     @property
-    def crossbar_weight_slices(self) -> int:
-        """Columns one weight occupies when bit-sliced over cells of ``crossbar.cell_bits``."""
-        return -(-self.weight_bits // self.crossbar.cell_bits)
+    def crossbar_slices(self) -> int:
+        """Cells per weight magnitude (arithmetic.crossbar_slices; differential pairs)."""
+        return arithmetic.crossbar_slices(self.weight_bits, self.crossbar.cell_bits)
+
+    @property
+    def crossbar_outputs(self) -> int:
+        """Outputs (target neurons) of one tile: ``cols // (2 * crossbar_slices)``."""
+        return arithmetic.crossbar_outputs(self.crossbar.cols, self.weight_bits,
+                                           self.crossbar.cell_bits)
 
     # -- (de)serialisation --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -60,7 +60,8 @@ def test_derived_widths():
     assert config.lane_bits == 3
     assert config.lane_target_bits == 6
     assert config.delay_bits == 2
-    assert config.crossbar_weight_slices == 2
+    assert config.crossbar_slices == 2          # ceil((6 - 1) / 4): magnitude bits only
+    assert config.crossbar_outputs == 64 // 4   # differential pairs: 2 x 2 columns per output
     assert config.total_neurons == 1024
 
 
@@ -107,6 +108,12 @@ def test_cell_bits_above_weight_bits(tmp_path: Path):
 def test_non_power_of_two(tmp_path: Path, key: str, value: int):
     message = error_of(tmp_path, f"{key}: {value}\n")
     assert f"{key} = {value}" in message and "power of two" in message
+
+
+def test_too_few_crossbar_columns(tmp_path: Path):
+    message = error_of(tmp_path, "crossbar: {tiles: 1, cols: 6}\n")
+    assert "crossbar.cols = 6" in message and "crossbar.cols >= 8" in message
+    load_config(write(tmp_path, "crossbar: {tiles: 0, cols: 6}\n"))  # unused without tiles
 
 
 def test_host_width_choices(tmp_path: Path):
