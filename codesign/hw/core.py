@@ -184,6 +184,11 @@ class Core(wiring.Component):
                 with m.Elif(engine_idle):
                     m.next = "IDLE"
 
+        # The profile is copied out of its memory so the unit's multipliers start at a register;
+        # the copy is ready before the first neuron's registered inputs reach them.
+        profile = Signal.like(profile_read.data)
+        m.d.sync += profile.eq(profile_read.data)
+
         # The unit takes the reads issued one cycle earlier.
         wide = unit.neuron
         m.d.comb += [
@@ -194,7 +199,7 @@ class Core(wiring.Component):
             wide.current.eq(state_read.data.current),
             wide.adaptation.eq(state_read.data.adaptation),
             wide.bias.eq(bias_read.data.bias),
-            unit.parameters.eq(profile_read.data),
+            unit.parameters.eq(profile),
         ]
         with m.If(issued & ~unit.result_valid):
             m.d.sync += in_flight.eq(in_flight + 1)

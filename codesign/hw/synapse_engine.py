@@ -4,8 +4,9 @@ For every source id on ``events`` it streams that source's synapse words from bl
 every slot's weight into the accumulator of its target, ``synapse_lanes`` synapses per cycle; its
 work is proportional to spikes x fan-out / lanes, never to the neuron count. Pipeline::
 
-    lookup   source table (sync read)                  one event per cycle
+    lookup   source table (sync read), entry register  one event per cycle
     issue    word address counter (sync read)           one word per cycle, no gap between events
+    word     register the block-RAM output
     decode   lane slots -> (bank, row, weight)          crossbar partial sums merge here
     read     per-lane accumulator read
     capture  register the block-RAM output
@@ -117,17 +118,24 @@ class SynapseEngine(wiring.Component):
             accumulator_read.append(memory.read_port())
 
         # -- lookup: one event per cycle into the source table ---------------------------------
+        # Two entry slots: the table's output (held while its read enable is low) and a register
+        # behind it, so no logic sits between the block RAM's slow output and a flip-flop.
+        looked_up = Signal()       # the table's output holds an entry not yet moved on
         entry_valid = Signal()
+        entry = Signal(entry_layout)
         entry_taken = Signal()
         table_read = source_table.read_port()
+        move = looked_up & (~entry_valid | entry_taken)
         accept_event = self.events.valid & self.events.ready
         m.d.comb += [
-            self.events.ready.eq(self.enable & (~entry_valid | entry_taken)),
+            self.events.ready.eq(self.enable & (~looked_up | move)),
             table_read.addr.eq(self.events.payload[:layout.source_index_bits]),
             table_read.en.eq(accept_event),
         ]
-        m.d.sync += entry_valid.eq(accept_event | (entry_valid & ~entry_taken))
-        entry = table_read.data
+        m.d.sync += [looked_up.eq(accept_event | (looked_up & ~move)),
+                     entry_valid.eq(move | (entry_valid & ~entry_taken))]
+        with m.If(move):
+            m.d.sync += entry.eq(table_read.data)
 
         # -- issue: one synapse word per cycle; the next entry is taken with the last word -----
         address = Signal(layout.synapse_address_bits)
@@ -151,13 +159,21 @@ class SynapseEngine(wiring.Component):
         m.d.comb += self.crossbar_sums.ready.eq(self.enable & ~issuing)
 
         # -- decode: one operation per lane ----------------------------------------------------
+        # The block RAM's output is registered before any logic (its clock-to-out is ~6 ns on
+        # ECP5); crossbar sums wait the same two cycles, so they fill exactly the word gaps.
+        word_read_valid = Signal()
         word_valid = Signal()
+        word = Signal(word_layout)
+        crossbar_accepted = Signal()
+        crossbar_accepted_sum = Signal(crossbar_sum_layout(layout))
         crossbar_valid = Signal()
         crossbar_sum = Signal(crossbar_sum_layout(layout))
-        m.d.sync += [word_valid.eq(issuing), crossbar_valid.eq(sum_accepted)]
+        m.d.sync += [word_read_valid.eq(issuing), word_valid.eq(word_read_valid),
+                     word.eq(word_read.data),
+                     crossbar_accepted.eq(sum_accepted), crossbar_valid.eq(crossbar_accepted),
+                     crossbar_sum.eq(crossbar_accepted_sum)]
         with m.If(sum_accepted):
-            m.d.sync += crossbar_sum.eq(self.crossbar_sums.payload)
-        word = word_read.data
+            m.d.sync += crossbar_accepted_sum.eq(self.crossbar_sums.payload)
         operation_layout = data.StructLayout({
             "valid": unsigned(1), "address": unsigned(accumulator_address_bits),
             "weight": signed(layout.accumulator_bits)})
@@ -241,7 +257,8 @@ class SynapseEngine(wiring.Component):
             with m.If(clear_address == accumulator_depth - 1):
                 m.d.sync += clearing.eq(0)
 
-        m.d.comb += self.busy.eq(entry_valid | issuing | word_valid | crossbar_valid | clearing
+        m.d.comb += self.busy.eq(looked_up | entry_valid | issuing | word_read_valid | word_valid
+                                 | crossbar_accepted | crossbar_valid | clearing
                                  | Cat(*pipeline_valid).any())
         return m
 
