@@ -16,6 +16,9 @@ from codesign.compiler.passes.fuse import Fuse
 from codesign.compiler.pipeline import CompileOptions, discretized, quantized
 from c_helpers import assert_bit_exact, run_sources, shared_case
 
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None,
+                                reason="the warning, sanitizer and nm checks need gcc on PATH")
+
 SANITIZE = ("-std=c11", "-O2", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 
 

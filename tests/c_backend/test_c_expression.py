@@ -2,15 +2,19 @@
 floor shift (which the golden model's numpy ``>>`` matches)."""
 
 import re
+import shutil
 import subprocess
 
 import numpy as np
+import pytest
 import scipy.sparse as sparse
 
 from codesign import arithmetic
 from codesign.compiler.backends.c_backend import generate_fixed
 from codesign.compiler.backends.c_expression import Block, Expression, select, variable
 from codesign.compiler.layers import QuantizedNetwork, QuantizedPopulation, QuantizedProjection
+
+GCC = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc on PATH")
 
 
 def test_constants_fold_and_identities_vanish():
@@ -51,6 +55,7 @@ def _tiny_network() -> QuantizedNetwork:
     return QuantizedNetwork("in", (1,), [population], [projection], "n", (1,), 8, 16, 1.0, "zero")
 
 
+@GCC
 def test_asr_is_a_floor_shift(tmp_path):
     source = generate_fixed(_tiny_network()).model_c
     helper = re.search(r"static inline int64_t asr\(.*?\n}\n", source, re.S).group(0)
@@ -75,6 +80,7 @@ int main(void) {
     assert result.stdout.split() == [str(v >> s) for v, s in pairs]
 
 
+@GCC
 def test_population_names_are_escaped_into_c_strings(tmp_path):
     network = _tiny_network()
     name = 'odd "name" \\ ??= é'
