@@ -28,10 +28,11 @@ Ports (all in the ``sync`` domain):
   be added into the accumulator of the neuron the core maps ``index`` to. Outputs the layer does
   not use hold level-0 cells and always give 0. Back-pressure stalls the whole pipeline.
 
-Conversion is event driven, column by column: for each used column, the active rows' conductances
-are streamed from block RAM (one cell per cycle) into one column accumulator; the finished column
-sum passes the ADC and is shift-added into its output's total. A conversion takes
-``used_columns * active_rows + CONVERT_LATENCY`` cycles without back-pressure.
+Conversion is event driven. One block RAM word holds the 2S cells of one (output, row), so for
+each output the words of the active rows are streamed (one per cycle) into 2S column
+accumulators; the finished column sums then pass, one column per cycle, through the ADC and the
+shift-add into the output's total while the next output accumulates. Without back-pressure
+``busy`` stays high for :func:`conversion_cycles` cycles after ``convert``.
 """
 
 from __future__ import annotations
@@ -45,18 +46,31 @@ from amaranth.lib.wiring import In, Out
 
 from codesign import arithmetic
 from codesign.errors import CodesignError
+from codesign.hw import host_driver as protocol
 from codesign.hw.core_layout import bits_for
 from codesign.hw.host_interface import ProgramWriteSignature
 from codesign.hw.retiming import ExpressionPipeliner
 
 #: ``program.memory`` value of the cell levels.
 CELL_MEMORY = 0
-#: ``program.memory`` value of the tile's registers.
-REGISTER_MEMORY = 1
+#: ``program.memory`` value of the tile's registers (the host protocol's TILE_REGISTERS).
+REGISTER_MEMORY = protocol.TILE_REGISTERS
 #: Register address of ``adc_shift``.
 ADC_SHIFT_REGISTER = 0
-#: Pipeline stages between the first cell read and a result leaving the tile.
-CONVERT_LATENCY = 9
+
+
+#: Pipeline fill and drain of a conversion (see :func:`conversion_cycles`).
+CONVERT_FIXED_CYCLES = 9
+
+
+def conversion_cycles(output_count: int, lanes: int, active_rows: int) -> int:
+    """Cycles ``busy`` stays high after ``convert`` when the results are taken at once: every
+    output but the last takes max(active_rows, 2S) cycles (reads, or the column converter); the
+    last one its reads, then 2S columns through the converter. 0 without active rows."""
+    if active_rows == 0:
+        return 0
+    return ((output_count - 1) * max(active_rows, lanes) + active_rows + lanes
+            + CONVERT_FIXED_CYCLES)
 
 
 class CrossbarTile(wiring.Component):
@@ -87,7 +101,9 @@ class CrossbarTile(wiring.Component):
                 f"a crossbar tile of {cols} columns cannot hold one {weight_bits}-bit weight, "
                 f"which needs {2 * self.slices} columns of {cell_bits}-bit cells",
                 f"use crossbar.cols >= {2 * self.slices} or larger crossbar.cell_bits")
-        self.used_columns = self.output_count * 2 * self.slices
+        #: Columns per output (2S), which are the lanes of one block RAM word.
+        self.lanes = 2 * self.slices
+        self.used_columns = self.output_count * self.lanes
         self.depth = rows * self.used_columns
         # Ideal devices: every conductance is level << G, so the block RAM stores only levels.
         self.stored_bits = (arithmetic.conductance_bits(cell_bits) if self.variation_scale
@@ -121,8 +137,11 @@ class CrossbarTile(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        m.submodules.cells = cells = Memory(shape=unsigned(self.stored_bits), depth=self.depth,
-                                            init=[])
+        # One block RAM word holds the 2S cells of one (output, row): lane k is the column
+        # 2S * output + k, so a word read gives every slice of both polarities at once.
+        m.submodules.cells = cells = Memory(
+            shape=unsigned(self.lanes * self.stored_bits), depth=self.output_count * self.rows,
+            init=[])
         m.submodules.active_rows = active_rows = Memory(shape=unsigned(self.row_bits),
                                                         depth=self.rows, init=[])
         adc_shift = Signal(self.adc_shift_bits)
@@ -152,31 +171,25 @@ class CrossbarTile(wiring.Component):
         advance = Signal()
         m.d.comb += advance.eq(~self.results.valid | self.results.ready)
 
-        # Stage 0: walk (output, polarity, slice) columns, and the active rows of each column.
+        # Stage 0: for each output, read the words of the active rows, then idle until the
+        # output has had `period` = max(active rows, 2S) cycles, so that the column converter
+        # (2S cycles per output) is free whenever an output's sums are complete.
         running = Signal()
         output_index = Signal(range(self.output_count))
-        polarity = Signal()
-        slice_index = Signal(range(self.slices))
-        column_base = Signal(range(self.depth))
-        list_index = Signal(range(self.rows))
-        last_slice = slice_index == self.slices - 1
-        last_row = list_index == active_count - 1
+        word_base = Signal(range(self.output_count * self.rows))
+        step = Signal(range(max(self.rows, self.lanes)))
+        period = Signal(range(max(self.rows, self.lanes) + 1))
         with m.If(self.convert & ~busy & (active_count != 0)):
-            m.d.sync += [running.eq(1), output_index.eq(0), polarity.eq(0), slice_index.eq(0),
-                         column_base.eq(0), list_index.eq(0)]
+            m.d.sync += [running.eq(1), output_index.eq(0), word_base.eq(0), step.eq(0),
+                         period.eq(Mux(active_count > self.lanes, active_count, self.lanes))]
         with m.If(running & advance):
-            with m.If(~last_row):
-                m.d.sync += list_index.eq(list_index + 1)
+            with m.If(step != period - 1):
+                m.d.sync += step.eq(step + 1)
             with m.Else():
-                m.d.sync += [list_index.eq(0), column_base.eq(column_base + self.rows)]
-                with m.If(~last_slice):
-                    m.d.sync += slice_index.eq(slice_index + 1)
-                with m.Else():
-                    m.d.sync += [slice_index.eq(0), polarity.eq(~polarity)]
-                    with m.If(polarity):
-                        m.d.sync += output_index.eq(output_index + 1)
-                        with m.If(output_index == self.output_count - 1):
-                            m.d.sync += [running.eq(0), active_count.eq(0), active_map.eq(0)]
+                m.d.sync += [step.eq(0), output_index.eq(output_index + 1),
+                             word_base.eq(word_base + self.rows)]
+                with m.If(output_index == self.output_count - 1):
+                    m.d.sync += [running.eq(0), active_count.eq(0), active_map.eq(0)]
 
         stages: list[Signal] = []
 
@@ -192,60 +205,83 @@ class CrossbarTile(wiring.Component):
             stages.append(valid_register)
             return registered, valid_register
 
-        def flags(registered: dict[str, Signal]) -> dict[str, Signal]:
-            """The column flags that travel down the whole pipeline."""
-            return {name: registered[name] for name in column_flags}
-
-        column_flags = {
-            "output_index": output_index, "polarity": polarity, "slice_index": slice_index,
-            "first_column": ~polarity & (slice_index == 0), "last_column": polarity & last_slice,
-            "first_row": list_index == 0, "last_row": last_row,
-        }
+        def carry(registered: dict[str, Signal], *names: str) -> dict[str, Signal]:
+            return {name: registered[name] for name in names}
 
         # Stage 1: the active-row list answers. Every block RAM output is registered before it
         # is used (ECP5 block RAM clock-to-out alone is ~6 ns).
         row_read = active_rows.read_port()
-        m.d.comb += [row_read.addr.eq(list_index), row_read.en.eq(advance)]
-        first, valid_1 = stage({**column_flags, "column_base": column_base}, running)
-        second, valid_2 = stage({**flags(first), "column_base": first["column_base"],
-                                 "row": row_read.data}, valid_1)
-        # Stage 3: the cell address; stage 4: the cell answers; stage 5: its conductance.
-        third, valid_3 = stage({**flags(second),
-                                "address": second["column_base"] + second["row"]}, valid_2)
+        m.d.comb += [row_read.addr.eq(step), row_read.en.eq(advance)]
+        row_flags = ("output_index", "first_row", "last_row")
+        first, valid_1 = stage({"output_index": output_index, "first_row": step == 0,
+                                "last_row": step == active_count - 1, "word_base": word_base},
+                               running & (step < active_count))
+        second, valid_2 = stage({**carry(first, *row_flags, "word_base"), "row": row_read.data},
+                                valid_1)
+        # Stage 3: the word address; stage 4: the word answers; stage 5: registered.
+        third, valid_3 = stage({**carry(second, *row_flags),
+                                "address": second["word_base"] + second["row"]}, valid_2)
         cell_read = cells.read_port()
         m.d.comb += [cell_read.addr.eq(third["address"]), cell_read.en.eq(advance)]
-        fourth, valid_4 = stage(flags(third), valid_3)
-        fifth, valid_5 = stage({**flags(fourth), "cell": cell_read.data}, valid_4)
-        if self.variation_scale:
-            conductance = fifth["cell"]
-        else:
-            conductance = arithmetic.cell_conductance(fifth["cell"], 0, self.cell_bits, Mux)
-        # Accumulate the column sum over the active rows.
-        column_sum = Signal(range(self.rows * (1 << arithmetic.conductance_bits(self.cell_bits))))
-        column_sum_next = Mux(fifth["first_row"], 0, column_sum) + conductance
-        with m.If(advance & valid_5):
-            m.d.sync += column_sum.eq(column_sum_next)
-        # Stage 6: a finished column sum; stage 7: its ADC code.
-        sixth, valid_6 = stage({**flags(fifth), "column_sum": column_sum_next},
-                               valid_5 & fifth["last_row"])
-        code = arithmetic.adc_convert(sixth["column_sum"], adc_shift, self.adc_bits, Mux)
-        seventh, valid_7 = stage({**flags(sixth), "code": code}, valid_6)
-        # Stage 8: shift-add recombination into the output's total.
-        contribution = arithmetic.slice_contribution(seventh["code"], seventh["polarity"],
-                                                     seventh["slice_index"], self.cell_bits, Mux)
-        eighth, valid_8 = stage({**flags(seventh), "contribution": contribution}, valid_7)
-        total = Signal(signed(self.output_bits))
-        total_next = Mux(eighth["first_column"], 0, total) + eighth["contribution"]
-        with m.If(advance & valid_8):
-            m.d.sync += total.eq(total_next)
-        # Stage 9: the result register.
+        fourth, valid_4 = stage(carry(third, *row_flags), valid_3)
+        fifth, valid_5 = stage({**carry(fourth, *row_flags), "word": cell_read.data}, valid_4)
+        # Accumulate the 2S column sums of the output over its active rows.
+        sum_shape = range(self.rows * (1 << arithmetic.conductance_bits(self.cell_bits)))
+        sums_next = []
+        for lane in range(self.lanes):
+            cell = fifth["word"].word_select(lane, self.stored_bits)
+            if not self.variation_scale:
+                cell = arithmetic.cell_conductance(cell, 0, self.cell_bits, Mux)
+            column_sum = Signal(sum_shape, name=f"column_sum_{lane}")
+            sums_next.append(Mux(fifth["first_row"], 0, column_sum) + cell)
+            with m.If(advance & valid_5):
+                m.d.sync += column_sum.eq(sums_next[-1])
+        # Stage 6: an output's finished column sums, held for the converter.
+        finished = [Signal(sum_shape, name=f"finished_sum_{lane}") for lane in range(self.lanes)]
+        finished_output = Signal.like(output_index)
+        lane_index = Signal(range(self.lanes))
+        converting = Signal()
         with m.If(advance):
-            m.d.sync += self.results.valid.eq(valid_8 & eighth["last_column"])
+            with m.If(valid_5 & fifth["last_row"]):
+                m.d.sync += [register.eq(value) for register, value in zip(finished, sums_next)]
+                m.d.sync += [finished_output.eq(fifth["output_index"]), converting.eq(1),
+                             lane_index.eq(0)]
+            with m.Elif(converting):
+                m.d.sync += lane_index.eq(lane_index + 1)
+                with m.If(lane_index == self.lanes - 1):
+                    m.d.sync += converting.eq(0)
+        stages.append(converting)
+        # Stage 7: one column per cycle, lane k = polarity * S + slice; stage 8: its ADC code.
+        column_sum = Signal(sum_shape)
+        with m.Switch(lane_index):
+            for lane in range(self.lanes):
+                with m.Case(lane):
+                    m.d.comb += column_sum.eq(finished[lane])
+        polarity = lane_index >= self.slices
+        column = {"output_index": finished_output, "polarity": polarity,
+                  "slice_index": Mux(polarity, (lane_index - self.slices)[:bits_for(self.slices)],
+                                     lane_index),
+                  "first_column": lane_index == 0, "last_column": lane_index == self.lanes - 1}
+        column_flags = tuple(column)
+        seventh, valid_7 = stage({**column, "column_sum": column_sum}, converting)
+        code = arithmetic.adc_convert(seventh["column_sum"], adc_shift, self.adc_bits, Mux)
+        eighth, valid_8 = stage({**carry(seventh, *column_flags), "code": code}, valid_7)
+        # Stage 9: shift-add recombination into the output's total.
+        contribution = arithmetic.slice_contribution(eighth["code"], eighth["polarity"],
+                                                     eighth["slice_index"], self.cell_bits, Mux)
+        ninth, valid_9 = stage({**carry(eighth, *column_flags), "contribution": contribution},
+                               valid_8)
+        total = Signal(signed(self.output_bits))
+        total_next = Mux(ninth["first_column"], 0, total) + ninth["contribution"]
+        with m.If(advance & valid_9):
+            m.d.sync += total.eq(total_next)
+        # Stage 10: the result register.
+        with m.If(advance):
+            m.d.sync += self.results.valid.eq(valid_9 & ninth["last_column"])
             m.d.sync += [
-                self.results.payload.index.eq(eighth["output_index"]),
+                self.results.payload.index.eq(ninth["output_index"]),
                 self.results.payload.value.eq(arithmetic.crossbar_output(total_next, adc_shift)),
             ]
-        assert len(stages) == CONVERT_LATENCY - 1
 
         m.d.comb += busy.eq(running | programming | self.results.valid | Cat(*stages).any())
         m.d.comb += self.busy.eq(busy)
@@ -257,9 +293,15 @@ class CrossbarTile(wiring.Component):
         pipe = ExpressionPipeliner(m, max_depth=2.0, name="program")
         # The decoded write is registered first: the tile's timing does not depend on its driver.
         write = first_write = pipe.register(program.enable & (program.memory == CELL_MEMORY)
-                              & (program.address < self.depth))
+                                            & (program.address < self.depth))
         address = pipe.register(program.address[:bits_for(self.depth)])
         level = pipe.register(program.data[:self.cell_bits])
+        # Cell address = column * rows + row, column = 2S * output + lane.
+        column = pipe.register(_divide(address, self.rows, self.depth))
+        row = pipe.register((address - _times(column, self.rows))[:self.row_bits])
+        output = pipe.register(_divide(column, self.lanes, self.used_columns))
+        lane = pipe.register((column - _times(output, self.lanes))[:bits_for(self.lanes)])
+        word = pipe.register(_times(output, self.rows) + row)
         if self.variation_scale:
             # Device variation on chip: the cell's PRNG sample, scaled, applied to its level.
             variation = arithmetic.scaled_variation(
@@ -269,11 +311,29 @@ class CrossbarTile(wiring.Component):
             stored = arithmetic.cell_conductance(level, variation, self.cell_bits, Mux)
         else:
             stored = level  # ideal devices: the conductance is level << G, rebuilt when read
-        (stored, address, write), latency = pipe.align([stored, address, write])
-        cell_write = cells.write_port()
-        m.d.comb += [cell_write.en.eq(write), cell_write.addr.eq(address),
-                     cell_write.data.eq(stored)]
+        (stored, word, lane, write), latency = pipe.align([stored, word, lane, write])
+        cell_write = cells.write_port(granularity=self.stored_bits)
+        m.d.comb += [cell_write.addr.eq(word),
+                     cell_write.data.eq(Cat(*[stored[:self.stored_bits]] * self.lanes))]
+        with m.If(write):
+            m.d.comb += cell_write.en.eq(1 << lane)
         self.program_latency = latency
         # The writes in flight: the write strobe delayed through every cycle of the pipeline.
         in_flight = [pipe.delay(first_write, cycle) for cycle in range(1, latency + 1)]
         return Cat(*in_flight).any()
+
+
+def _divide(value: Value, divisor: int, limit: int) -> Value:
+    """``value // divisor`` for ``0 <= value < limit``: a shift, or a multiplication by the
+    rounded-up reciprocal 2^s / divisor, exact because 2^s > limit * divisor."""
+    if divisor & (divisor - 1) == 0:
+        return value >> (divisor.bit_length() - 1)
+    shift = (limit * divisor).bit_length()
+    return (value * -(-(1 << shift) // divisor)) >> shift
+
+
+def _times(value: Value, factor: int) -> Value:
+    """``value * factor``: a shift when ``factor`` is a power of two (no multiplier)."""
+    if factor & (factor - 1) == 0:
+        return value << (factor.bit_length() - 1)
+    return value * factor
