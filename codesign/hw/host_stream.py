@@ -61,7 +61,8 @@ class HostStream:
             dut.command__valid.value = 1
             await ReadOnly()
             while not int(dut.command__ready.value):
-                await RisingEdge(dut.clk)
+                # Sleep through a running STEP instead of polling every cycle.
+                await RisingEdge(dut.command__ready)
                 await ReadOnly()
             await RisingEdge(dut.clk)
         dut.command__valid.value = 0
