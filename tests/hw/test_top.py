@@ -167,3 +167,36 @@ def test_sizes_and_elaboration(tiles, cores):
     assert sizes.write_data_bits >= layout.write_data_bits
     from amaranth.back import rtlil
     assert "command__payload" in rtlil.convert(Accelerator(config), name="top")
+
+
+def test_empty_program_steps_and_counters():
+    config = HWConfig.from_dict({"cores": 1, "neurons_per_core": 8, "synapse_memory_depth": 8,
+                                 "synapse_lanes": 1, "source_table_depth": 8, "profiles": 1,
+                                 "host_width": 8})
+    dut = Accelerator(config)
+    words = hd.to_words(hd.encode_step(3) + hd.encode_read_counters(), 8)
+    received: list[int] = []
+
+    async def host(ctx):
+        ctx.set(dut.response.ready, 1)
+        position = 0
+        while len(received) < 4 * (1 + len(hd.COUNTER_NAMES)):
+            offering = position < len(words)
+            ctx.set(dut.command.valid, offering)
+            ctx.set(dut.command.payload, words[position] if offering else 0)
+            _, _, ready, valid, payload = await ctx.tick().sample(
+                dut.command.ready, dut.response.valid, dut.response.payload)
+            position += offering and ready
+            if valid:
+                received.append(payload)
+
+    simulator = Simulator(dut)
+    simulator.add_clock(1e-8)
+    simulator.add_testbench(host)
+    simulator.run()
+    fields = hd.from_words(received, 8)
+    assert hd.decode_step(fields[:1]).steps == 3
+    counters = hd.decode_counters(fields[1:])
+    # docs/hardware.md: an empty program takes 6 cycles per timestep.
+    assert counters == {"last_step_cycles": 6, "total_cycles": 18, "routed_events": 0,
+                        "synaptic_events": 0, "timestep": 3}
