@@ -40,7 +40,8 @@ import scipy.sparse as sparse
 from codesign import arithmetic
 from codesign.compiler.layers import (CrossbarBlock, QuantizedNetwork, QuantizedPopulation,
                                       QuantizedProjection)
-from codesign.compiler.mapping import MappedProgram
+from codesign.compiler.mapping import (CoreProgram, MappedProgram, MappingOptions, Phase, Route,
+                                       Segment, SourceEntry, TileBlock)
 from codesign.errors import CodesignError
 from codesign.hw import host_driver as protocol
 from codesign.hw.config import HWConfig
@@ -354,3 +355,53 @@ def _crossbar_projections(image: ProgramImage, memories, sizes) -> list[Quantize
             np.asarray(tile["targets"], dtype=np.int64), conductances, int(shift),
             crossbar.cell_bits, crossbar.adc_bits))
     return list(result.values())
+
+
+def program_from_image(image: ProgramImage) -> MappedProgram:
+    """The mapped program an image loads: the network rebuilt from its memory words
+    (:func:`network_from_image`) and the tables the cycle model reads (segments, phases, router
+    table, source tables, tiles), all decoded from the records or the manifest."""
+    config, manifest = image.config, image.manifest
+    layout = CoreLayout.from_config(config)
+    memories = decode_records(image)
+    network = network_from_image(image)
+    segments = [Segment(entry["name"], start, start + size, core, local, 0, phase, base)
+                for entry in manifest["populations"]
+                for core, phase, start, local, size, base in entry["segments"]]
+    phases = [Phase(index, p["population"], p["cores"], p["tiles"])
+              for index, p in enumerate(manifest["phases"])]
+    routes = []
+    for _, word in sorted(memories.get((protocol.ROUTER_UNIT, protocol.ROUTING_TABLE),
+                                       {}).items()):
+        mask = word >> 32
+        routes.append(Route(word & 0xFFFF, (word >> 16) & 0xFFFF,
+                            [c for c in range(config.cores) if mask >> c & 1],
+                            bool(mask >> config.cores & 1)))
+    cores = []
+    for core in range(config.cores):
+        table = memories.get((protocol.core_unit(core), int(MemorySelect.SOURCE_TABLE)), {})
+        state = CoreProgram()
+        for index, word in table.items():
+            entry = decode_source_entry(layout, word)
+            if entry["word_count"] or entry["crossbar"]:
+                state.sources[index] = SourceEntry(entry["first_word"], entry["word_count"],
+                                                   bool(entry["crossbar"]))
+        state.synapse_words = list(memories.get((protocol.core_unit(core),
+                                                 int(MemorySelect.SYNAPSES)), {}).values())
+        cores.append(state)
+    projection_index = {(p.source, p.target, p.delay): index
+                        for index, p in enumerate(network.projections)}
+    tiles = []
+    for tile in manifest["tiles"]:
+        index = projection_index[(tile["source"], tile["target"], tile["delay"])]
+        block = next(b for b in network.projections[index].crossbar if b.tile == tile["tile"])
+        tiles.append(TileBlock(tile["tile"], index, tile["core"], tile["source_start"],
+                               tile["source_stop"], np.asarray(tile["targets"]),
+                               np.zeros((config.crossbar.rows, block.conductances.shape[1])),
+                               block.adc_shift))
+    engines = ["crossbar" if p.crossbar is not None else "digital" for p in network.projections]
+    return MappedProgram(config=config, network=network, segments=segments, engines=engines,
+                         tiles=tiles, phases=phases, core_profiles=[[] for _ in cores],
+                         options=MappingOptions(),
+                         input_chunks=[tuple(c) for c in manifest["input"]["chunks"]],
+                         cores=cores, routes=routes)

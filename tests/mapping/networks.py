@@ -20,6 +20,13 @@ def chain(sizes: list[int], seed: int = 0, recurrent: bool = False,
           density: float = 0.6, options: CompileOptions | None = None) -> QuantizedNetwork:
     """input -> Affine -> LIF -> ... with random sparse weights; optional recurrence on the first
     hidden layer (an Affine edge from the layer back to its own input)."""
+    return quantized(frontend.nir_to_ir(chain_graph(sizes, seed, recurrent, density)),
+                     options or CompileOptions(dt=1e-3))
+
+
+def chain_graph(sizes: list[int], seed: int = 0, recurrent: bool = False,
+                density: float = 0.6) -> nir.NIRGraph:
+    """The NIR graph of :func:`chain`."""
     rng = np.random.default_rng(seed)
     nodes = {"input": nir.Input(input_type={"input": np.array([sizes[0]])})}
     edges = []
@@ -37,8 +44,7 @@ def chain(sizes: list[int], seed: int = 0, recurrent: bool = False,
         previous = f"lif{index}"
     nodes["output"] = nir.Output(output_type={"output": np.array([sizes[-1]])})
     edges.append((previous, "output"))
-    graph = nir.NIRGraph(nodes=nodes, edges=edges)
-    return quantized(frontend.nir_to_ir(graph), options or CompileOptions(dt=1e-3))
+    return nir.NIRGraph(nodes=nodes, edges=edges)
 
 
 def spikes(steps: int, size: int, rate: float = 0.3, seed: int = 0) -> np.ndarray:

@@ -1,0 +1,95 @@
+"""``codesign compile MODEL --hw CFG -o OUT/`` and ``codesign run OUT/ --target ref|rtl``.
+
+``compile_for_hardware`` writes into ``OUT/``:
+
+* ``program.img``: the program image (docs/program-format.md);
+* ``mapping.txt``: the mapping report (chip -> core -> tile, utilisation, where every layer went,
+  predicted cycles per timestep at a few spike rates);
+* ``hw.yaml``: the HWConfig the image was compiled for.
+
+``run_program`` loads ``OUT/program.img`` (rejecting corrupted images), runs it on the golden
+model (``ref``; cycles from the cycle model) or on the Verilator-built RTL (``rtl``; measured
+cycles) and saves ``output`` (``[T, *output_shape]``, or ``[N, T, ...]`` for a batch) and
+``cycles`` (``[T]`` or ``[N, T]``) to ``OUT.npz``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from codesign.compiler import cycle_model, frontend, golden, program_image
+from codesign.compiler.mapping import MappedProgram, MappingOptions, map_network
+from codesign.compiler.pipeline import CompileOptions, quantized
+from codesign.errors import CodesignError
+from codesign.hw.config import HWConfig, load_config
+from codesign.inputs import load_inputs
+
+IMAGE_NAME = "program.img"
+REPORT_NAME = "mapping.txt"
+CONFIG_NAME = "hw.yaml"
+TARGETS = ("ref", "rtl")
+#: Spike rates (per neuron per step) of the report's predicted cycles.
+REPORT_RATES = (0.0, 0.05, 0.2)
+
+
+def check_widths(options: CompileOptions, config: HWConfig) -> None:
+    """The fixed-point widths must be the hardware's (state) or fit it (weights)."""
+    if options.state_bits != config.state_bits:
+        raise CodesignError(f"--state-bits {options.state_bits} differs from the hw config's "
+                            f"state_bits = {config.state_bits}",
+                            f"pass --state-bits {config.state_bits} or change the hw config")
+    if options.weight_bits > config.weight_bits:
+        raise CodesignError(f"--weight-bits {options.weight_bits} exceeds the hw config's "
+                            f"weight_bits = {config.weight_bits}",
+                            f"pass --weight-bits {config.weight_bits} or less")
+
+
+def report_text(program: MappedProgram) -> str:
+    lines = program.dump().splitlines()
+    lines.append("predicted cycles per timestep (cycle model, every source spiking at rate r):")
+    for rate in REPORT_RATES:
+        cycles = cycle_model.static_estimate(program, rate)
+        lines.append(f"  r = {rate:g}: {cycles:.0f} cycles = "
+                     f"{cycles / program.config.clock_mhz:.2f} us at {program.config.clock_mhz:g} MHz")
+    return "\n".join(lines) + "\n"
+
+
+def compile_for_hardware(model: str | Path, hw_config_path: str | Path, options: CompileOptions,
+                         out_dir: str | Path,
+                         mapping: MappingOptions | None = None) -> MappedProgram:
+    """NIR file -> program image + mapping report in ``out_dir``."""
+    config = load_config(hw_config_path)
+    check_widths(options, config)
+    network = quantized(frontend.load(model), options)
+    program = map_network(network, config, mapping)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / IMAGE_NAME).write_bytes(program_image.build_image(program).to_bytes())
+    (out_dir / REPORT_NAME).write_text(report_text(program))
+    (out_dir / CONFIG_NAME).write_text(config.to_yaml())
+    return program
+
+
+def run_program(out_dir: str | Path, target: str, input_path: str | Path,
+                output_path: str | Path, waves: bool = False) -> dict[str, np.ndarray]:
+    """Run a compiled program on ``target`` (ref or rtl); returns what it saved."""
+    if target not in TARGETS:
+        raise CodesignError(f"target '{target}' is unknown", f"use one of {', '.join(TARGETS)}")
+    image = program_image.load_image(Path(out_dir) / IMAGE_NAME)
+    program = program_image.program_from_image(image)
+    inputs = load_inputs(input_path)
+    counts = golden.integer_input(program.network, inputs.steps)
+    if target == "ref":
+        prediction, result = cycle_model.predict_run(program, inputs.steps)
+        output, cycles = result.output, prediction.cycles
+    else:
+        from codesign.compiler.backends.rtl_runner import run_rtl
+
+        result = run_rtl(image, counts, waves=waves)
+        output, cycles = result.output, result.cycles.T
+    arrays = {"output": inputs.unbatch(output), "cycles": inputs.unbatch(cycles)}
+    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(output_path, **arrays)
+    return arrays
