@@ -67,19 +67,30 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--fit-only", action="store_true",
+                        help="fit on the corpus already measured, synthesise nothing")
     args = parser.parse_args()
 
-    configs = random_configs(args.count, args.seed)
+    # smallest designs first, so an interrupted run still leaves a usable corpus
+    configs = sorted(random_configs(args.count, args.seed),
+                     key=lambda c: c.cores * (c.synapse_lanes + 4) * c.state_bits)
     started = time.monotonic()
-    with ProcessPoolExecutor(args.jobs) as pool:
-        measured = []
-        for index, result in enumerate(pool.map(_synthesise, [(c.to_dict(), args.family)
-                                                              for c in configs])):
-            measured.append(result)
-            print(f"[{index + 1}/{len(configs)}] {result}", file=sys.stderr, flush=True)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"resource_corpus_{args.family}.json").write_text(json.dumps(
-        [{"config": c.to_dict(), "measured": m} for c, m in zip(configs, measured)], indent=1))
+    corpus_path = RESULTS / f"resource_corpus_{args.family}.json"
+    done = {json.dumps(entry["config"], sort_keys=True): entry["measured"]
+            for entry in (json.loads(corpus_path.read_text()) if corpus_path.is_file() else [])}
+    todo = [c for c in configs if json.dumps(c.to_dict(), sort_keys=True) not in done]
+    if not args.fit_only:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            for index, (config, result) in enumerate(zip(todo, pool.map(
+                    _synthesise, [(c.to_dict(), args.family) for c in todo]))):
+                done[json.dumps(config.to_dict(), sort_keys=True)] = result
+                corpus_path.write_text(json.dumps(
+                    [{"config": json.loads(key), "measured": value}
+                     for key, value in done.items()], indent=1))
+                print(f"[{index + 1}/{len(todo)}] {result}", file=sys.stderr, flush=True)
+    configs = [c for c in configs if json.dumps(c.to_dict(), sort_keys=True) in done]
+    measured = [done[json.dumps(c.to_dict(), sort_keys=True)] for c in configs]
 
     model = resource_model.fit(args.family, configs, measured)
     path = resource_model.COEFFICIENTS_FILE

@@ -12,7 +12,7 @@ import optuna
 
 from codesign.dse import pareto, report, search, space
 from codesign.dse.budget import parse_budget
-from codesign.dse.evaluate import Evaluator
+from codesign.dse.evaluate import EvaluationFailed, Evaluator
 from codesign.dse.workload import DEFAULT_SAMPLES, load_workload
 from codesign.errors import CodesignError
 
@@ -36,8 +36,9 @@ def _settings(args: argparse.Namespace, out: Path) -> search.SearchSettings:
 
 def _describe(candidate: pareto.Candidate) -> str:
     hardware, values = candidate.point.hardware, candidate.values
-    cost = ", ".join(f"{int(values[name])} {name.upper() if name != 'ffs' else 'FFs'}"
-                     for name in ("luts", "ffs", "bram", "dsp") if name in values)
+    units = {"luts": "LUTs", "ffs": "FFs", "bram": "BRAM", "dsp": "DSP"}
+    cost = ", ".join(f"{int(values[name])} {unit}" for name, unit in units.items()
+                     if name in values)
     how = "real synthesis" if candidate.sources.get("luts") == "synthesis" else "resource model"
     return (f"trial {candidate.number}: {hardware['cores']} core(s) x "
             f"{hardware['neurons_per_core']} neurons, {hardware['synapse_lanes']} lane(s), "
@@ -148,7 +149,7 @@ def _infeasible(study, evaluator: Evaluator, settings: search.SearchSettings) ->
                                                                         dict(smallest.sources)))
         smallest.values.update(confirmed.values)
         smallest.sources.update(confirmed.sources)
-    except Exception:  # keep the modelled cost if synthesis of it fails
+    except EvaluationFailed:  # keep the modelled cost if synthesis of it fails
         pass
     raise CodesignError(f"no design meets the budget {settings.budget}; the smallest found ("
                         + _describe(smallest),
@@ -186,8 +187,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "every trial the model puts within budget")
     parser.add_argument("--synthesis-timeout-s", type=float, default=600.0,
                         help="time limit of one synthesis + place and route (default 600)")
-    parser.add_argument("--max-synthesis", type=int, default=24,
-                        help="syntheses to confirm the Pareto front (default 24)")
+    parser.add_argument("--max-synthesis", type=int, default=8,
+                        help="most syntheses spent confirming the Pareto front (default 8)")
     parser.add_argument("--search-only", action="store_true",
                         help="only evaluate trials into the study (a distributed worker); a run "
                              "without it confirms the front and writes the report")

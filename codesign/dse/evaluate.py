@@ -108,7 +108,10 @@ class Evaluator:
             raise Pruned("does not hold the network: " + "; ".join(placement.misfits))
         metrics = Metrics()
         if self.model is not None:
-            usage = self.model.estimate(config)
+            # block RAM is counted by elaborating the design: only when the budget limits it
+            wanted = tuple(name for name in ("luts", "ffs", "bram", "dsp")
+                           if name != "bram" or "bram" in self.budget.limits())
+            usage = self.model.estimate(config, wanted)
             if self.budget.worst_ratio(usage) > PRUNE_OVER_BUDGET_FACTOR:
                 raise Pruned(f"resource model puts it at {self.budget.worst_ratio(usage):.1f}x "
                              "the budget", usage)

@@ -112,7 +112,9 @@ def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Bud
         if not pending:
             return front
         if synthesised >= max_synthesis:
-            return [c for c in front if c.confirmed]
+            confirmed = [c for c in front if c.confirmed]
+            return [c for c, keep in zip(confirmed,
+                                         non_dominated(loss_matrix(confirmed, metrics))) if keep]
         candidate = pending[0]
         synthesised += 1
         try:

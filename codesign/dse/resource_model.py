@@ -69,12 +69,16 @@ class ResourceModel:
     family: str
     coefficients: dict[str, dict[str, float]]
 
-    def estimate(self, config: HWConfig) -> dict[str, float]:
+    def estimate(self, config: HWConfig, resources: tuple[str, ...] = ("luts", "ffs", "bram",
+                                                                          "dsp")
+                 ) -> dict[str, float]:
+        """Modelled ``resources``. Counted block RAM elaborates the design (about a second), so
+        ask for it only where it is needed."""
         features = dict(zip(FEATURES, feature_vector(config)))
         usage = {resource: float(sum(weights.get(name, 0.0) * value
                                      for name, value in features.items()))
-                 for resource, weights in self.coefficients.items()}
-        if self.family in COUNTED_BRAM_FAMILIES:
+                 for resource, weights in self.coefficients.items() if resource in resources}
+        if self.family in COUNTED_BRAM_FAMILIES and "bram" in resources:
             usage["bram"] = float(counted_bram(self.family, config))
         return usage
 
@@ -142,13 +146,9 @@ def fit(family: str, configs: list[HWConfig], measured: list[dict[str, float]]) 
     return ResourceModel(family=family, coefficients=coefficients)
 
 
-def save(models: dict[str, ResourceModel], path: Path = COEFFICIENTS_FILE) -> None:
-    path.write_text(json.dumps({family: model.coefficients for family, model in models.items()},
-                               indent=1, sort_keys=True) + "\n")
-
-
-def load_model(family: str, path: Path = COEFFICIENTS_FILE) -> ResourceModel | None:
+def load_model(family: str, path: Path | None = None) -> ResourceModel | None:
     """The fitted model of ``family``, or None when it has not been fitted yet."""
+    path = path or COEFFICIENTS_FILE
     if not path.is_file():
         return None
     data = json.loads(path.read_text())

@@ -37,7 +37,7 @@ OBJECTIVES = {"latency": ("latency_us", "minimize"), "energy": ("energy_uj", "mi
               "fidelity": ("fidelity", "maximize")}
 SAMPLERS = ("nsga2", "tpe", "random")
 #: Give up proposing when this many consecutive proposals were pruned.
-MAX_CONSECUTIVE_PRUNED = 500
+MAX_CONSECUTIVE_PRUNED = 200
 EVALUATED_STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
 
 

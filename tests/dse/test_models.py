@@ -1,0 +1,93 @@
+"""The DSE's analytic pieces on hand-checked cases: placement, pruning, Pareto and hypervolume,
+block-RAM counting rule, energy constants."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sparse
+
+from codesign.compiler.layers import LayerNetwork, Population, Projection
+from codesign.dse import energy, pareto, resource_model
+from codesign.dse.cycle_estimate import estimate
+from codesign.dse.mapping_estimate import place
+from codesign.hw.config import HWConfig
+
+
+def _network(hidden: int = 8, outputs: int = 4, inputs: int = 6) -> LayerNetwork:
+    dense = lambda rows, cols: sparse.csr_matrix(np.ones((rows, cols)))
+    return LayerNetwork(
+        input=Population("in", (inputs,)),
+        populations=[Population("hidden", (hidden,)), Population("out", (outputs,))],
+        projections=[Projection("in", "hidden", dense(hidden, inputs)),
+                     Projection("hidden", "out", dense(outputs, hidden))],
+        output="out", output_shape=(outputs,), dt=1e-4)
+
+
+def test_placement_counts_words_per_lane():
+    config = HWConfig(cores=2, neurons_per_core=8, synapse_lanes=2, synapse_memory_depth=64)
+    placement = place(_network(), config, "spread")
+    # spread: hidden 4+4, out 2+2 -> core 0 holds hidden 0..3 (lanes 0,1,0,1) and out 0..1
+    assert placement.neurons_on_core["hidden"].tolist() == [4, 4]
+    assert placement.neurons_on_core["out"].tolist() == [2, 2]
+    # each input reaches 4 hidden neurons per core, 2 per lane -> 2 words per core per input;
+    # each hidden neuron reaches 2 outputs per core, 1 per lane -> 1 word
+    assert placement.words["in"].tolist() == [[2, 2]] * 6
+    assert placement.words["hidden"].tolist() == [[1, 1]] * 8
+    assert placement.words_per_core.tolist() == [6 * 2 + 8, 6 * 2 + 8]
+    assert placement.sources_per_core.tolist() == [14, 14]
+    assert placement.fits
+
+
+def test_placement_reports_what_does_not_fit():
+    config = HWConfig(cores=1, neurons_per_core=8, synapse_lanes=1, synapse_memory_depth=16,
+                      source_table_depth=4)
+    placement = place(_network(), config, "pack")
+    assert not placement.fits
+    text = " ".join(placement.misfits)
+    assert "12 neurons on one core > neurons_per_core 8" in text
+    assert "synapse words" in text and "source_table_depth 4" in text
+
+
+def test_cycle_estimate_follows_the_phases():
+    config = HWConfig(cores=1, neurons_per_core=16, synapse_lanes=1, synapse_memory_depth=256)
+    network = _network()
+    placement = place(network, config, "pack")
+    silent = {"in": np.zeros(6), "hidden": np.zeros(8), "out": np.zeros(4)}
+    busy = {"in": np.ones(6), "hidden": np.zeros(8), "out": np.zeros(4)}
+    quiet, active = estimate(network, config, placement, silent), \
+        estimate(network, config, placement, busy)
+    assert quiet.synaptic_events == 0 and active.synaptic_events == 6 * 8
+    # 6 input spikes x 8 words (one lane) plus the per-event overhead of each
+    from codesign.dse import cycle_estimate
+    assert active.cycles_per_step - quiet.cycles_per_step == pytest.approx(
+        6 * (8 + cycle_estimate.EVENT_OVERHEAD_CYCLES))
+    assert quiet.neuron_updates == 12
+
+
+def test_non_dominated_and_hypervolume():
+    losses = np.array([[1.0, 3.0], [2.0, 2.0], [3.0, 1.0], [3.0, 3.0], [2.0, 2.0]])
+    assert pareto.non_dominated(losses).tolist() == [True, True, True, False, False]
+    # staircase of three points under reference (4, 4): 3 + 2 + ... by hand = 6
+    assert pareto.hypervolume(losses[:3], np.array([4.0, 4.0])) == pytest.approx(6.0)
+    assert pareto.hypervolume(np.array([[5.0, 5.0]]), np.array([4.0, 4.0])) == 0.0
+
+
+@pytest.mark.parametrize("width, depth, blocks", [
+    (22, 1024, 2),    # 18-bit x 1024 shape, twice
+    (52, 1024, 3),
+    (32, 64, 1),      # a tie of costs (8 x 4 distributed cells x 4 = 128) goes to block RAM
+    (48, 64, 0),      # distributed RAM is cheaper (192 < 2 x 128)
+    (22, 32, 0),
+    (8, 16384, 8),
+])
+def test_block_ram_rule(width, depth, blocks):
+    assert resource_model.memory_bram("ecp5", width, depth) == blocks
+
+
+def test_energy_grows_with_work_and_adc_bits():
+    config = HWConfig(cores=1, neurons_per_core=16)
+    costs = energy.operation_energies(config)
+    assert costs.synaptic_event > 0 and costs.neuron_update > costs.synaptic_event
+    wider = energy.operation_energies(HWConfig.from_dict(
+        {"cores": 1, "neurons_per_core": 16, "crossbar": {"adc_bits": 8}}))
+    assert wider.adc_conversion == pytest.approx(energy.ADC_8BIT_PJ)
+    assert costs.adc_conversion == pytest.approx(energy.ADC_8BIT_PJ / 4)  # default 6 bits
