@@ -1,2 +1,2 @@
-"""Back ends that turn the compiled network into something that runs: the C11 target (``c_backend``,
-``c_runner``, ``cli_c``)."""
+"""Back ends that run the compiled network, one module family per target (``c_*``: the C11
+target, see docs/c-backend.md)."""
