@@ -37,6 +37,11 @@ def run_tile(tile: CrossbarTile, levels: np.ndarray, adc_shift: int, steps: list
             ctx.set(tile.program.data, int(levels[row, column]))
             ctx.set(tile.program.enable, 1)
             await ctx.tick()
+        # Addresses beyond the tile's cells are ignored (they must not alias onto a cell).
+        for address in (tile.depth, tile.depth + tile.rows + 1):
+            ctx.set(tile.program.address, address)
+            ctx.set(tile.program.data, (1 << tile.cell_bits) - 1)
+            await ctx.tick()
         ctx.set(tile.program.memory, REGISTER_MEMORY)
         ctx.set(tile.program.address, ADC_SHIFT_REGISTER)
         ctx.set(tile.program.data, adc_shift)
@@ -104,7 +109,7 @@ def as_matrix(results: list[dict], outputs: int) -> np.ndarray:
 
 
 def test_ideal_tile_equals_exact_integer_matvec():
-    rows, cols, weight_bits, cell_bits = 12, 24, 8, 2
+    rows, cols, weight_bits, cell_bits = 16, 32, 8, 2  # 4 outputs x 16 rows: 64 words
     tile = CrossbarTile(rows=rows, cols=cols, weight_bits=weight_bits, cell_bits=cell_bits,
                         adc_bits=12)
     rng = np.random.default_rng(3)
@@ -114,7 +119,7 @@ def test_ideal_tile_equals_exact_integer_matvec():
     steps = random_steps(rng, rows, 4, 0.5) + [list(range(rows)), []]
     results, _ = run_tile(tile, levels, 0, steps)
     spikes = spike_matrix(steps, rows)
-    # 12 rows x level 3 = 36 < 2^12: nothing saturates, so the tile computes the exact matvec.
+    # 16 rows x level 3 = 48 < 2^12: nothing saturates, so the tile computes the exact matvec.
     assert np.array_equal(as_matrix(results, tile.output_count), spikes @ weights)
 
 
