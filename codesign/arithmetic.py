@@ -189,7 +189,7 @@ def neuron_step(parameters: NeuronParameters, state: NeuronState, synaptic_input
 #     column = (2*o + polarity) * S + s        polarity 0 = positive, 1 = negative
 #
 # so a tile of ``cols`` columns has cols // (2*S) outputs (left-over columns stay unused).
-# Cell address (programming port and conductance memory) = column * rows + row.
+# Cell address (what the tile's programming port takes, and the PRNG key) = column * rows + row.
 #
 # Conductance. A cell programmed to ``level`` holds the integer conductance (units of
 # 2^-CONDUCTANCE_FRACTION_BITS of one level)
@@ -251,7 +251,7 @@ def crossbar_column(output, polarity, slice_index, slices: int):
 
 
 def crossbar_cell_address(row, column, rows: int):
-    """Address of a cell in the programming port and the conductance memory."""
+    """Address of a cell in the tile's programming port (and its PRNG key)."""
     return column * rows + row
 
 
