@@ -28,7 +28,8 @@ STEPS = 6
 async def random_layer_bit_exact(dut):
     config = json.loads(os.environ[CONFIG_VARIABLE])
     rows, cols = config["rows"], config["cols"]
-    weight_bits, cell_bits, adc_bits = config["weight_bits"], config["cell_bits"], config["adc_bits"]
+    weight_bits, cell_bits = config["weight_bits"], config["cell_bits"]
+    adc_bits = config["adc_bits"]
     outputs = arithmetic.crossbar_outputs(cols, weight_bits, cell_bits)
     index_bits = bits_for(outputs)
     value_bits = arithmetic.crossbar_output_bits(rows, cols, weight_bits, cell_bits, adc_bits)
@@ -100,7 +101,8 @@ async def random_layer_bit_exact(dut):
                                                     config["variation_seed"])
     expected = arithmetic.crossbar_matvec(conductances, spikes, weight_bits, cell_bits, adc_bits,
                                           config["adc_shift"])
-    assert np.array_equal(received, expected), f"tile {received.tolist()} != golden {expected.tolist()}"
+    assert np.array_equal(received, expected), \
+        f"tile {received.tolist()} != golden {expected.tolist()}"
 
 
 @pytest.mark.parametrize("sigma", [0.0, 0.2])
