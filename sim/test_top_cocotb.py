@@ -185,6 +185,9 @@ async def hand_built_program_matches_numpy(dut):
     hidden_spikes = sum(1 for events in wanted_events for _, source in events
                         if source < OUTPUT_BASE)
     assert counters["routed_events"] == int(counts.sum()) + hidden_spikes
+    # Digital synapses only (crossbar sums are not synapse-engine words): 4 per input event,
+    # 2 non-zero weights per hidden spike.
+    assert counters["synaptic_events"] == 4 * int(counts[:, 0].sum()) + 2 * hidden_spikes
 
     state_fields = LAYOUT.words[MemorySelect.STATE]
     for core, first, expected in ((0, 0, final[0]), (1, 2, final[1])):

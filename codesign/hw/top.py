@@ -222,10 +222,8 @@ class Accelerator(wiring.Component):
         m.d.comb += sums.valid.eq(granted.any())
 
     @staticmethod
-    def _synaptic_events(m: Module, cores: list[Core]):
-        """Sum of the cores' ``synaptic_events`` counters; 0 while the cores do not count."""
-        if not all("synaptic_events" in core.signature.members for core in cores):
-            return 0
+    def _synaptic_events(m: Module, cores: list[Core]) -> Signal:
+        """Sum of the cores' ``synaptic_events`` counters (wraps at 2^32 like each of them)."""
         total = Signal(32)
         m.d.comb += total.eq(sum(core.synaptic_events for core in cores))
         return total
