@@ -66,11 +66,11 @@ END_MARKER = 1 << 31
 END_OVERFLOW = 1 << 30
 OUTPUT_STEP_BITS = 15
 
-#: READ_COUNTERS returns these fields, in this order.
-#: ``last_step_cycles``: cycles of the last timestep (from the sequencer's start to done
-#: cycle); ``total_cycles``, ``routed_events`` (event copies the router delivered to cores) and
-#: ``synaptic_events`` (non-empty digital synapse slots the cores' engines accumulated) count since reset and wrap at
-#: 2^32, so a host measures a run by differences; ``timestep`` is the sequencer's counter.
+#: READ_COUNTERS returns these fields, in this order. ``last_step_cycles``: cycles of the last
+#: timestep (docs/hardware.md says which). ``total_cycles``, ``routed_events`` (event copies the
+#: router delivered to cores) and ``synaptic_events`` (non-empty digital synapse slots the
+#: cores' engines accumulated) count since reset and wrap at 2^32, so a host measures a run by
+#: differences. ``timestep`` is the sequencer's counter.
 COUNTER_NAMES = ("last_step_cycles", "total_cycles", "routed_events", "synaptic_events",
                  "timestep")
 
