@@ -102,8 +102,13 @@ def main() -> int:
     parser.add_argument("--no-pnr", action="store_true", help="skip place and route (no fmax)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per configuration")
     parser.add_argument("--write", type=Path, help="update this BENCHMARKS.md section")
+    parser.add_argument("--only", help="comma-separated row labels, e.g. cores=1,tiles=1")
     args = parser.parse_args()
     rows = sweep(load_config(ROOT / "configs" / "default.yaml"))
+    if args.only:
+        wanted = args.only.split(",")
+        rows = sorted((row for row in rows if row[0] in wanted),
+                      key=lambda row: wanted.index(row[0]))
     table = measure(rows, pnr=not args.no_pnr, timeout=args.timeout)
     print(SPIKER_PLUS)
     if args.write:

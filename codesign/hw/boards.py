@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 
 from amaranth import Module
 from amaranth.hdl import Elaboratable
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
 from codesign.errors import CodesignError
@@ -98,8 +98,10 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform) -> Module:
         m = Module()
         m.submodules.core = self.core
-        uart = platform.request("uart", 0)
-        m.d.comb += [self.core.rx.eq(uart.rx.i), uart.tx.o.eq(self.core.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_buffer = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx_buffer = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [self.core.rx.eq(rx.i), tx.o.eq(self.core.tx)]
         return m
 
 
