@@ -84,6 +84,7 @@ async def dense_and_sparse_bursts(dut):
             dut.sweep_slot.value = slot
             await FallingEdge(dut.clk)
             dut.sweep_read.value = 0
+            await FallingEdge(dut.clk)
             got[slot, neuron] = dut.sweep_input.value.to_signed()
     np.testing.assert_array_equal(got, expected)
     full, tenth = cycles

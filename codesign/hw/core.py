@@ -124,8 +124,9 @@ class Core(wiring.Component):
         clear_pending = Signal()
         neuron = Signal(layout.neuron_index_bits)
         in_flight = Signal(range(unit.latency + 3))
-        issued = Signal()          # state/bias/accumulator reads of ``issued_neuron`` are out
-        issued_neuron = Signal.like(neuron)
+        # Reads issued in cycle c leave the block RAMs in c+1 and their registers in c+2.
+        issued = [Signal(name=f"issued_{i}") for i in (1, 2)]
+        issued_neuron = [Signal.like(neuron, name=f"issued_neuron_{i}") for i in (1, 2)]
         clear_neuron = Signal(range(neurons + 1))
         segment = segment_read.data
         with m.If(self.fire):
@@ -148,7 +149,8 @@ class Core(wiring.Component):
             engine.sweep_slot.eq(self.timestep_slot),
             engine.sweep_read.eq(issue),
         ]
-        m.d.sync += [issued.eq(issue), issued_neuron.eq(neuron)]
+        m.d.sync += [issued[0].eq(issue), issued_neuron[0].eq(neuron),
+                     issued[1].eq(issued[0]), issued_neuron[1].eq(issued_neuron[0])]
         engine_idle = ~engine.busy
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -175,7 +177,7 @@ class Core(wiring.Component):
                 with m.If(neuron == segment.last):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
-                with m.If((in_flight == 0) & ~issued):
+                with m.If((in_flight == 0) & ~issued[0] & ~issued[1]):
                     m.next = "IDLE"
             with m.State("CLEAR"):
                 m.d.comb += clearing.eq(1)
@@ -189,21 +191,24 @@ class Core(wiring.Component):
         profile = Signal.like(profile_read.data)
         m.d.sync += profile.eq(profile_read.data)
 
-        # The unit takes the reads issued one cycle earlier.
+        # The unit takes the reads issued two cycles earlier, from registers.
+        state = Signal.like(state_read.data)
+        bias = Signal.like(bias_read.data)
+        m.d.sync += [state.eq(state_read.data), bias.eq(bias_read.data)]
         wide = unit.neuron
         m.d.comb += [
-            unit.neuron_valid.eq(issued),
-            wide.tag.eq(issued_neuron),
+            unit.neuron_valid.eq(issued[1]),
+            wide.tag.eq(issued_neuron[1]),
             wide.synaptic_input.eq(engine.sweep_input),
-            wide.voltage.eq(state_read.data.voltage),
-            wide.current.eq(state_read.data.current),
-            wide.adaptation.eq(state_read.data.adaptation),
-            wide.bias.eq(bias_read.data.bias),
+            wide.voltage.eq(state.voltage),
+            wide.current.eq(state.current),
+            wide.adaptation.eq(state.adaptation),
+            wide.bias.eq(bias.bias),
             unit.parameters.eq(profile),
         ]
-        with m.If(issued & ~unit.result_valid):
+        with m.If(issued[1] & ~unit.result_valid):
             m.d.sync += in_flight.eq(in_flight + 1)
-        with m.Elif(~issued & unit.result_valid):
+        with m.Elif(~issued[1] & unit.result_valid):
             m.d.sync += in_flight.eq(in_flight - 1)
 
         # Results: state write-back (sweep), zeroing (clear) or program loading, one per cycle.
@@ -230,10 +235,10 @@ class Core(wiring.Component):
                          read_state.eq(self.read.memory == MemorySelect.STATE)]
         with m.Elif(serve_read):
             m.d.sync += read_pending.eq(0)
-        served = Signal()
-        m.d.sync += served.eq(serve_read & ~self.read.enable)
-        m.d.comb += [self.read.valid.eq(served),
-                     self.read.data.eq(Mux(read_state, state_read.data.as_value(), 0))]
+        served = [Signal(name=f"served_{i}") for i in (1, 2)]
+        m.d.sync += [served[0].eq(serve_read & ~self.read.enable), served[1].eq(served[0])]
+        m.d.comb += [self.read.valid.eq(served[1]),
+                     self.read.data.eq(Mux(read_state, state.as_value(), 0))]
 
         m.d.comb += self.busy.eq(fire_pending | clear_pending | ~fsm.ongoing("IDLE")
                                  | engine.busy | (spikes.level != 0))

@@ -50,7 +50,7 @@ class SynapseEngine(wiring.Component):
     * ``crossbar_sums`` (stream of :func:`crossbar_sum_layout`),
     * ``timestep_slot`` (t mod delay_slots, stable while busy), ``enable`` (accept new work),
     * ``program`` (writes of the SOURCE_TABLE and SYNAPSES memories),
-    * ``sweep_read``/``sweep_neuron``/``sweep_slot`` -> ``sweep_input`` one cycle later,
+    * ``sweep_read``/``sweep_neuron``/``sweep_slot`` -> ``sweep_input`` two cycles later,
     * ``clear`` (strobe), ``busy``,
     * ``synaptic_events``: synapses (non-empty slots) accumulated since reset, wraps at 2^32.
     """
@@ -183,8 +183,9 @@ class SynapseEngine(wiring.Component):
         # -- per lane: read, capture, add with forwarding, write -------------------------------
         sweep_lane = self.sweep_neuron[:lane_shift] if lane_shift else Const(0)
         sweep_address = accumulator_address(self.sweep_slot, self.sweep_neuron[lane_shift:])
-        sweep_lane_delayed = Signal(max(1, lane_shift))
-        m.d.sync += sweep_lane_delayed.eq(sweep_lane)
+        sweep_lane_delayed = [Signal(max(1, lane_shift), name=f"sweep_lane_{i}") for i in (1, 2)]
+        m.d.sync += [sweep_lane_delayed[0].eq(sweep_lane),
+                     sweep_lane_delayed[1].eq(sweep_lane_delayed[0])]
         clearing = Signal()
         clear_address = Signal(accumulator_address_bits)
         pipeline_valid = []
@@ -238,8 +239,11 @@ class SynapseEngine(wiring.Component):
                              write.data.eq(total)]
             pipeline_valid += [reading.valid, captured.valid]
 
-        m.d.comb += self.sweep_input.eq(
-            Array(read.data for read in accumulator_read)[sweep_lane_delayed])
+        # Every lane's output is registered, then the swept neuron's lane is selected.
+        lane_outputs = [Signal.like(read.data, name=f"sweep_output_{lane}")
+                        for lane, read in enumerate(accumulator_read)]
+        m.d.sync += [output.eq(read.data) for output, read in zip(lane_outputs, accumulator_read)]
+        m.d.comb += self.sweep_input.eq(Array(lane_outputs)[sweep_lane_delayed[1]])
 
         # Count the synapses of each word (a registered popcount keeps it off the add path).
         word_synapses = Signal(range(lanes + 1))
