@@ -156,12 +156,16 @@ def build_records(program: MappedProgram) -> list[int]:
               [layout.words[MemorySelect.BIAS].pack({"bias": int(b)})
                for b in state.bias[:state.used_neurons]],
               _fields_width(MemorySelect.BIAS, layout))
-        table = [encode_source_entry(layout, 0, 0)] * config.source_table_depth
-        for index, entry in state.sources.items():
-            table[index] = encode_source_entry(layout, entry.first_word, entry.word_count,
-                                               entry.crossbar)
-        write(unit, MemorySelect.SOURCE_TABLE, 0, table,
-              _fields_width(MemorySelect.SOURCE_TABLE, layout))
+        # Only the entries of ids the router delivers to this core are ever looked up, and
+        # schedule gives every one of them an entry (empty or not): write those, in runs.
+        indices = sorted(state.sources)
+        runs = np.split(np.asarray(indices), np.flatnonzero(np.diff(indices) != 1) + 1) \
+            if indices else []
+        for run in runs:
+            write(unit, MemorySelect.SOURCE_TABLE, int(run[0]),
+                  [encode_source_entry(layout, state.sources[i].first_word,
+                                       state.sources[i].word_count, state.sources[i].crossbar)
+                   for i in run.tolist()], _fields_width(MemorySelect.SOURCE_TABLE, layout))
         write(unit, MemorySelect.SYNAPSES, 0, state.synapse_words,
               _fields_width(MemorySelect.SYNAPSES, layout))
     for block in program.tiles:

@@ -70,25 +70,22 @@ def _segments(image: ProgramImage):
 def run_rtl(image: ProgramImage, counts: np.ndarray, waves: bool = False,
             work_dir: Path | None = None) -> RtlResult:
     """Run ``image`` on ``counts`` ``[T, B, input_size]`` (integer spike counts)."""
-    from codesign.hw.verilator import run_cocotb
+    return run_rtl_many([(image, counts)], waves, work_dir)[0]
 
+
+def _plan(image: ProgramImage, counts: np.ndarray, key: str, job: dict) -> dict:
+    """Adds the arrays of one program to ``job``; returns its read-back plan."""
     config, manifest = image.config, image.manifest
     steps, batch = counts.shape[:2]
     counts = counts.reshape(steps, batch, -1)
-    layout = CoreLayout.from_config(config)
     sizes = AcceleratorSizes.from_config(config)
     input_ids = np.zeros(counts.shape[2], dtype=np.int64)
     for start, stop, base in manifest["input"]["chunks"]:
         input_ids[start:stop] = base + np.arange(stop - start)
     segments = _segments(image)
-    state_bits = layout.words[MemorySelect.STATE].width
-    final_reads = [(core, local, size) for entries in segments.values()
-                   for core, _, _, local, size, _ in entries]
     output_name = manifest["output"]["name"]
     output_entry = next(p for p in manifest["populations"] if p["name"] == output_name)
-    readout = [] if output_entry["spiking"] else \
-        [(core, local, size) for core, _, _, local, size, _ in segments[output_name]]
-    job = {"image": image.fields.astype(np.uint32)}
+    job[f"{key}_image"] = image.fields.astype(np.uint32)
     for sample in range(batch):
         fields, offsets = [], [0]
         for step in range(steps):
@@ -102,77 +99,111 @@ def run_rtl(image: ProgramImage, counts: np.ndarray, waves: bool = False,
                 fields += protocol.encode_input({int(input_ids[i]): int(counts[step, sample, i])
                                                  for i in active})
             offsets.append(len(fields))
-        job[f"input_fields_{sample}"] = np.asarray(fields, dtype=np.uint32)
-        job[f"input_offsets_{sample}"] = np.asarray(offsets, dtype=np.int64)
-    job["plan"] = np.array(json.dumps({
-        "host_width": config.host_width, "samples": batch, "steps": steps,
-        "state_bits": state_bits, "state_memory": int(MemorySelect.STATE),
-        "final_state": final_reads, "readout": readout}))
+        job[f"{key}_inputs_{sample}"] = np.asarray(fields, dtype=np.uint32)
+        job[f"{key}_offsets_{sample}"] = np.asarray(offsets, dtype=np.int64)
+    return {"host_width": config.host_width, "samples": batch, "steps": steps,
+            "state_bits": CoreLayout.from_config(config).words[MemorySelect.STATE].width,
+            "state_memory": int(MemorySelect.STATE),
+            "final_state": [(core, local, size) for entries in segments.values()
+                            for core, _, _, local, size, _ in entries],
+            "readout": [] if output_entry["spiking"] else
+            [(core, local, size) for core, _, _, local, size, _ in segments[output_name]]}
+
+
+def _job(runs: list[tuple[ProgramImage, np.ndarray]], work_dir: Path | None
+         ) -> tuple[Path, list[dict]]:
+    """Write the job file of ``runs`` into (a new) ``work_dir``."""
+    config = runs[0][0].config
+    if any(image.config != config for image, _ in runs):
+        raise CodesignError("programs of one RTL run must share one HWConfig",
+                            "run programs for different configs separately")
+    job: dict = {}
+    plans = [_plan(image, counts, f"p{index}", job)
+             for index, (image, counts) in enumerate(runs)]
+    job["plans"] = np.array(json.dumps(plans))
     if work_dir is None:
-        runs = cache_dir("verilator") / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-        work_dir = Path(tempfile.mkdtemp(prefix="rtl-run-", dir=runs))
+        folder = cache_dir("verilator") / "runs"
+        folder.mkdir(parents=True, exist_ok=True)
+        work_dir = Path(tempfile.mkdtemp(prefix="rtl-run-", dir=folder))
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     np.savez(work_dir / "job.npz", **job)
-    result_path = work_dir / "result.json"
-    run = run_cocotb(verilog_path(config), toplevel=TOPLEVEL, test_module="rtl_cocotb",
-                     test_dir=Path(__file__).parent, waves="fst" if waves else False,
-                     work_dir=work_dir / "sim",
-                     extra_env={"CODESIGN_RTL_JOB": str(work_dir / "job.npz"),
-                                "CODESIGN_RTL_RESULT": str(result_path)})
-    answers = json.loads(result_path.read_text())
-    return _decode(image, answers, steps, batch, state_bits, readout, final_reads, work_dir,
-                   run.waves)
+    return work_dir, plans
 
 
-def _decode(image: ProgramImage, answers: dict, steps: int, batch: int, state_bits: int,
-            readout, final_reads, work_dir: Path, waves: Path | None) -> RtlResult:
+def _simulate(config, work_dir: Path, waves: bool = False, testcase: str = "run_programs",
+              extra_env: dict[str, str] | None = None):
+    from codesign.hw.verilator import run_cocotb
+
+    return run_cocotb(verilog_path(config), toplevel=TOPLEVEL, test_module="rtl_cocotb",
+                      test_dir=Path(__file__).parent, waves="fst" if waves else False,
+                      work_dir=work_dir / "sim", testcase=testcase,
+                      extra_env={"CODESIGN_RTL_JOB": str(work_dir / "job.npz"),
+                                 "CODESIGN_RTL_RESULT": str(work_dir / "result.json"),
+                                 **(extra_env or {})})
+
+
+def run_rtl_many(runs: list[tuple[ProgramImage, np.ndarray]], waves: bool = False,
+                 work_dir: Path | None = None) -> list[RtlResult]:
+    """Run several programs compiled for one HWConfig, one after the other, in one simulation
+    (each sample reloads its image, which clears the state)."""
+    work_dir, plans = _job(runs, work_dir)
+    run = _simulate(runs[0][0].config, work_dir, waves)
+    answers = json.loads((work_dir / "result.json").read_text())
+    return [_decode(image, answer, plan, work_dir, run.waves)
+            for (image, _), answer, plan in zip(runs, answers, plans)]
+
+
+def free_run_speed(image: ProgramImage, steps: int) -> dict[str, float]:
+    """Simulator speed: ``steps`` timesteps in one STEP with no host traffic (after the load).
+    Returns ``steps``, ``cycles``, ``seconds`` and ``cycles_per_second``."""
+    counts = np.zeros((1, 1, int(np.prod(image.manifest["input"]["shape"]))), dtype=np.int64)
+    work_dir, _ = _job([(image, counts)], None)
+    _simulate(image.config, work_dir, testcase="free_run_speed",
+              extra_env={"CODESIGN_RTL_FREE_RUN": str(steps)})
+    result = json.loads((work_dir / "result.json").read_text())
+    result["cycles_per_second"] = result["cycles"] / result["seconds"]
+    return result
+
+
+def _decode(image: ProgramImage, answers: list[dict], plan: dict, work_dir: Path,
+            waves: Path | None) -> RtlResult:
     manifest = image.manifest
-    layout = CoreLayout.from_config(image.config)
-    state_fields = layout.words[MemorySelect.STATE]
+    steps, batch, readout = plan["steps"], plan["samples"], plan["readout"]
+    state_fields = CoreLayout.from_config(image.config).words[MemorySelect.STATE]
     segments = _segments(image)
     output_name = manifest["output"]["name"]
     output_entry = next(p for p in manifest["populations"] if p["name"] == output_name)
-    output_size = int(np.prod(output_entry["shape"]))
     neuron_of_id = {}
     for _, _, start, _, size, base in segments[output_name]:
         for offset in range(size):
             neuron_of_id[base + offset] = start + offset
-    output = np.zeros((steps, batch, output_size))
-    final_state = {}
-    for sample in range(batch):
+    output = np.zeros((steps, batch, int(np.prod(output_entry["shape"]))))
+    final_state = {entry["name"]: arithmetic.NeuronState(
+        *(np.zeros((batch, int(np.prod(entry["shape"]))), dtype=np.int64) for _ in range(3)))
+        for entry in manifest["populations"]}
+    for sample, answer in enumerate(answers):
         if output_entry["spiking"]:
-            for step, source in answers["events"][sample]:
+            for step, source in answer["events"]:
                 output[step, sample, neuron_of_id[source]] += 1
         else:
-            reads = answers["readout"][sample]
-            per_step = len(readout)
             for step in range(steps):
-                for (core, local, size), words, (_, _, start, _, _, _) in zip(
-                        readout, reads[step * per_step:(step + 1) * per_step],
-                        segments[output_name]):
+                reads = answer["readout"][step * len(readout):(step + 1) * len(readout)]
+                for words, (_, _, start, _, size, _) in zip(reads, segments[output_name]):
                     voltage = [state_fields.unpack(word)["voltage"] for word in words]
                     output[step, sample, start:start + size] = \
                         np.asarray(voltage) * output_entry["voltage_scale"]
-        words_of = iter(answers["state"][sample])
-        states = {}
+        words_of = iter(answer["state"])
         for name, entries in segments.items():
+            state = final_state[name]
             for _, _, start, _, size, _ in entries:
                 for offset, word in enumerate(next(words_of)):
-                    states[(name, start + offset)] = state_fields.unpack(word)
-        for entry in manifest["populations"]:
-            size = int(np.prod(entry["shape"]))
-            state = final_state.setdefault(entry["name"], arithmetic.NeuronState(
-                *(np.zeros((batch, size), dtype=np.int64) for _ in range(3))))
-            for index in range(size):
-                values = states[(entry["name"], index)]
-                state.voltage[sample, index] = values["voltage"]
-                state.current[sample, index] = values["current"]
-                state.adaptation[sample, index] = values["adaptation"]
-    output = output.reshape(steps, batch, *manifest["output"]["shape"])
-    if not output_entry["spiking"]:
-        output = output.astype(np.float64)
-    return RtlResult(output=output, final_state=final_state,
-                     cycles=np.asarray(answers["cycles"], dtype=np.int64), work_dir=work_dir,
-                     waves=waves, flags=np.asarray(answers["flags"], dtype=np.int64))
+                    values = state_fields.unpack(word)
+                    state.voltage[sample, start + offset] = values["voltage"]
+                    state.current[sample, start + offset] = values["current"]
+                    state.adaptation[sample, start + offset] = values["adaptation"]
+    return RtlResult(output=output.reshape(steps, batch, *manifest["output"]["shape"]),
+                     final_state=final_state,
+                     cycles=np.asarray([a["cycles"] for a in answers], dtype=np.int64),
+                     work_dir=work_dir, waves=waves,
+                     flags=np.asarray([a["flags"] for a in answers], dtype=np.int64))

@@ -1,0 +1,89 @@
+"""RTL simulation speed and latency on the default HWConfig (configs/default.yaml if present,
+else ``HWConfig()``), for BENCHMARKS.md.
+
+* speed: the Braille SRNN loaded through the host interface, then one STEP of many timesteps
+  with no host traffic (Verilator's own speed, accelerator cycles per wall-clock second), and a
+  streamed run (per-step INPUT / STEP / READ_OUTPUT / READ_COUNTERS from cocotb);
+* latency: measured cycles per timestep of the Braille SRNN (256 steps) and of the SCNN (first 20
+  N-MNIST frames) when they fit the config, with synaptic events per cycle against the lanes
+  bound (``cores x synapse_lanes``), and the cycle model's error.
+
+    python bench/rtl_speed.py [--hw CFG.yaml] [--steps 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from codesign.compiler import cycle_model, frontend, program_image
+from codesign.compiler.backends.rtl_runner import free_run_speed, run_rtl
+from codesign.compiler.mapping import map_network
+from codesign.compiler.pipeline import CompileOptions, quantized
+from codesign.errors import CodesignError
+from codesign.events import bin_events, read_nmnist
+from codesign.hw.config import HWConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT.parent / "shared" / "nir-cases"
+
+
+def _config(path: str | None) -> HWConfig:
+    default = ROOT / "configs" / "default.yaml"
+    if path:
+        return load_config(path)
+    return load_config(default) if default.is_file() else HWConfig()
+
+
+def latency(config: HWConfig, name: str, path: Path, options: CompileOptions,
+            inputs: np.ndarray) -> None:
+    try:
+        program = map_network(quantized(frontend.load(path), options), config)
+    except CodesignError as error:
+        print(f"| {name} | does not fit: {error} |")
+        return
+    image = program_image.build_image(program)
+    start = time.perf_counter()
+    result = run_rtl(image, inputs)
+    seconds = time.perf_counter() - start
+    prediction, golden_result = cycle_model.predict_run(program, inputs)
+    measured = result.cycles.sum()
+    per_step = measured / inputs.shape[0]
+    synaptic = prediction.synapse_words * config.synapse_lanes   # slots streamed (upper bound)
+    events = golden_result.synaptic_events
+    bound = config.cores * config.synapse_lanes
+    exact = np.array_equal(result.output, golden_result.output)
+    print(f"| {name} | {inputs.shape[0]} | {per_step:.0f} | {measured} | "
+          f"{per_step / config.clock_mhz:.2f} | {measured / config.clock_mhz:.1f} | "
+          f"{events / measured:.3f} (slots {synaptic / measured:.3f}) / {bound} | "
+          f"{100 * (prediction.cycles.sum() - measured) / measured:+.2f}% | "
+          f"{'yes' if exact else 'NO'} | {seconds:.1f} s |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hw", help="HWConfig YAML (default: configs/default.yaml)")
+    parser.add_argument("--steps", type=int, default=20000, help="free-running timesteps")
+    args = parser.parse_args()
+    config = _config(args.hw)
+    braille = CASES / "NIR_paper/03_rnn/braille_noDelay_bias_zero.nir"
+    network = quantized(frontend.load(braille), CompileOptions())
+    image = program_image.build_image(map_network(network, config))
+    speed = free_run_speed(image, args.steps)
+    print(f"free-running: {speed['steps']} timesteps, {speed['cycles']} cycles in "
+          f"{speed['seconds']:.2f} s = {speed['cycles_per_second'] / 1e3:.0f} k cycles/s")
+    inputs = (np.random.default_rng(0).random((256, 1, 12)) < 0.2).astype(np.int64)
+    print("| network | steps | cycles/step | cycles/sample | us/step | us/sample "
+          "| synaptic events per cycle / lanes bound | cycle model | bit-exact | wall |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    latency(config, "Braille SRNN (bias_zero)", braille, CompileOptions(), inputs)
+    frames = bin_events(read_nmnist(CASES / "tonic/sample_nmnist.bin"))[:20, None]
+    latency(config, "SCNN (N-MNIST, 20 frames)", CASES / "NIR_paper/02_cnn/cnn_sinabs.nir",
+            CompileOptions(dt=1.0), frames)
+
+
+if __name__ == "__main__":
+    main()
