@@ -7,7 +7,7 @@ layers, to the host.
 
 Pipeline (one event per cycle when nothing stalls)::
 
-    inputs --round-robin--> [lookup] --range table--> [deliver] --> per-destination queues
+    inputs --round-robin--> [intake, 2 deep] --range table--> [deliver] --> per-destination queues
 
 * **Routing table**: ``table_entries`` entries ``(first_id, last_id, destination_mask)``; an event
   whose id lies in ``first_id..last_id`` (inclusive) goes to every destination in the mask, and
@@ -17,10 +17,10 @@ Pipeline (one event per cycle when nothing stalls)::
   reset to ``first_id = 0xFFFF > last_id = 0`` and never match.
 * **Multicast is all-or-nothing**: an event leaves the deliver stage in the cycle every queue it
   targets has room, so a stalled destination delays but never loses or duplicates an event.
-* **Back-pressure**: a full queue stalls the deliver stage, which stalls the lookup stage, which
-  stops granting inputs (their ``ready`` stays low).
-* ``idle`` is high when no input offers an event, both pipeline stages are empty and every queue
-  is empty: together with the cores' ``busy`` it forms the phase barrier.
+* **Back-pressure**: a full queue stalls the deliver stage, which stalls the intake queue; once
+  that is full no input is granted (their ``ready`` stays low).
+* ``idle`` is high when no input offers an event, the intake and deliver stages are empty and
+  every queue is empty: together with the cores' ``busy`` it forms the phase barrier.
 """
 
 from __future__ import annotations
@@ -89,8 +89,12 @@ class Router(wiring.Component):
                             masks[index].eq(write.data[_RANGE_BITS:]),
                         ]
 
-        lookup_valid = Signal()
-        lookup_id = Signal(SOURCE_ID_BITS)
+        # Lookup stage: a 2-entry intake queue. Its `w_rdy` comes from a register, so the inputs'
+        # `ready` never depends combinationally on the destination queues (short paths at
+        # 100 MHz), and it still takes one event per cycle while the pipeline flows.
+        intake = m.submodules.intake = SyncFIFO(width=SOURCE_ID_BITS, depth=2)
+        lookup_valid = intake.r_rdy
+        lookup_id = intake.r_data
         deliver_valid = Signal()
         deliver_id = Signal(SOURCE_ID_BITS)
         deliver_mask = Signal(len(destinations))
@@ -119,7 +123,7 @@ class Router(wiring.Component):
 
         deliver_free = ~deliver_valid | deliver
         lookup_advance = lookup_valid & deliver_free
-        lookup_free = ~lookup_valid | lookup_advance
+        m.d.comb += intake.r_en.eq(deliver_free)
 
         matched = Signal(len(destinations))
         m.d.comb += matched.eq(reduce(operator.or_, [
@@ -133,7 +137,7 @@ class Router(wiring.Component):
         # Round-robin arbiter: the port after the last granted one has the highest priority.
         last_grant = Signal(range(port_count), init=port_count - 1)
         granted = Signal()
-        with m.If(lookup_free):
+        with m.If(intake.w_rdy):
             with m.Switch(last_grant):
                 for previous in range(port_count):
                     with m.Case(previous):
@@ -143,12 +147,9 @@ class Router(wiring.Component):
                             block = m.If if position == 0 else m.Elif
                             with block(ports[index].valid):
                                 m.d.comb += [ports[index].ready.eq(1), granted.eq(1)]
-                                m.d.sync += [lookup_id.eq(ports[index].payload),
-                                             last_grant.eq(index)]
-        with m.If(granted):
-            m.d.sync += lookup_valid.eq(1)
-        with m.Elif(lookup_advance):
-            m.d.sync += lookup_valid.eq(0)
+                                m.d.comb += intake.w_data.eq(ports[index].payload)
+                                m.d.sync += last_grant.eq(index)
+        m.d.comb += intake.w_en.eq(granted)
 
         m.d.comb += self.idle.eq(~lookup_valid & ~deliver_valid
                                  & ~Cat(queue.r_rdy for queue in queues).any()
