@@ -47,7 +47,7 @@ def main() -> int:
                     sampler=sampler, seed=seed, synthesis="final", synthesis_timeout_s=None,
                     timeout_s=None, samples=100)
                 started = time.monotonic()
-                study = search.run_search(settings, workers=1, resume=False)
+                study, _ = search.run_search(settings, workers=1, resume=False)
                 found[sampler] = [c for c in map(pareto.candidate_from_trial,
                                                  search.finished_trials(study))
                                   if pareto.feasible(c, budget)]

@@ -67,6 +67,9 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--reverse", action="store_true",
+                        help="synthesise the largest first into a second corpus file (a second "
+                             "process next to a forward one)")
     parser.add_argument("--fit-only", action="store_true",
                         help="fit on the corpus already measured, synthesise nothing")
     args = parser.parse_args()
@@ -76,10 +79,14 @@ def main() -> int:
                      key=lambda c: c.cores * (c.synapse_lanes + 4) * c.state_bits)
     started = time.monotonic()
     RESULTS.mkdir(exist_ok=True)
-    corpus_path = RESULTS / f"resource_corpus_{args.family}.json"
-    done = {json.dumps(entry["config"], sort_keys=True): entry["measured"]
-            for entry in (json.loads(corpus_path.read_text()) if corpus_path.is_file() else [])}
+    corpus_path = RESULTS / f"resource_corpus_{args.family}{'_reverse' if args.reverse else ''}.json"
+    done = {}
+    for path in RESULTS.glob(f"resource_corpus_{args.family}*.json"):
+        done.update({json.dumps(entry["config"], sort_keys=True): entry["measured"]
+                     for entry in json.loads(path.read_text())})
     todo = [c for c in configs if json.dumps(c.to_dict(), sort_keys=True) not in done]
+    if args.reverse:
+        todo.reverse()
     if not args.fit_only:
         with ProcessPoolExecutor(args.jobs) as pool:
             for index, (config, result) in enumerate(zip(todo, pool.map(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -65,7 +64,7 @@ def run_dse(args: argparse.Namespace) -> int:
     print(statistics.summary())
     progress = report.ProgressBar(settings.trials, metrics, settings.budget,
                                   enabled=not args.quiet)
-    study = search.run_search(settings, args.workers, args.resume, progress)
+    study, pids = search.run_search(settings, args.workers, args.resume, progress)
     progress(study)
     progress.close()
     counts = search.study_summary(study)
@@ -73,9 +72,9 @@ def run_dse(args: argparse.Namespace) -> int:
           f"{counts['pruned']} pruned before evaluation, {counts['running']} still running")
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))[-3:]:
         print(f"  failed trial {trial.number}: {trial.user_attrs.get('fail_reason', '?')}")
-    mine = sum(t.user_attrs.get("worker") == os.getpid() for t in study.get_trials(deepcopy=False)
+    mine = sum(t.user_attrs.get("worker") in pids for t in study.get_trials(deepcopy=False)
                if t.state in search.EVALUATED_STATES)
-    print(f"evaluated by this process: {mine}")
+    print(f"evaluated by this run: {mine}")
     if args.search_only:
         return 0
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,7 @@ def parse_objectives(text: str) -> tuple[str, ...]:
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     """The budget enters as constraints set on each trial (``Trial.set_constraint``)."""
     if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=12)
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=10, multivariate=True)
     if name == "random":
@@ -215,19 +216,25 @@ def run_worker(settings: SearchSettings, progress: Callable[[optuna.Study], None
 
 def _worker_main(settings: SearchSettings, parent: int) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    run_worker(settings, parent=parent)
+    try:
+        run_worker(settings, parent=parent)
+    except CodesignError as error:
+        print(f"codesign: worker {os.getpid()}: {error.one_line()}", file=sys.stderr)
+        sys.exit(2)
 
 
 def run_search(settings: SearchSettings, workers: int, resume: bool,
-               progress: Callable[[optuna.Study], None] | None = None) -> optuna.Study:
-    """Create or resume the study and run ``workers`` worker processes (in-process for one)."""
+               progress: Callable[[optuna.Study], None] | None = None
+               ) -> tuple[optuna.Study, list[int]]:
+    """Create or resume the study and run ``workers`` worker processes (in-process for one).
+    Returns the study and the process ids that evaluated for this run."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(settings, create=True, resume=resume)
     if resume and settings.storage.startswith("sqlite"):
         fail_interrupted(study)
     if workers <= 1:
         run_worker(settings, progress=progress)
-        return study
+        return study, [os.getpid()]
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_worker_main, args=(settings, os.getpid()), daemon=True)
                  for _ in range(workers)]
@@ -239,7 +246,11 @@ def run_search(settings: SearchSettings, workers: int, resume: bool,
             progress(study)
     for process in processes:
         process.join()
-    return study
+    failed = [process.exitcode for process in processes if process.exitcode != 0]
+    if failed:
+        raise CodesignError(f"{len(failed)} of {workers} worker processes failed (exit status "
+                            f"{failed[0]})", "see the worker's message above")
+    return study, [process.pid for process in processes]
 
 
 def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -74,8 +74,9 @@ def test_non_dominated_and_hypervolume():
 @pytest.mark.parametrize("width, depth, blocks", [
     (22, 1024, 2),    # 18-bit x 1024 shape, twice
     (52, 1024, 3),
-    (32, 64, 1),      # a tie of costs (8 x 4 distributed cells x 4 = 128) goes to block RAM
-    (48, 64, 0),      # distributed RAM is cheaper (192 < 2 x 128)
+    (32, 64, 1),      # 8 x 4 distributed cells x 4 + 32 read registers = 160 > 128
+    (48, 64, 0),      # distributed RAM is cheaper (12 x 4 x 4 + 48 = 240 < 2 x 128)
+    (28, 64, 1),      # block RAM is cheaper (7 x 4 x 4 + 28 = 140 > 128)
     (22, 32, 0),
     (8, 16384, 8),
 ])
