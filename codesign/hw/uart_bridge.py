@@ -25,12 +25,14 @@ class UARTBridge(wiring.Component):
     """8N1 UART at ``divisor`` cycles per bit, bridged to ``host_width``-bit byte-packed streams."""
 
     def __init__(self, divisor: int, host_width: int = 8):
+        self._MustUse__silence = True  # a bridge rejected here was never meant to be used
         if divisor < 4:
             raise CodesignError(f"UART divisor {divisor} is below 4 clock cycles per bit",
                                 "lower the baud rate or raise the clock frequency")
         if host_width not in (8, 16, 32):
             raise CodesignError(f"UART bridge host_width = {host_width} is not allowed",
                                 "use one of 8, 16, 32")
+        self._MustUse__silence = False
         self.divisor = divisor
         self.host_width = host_width
         super().__init__({

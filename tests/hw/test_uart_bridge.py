@@ -134,7 +134,6 @@ def test_bad_stop_bit_is_a_framing_error_and_the_byte_is_dropped():
     run(bridge, testbench)
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 @pytest.mark.parametrize("arguments", [(3, 8), (16, 12)])
 def test_bad_parameters_raise_codesign_error(arguments):
     with pytest.raises(CodesignError):
