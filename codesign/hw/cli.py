@@ -53,6 +53,11 @@ def run_synth(args: argparse.Namespace) -> int:
         print(f"  {'fmax_mhz':<10}{result.fmax_mhz:>10.1f}{'target':>10}{config.clock_mhz:>8}")
     elif args.pnr:
         print("  fmax_mhz: no clocked logic")
+    if result.critical_path:
+        path = result.critical_path
+        print(f"  critical path {path['delay_ns']} ns: {path['start']} -> {path['end']}")
+        for source in path["sources"][:6]:
+            print(f"    via {source}")
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -91,6 +91,9 @@ class SynthesisResult:
     top: str
     cells: dict[str, int] = field(default_factory=dict)
     pnr_utilization: dict[str, dict[str, int]] | None = None
+    #: After place and route: the slowest path (``delay_ns``, ``start``, ``end`` cells and the
+    #: Amaranth ``sources`` lines it runs through), to show where to pipeline.
+    critical_path: dict[str, Any] | None = None
     seconds: float = 0.0
     cached: bool = False
 
@@ -194,6 +197,7 @@ def _run(verilog: str, family: str, top: str | None, pnr: bool, device: str | No
 
         fmax = None
         utilization = None
+        critical_path = None
         if pnr:
             command = [_PNR_TOOL[family], f"--{device}", "--package", package,
                        "--json", "netlist.json", "--report", "report.json",
@@ -208,11 +212,31 @@ def _run(verilog: str, family: str, top: str | None, pnr: bool, device: str | No
             utilization = {name: {"used": value["used"], "available": value["available"]}
                            for name, value in report.get("utilization", {}).items()
                            if value["used"]}
+            critical_path = _worst_path(report.get("critical_paths", []))
 
     return SynthesisResult(**count_resources(family, cells), fmax_mhz=fmax, family=family,
                            device=device if pnr else None, top=top_name, cells=cells,
-                           pnr_utilization=utilization,
+                           pnr_utilization=utilization, critical_path=critical_path,
                            seconds=round(time.monotonic() - started, 2))
+
+
+def _worst_path(paths: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Summary of the longest path of nextpnr's ``critical_paths`` report."""
+    if not paths:
+        return None
+    worst = max(paths, key=lambda path: sum(step["delay"] for step in path.get("path", [])))
+    steps = worst.get("path", [])
+    if not steps:
+        return None
+    sources: list[str] = []
+    for step in steps:
+        for source in step.get("sources", []):
+            if source not in sources:
+                sources.append(source)
+    return {"clock": worst.get("from", ""),
+            "delay_ns": round(sum(step["delay"] for step in steps), 3),
+            "start": steps[0]["from"]["cell"], "end": steps[-1]["to"]["cell"],
+            "sources": sources}
 
 
 def _run_tool(command: list[str], work: Path, timeout: float | None, what: str,

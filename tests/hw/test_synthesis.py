@@ -80,6 +80,9 @@ def test_place_and_route_gives_fmax():
     assert result.fmax_mhz is not None and 20 < result.fmax_mhz < 1000
     assert result.pnr_utilization["DP16KD"]["used"] == 2
     assert result.device == "85k"
+    path = result.critical_path
+    assert path is not None and path["delay_ns"] > 0
+    assert any("test_synthesis.py" in source for source in path["sources"])
 
 
 def test_timeout_is_a_synthesis_error():
