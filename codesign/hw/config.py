@@ -188,6 +188,11 @@ class HWConfig:
         return arithmetic.crossbar_slices(self.weight_bits, self.crossbar.cell_bits)
 
     @property
+    def crossbar_weight_slices(self) -> int:
+        """Physical columns one weight occupies: ``2 * crossbar_slices`` (differential pair)."""
+        return arithmetic.crossbar_columns_per_output(self.weight_bits, self.crossbar.cell_bits)
+
+    @property
     def crossbar_outputs(self) -> int:
         """Outputs (target neurons) of one tile: ``cols // (2 * crossbar_slices)``."""
         return arithmetic.crossbar_outputs(self.crossbar.cols, self.weight_bits,

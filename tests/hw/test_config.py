@@ -61,7 +61,8 @@ def test_derived_widths():
     assert config.lane_target_bits == 6
     assert config.delay_bits == 2
     assert config.crossbar_slices == 2          # ceil((6 - 1) / 4): magnitude bits only
-    assert config.crossbar_outputs == 64 // 4   # differential pairs: 2 x 2 columns per output
+    assert config.crossbar_weight_slices == 4   # differential pairs: 2 x 2 columns per weight
+    assert config.crossbar_outputs == 64 // 4
     assert config.total_neurons == 1024
 
 
