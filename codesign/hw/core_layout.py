@@ -17,9 +17,8 @@ from amaranth.lib import data
 
 from codesign import arithmetic
 from codesign.errors import CodesignError
+from codesign.hw.host_driver import SOURCE_ID_BITS  # noqa: F401  (re-exported for the RTL)
 
-#: Width of a global spike source id (router packets, segment base ids, source-table index).
-SOURCE_ID_BITS = 16
 
 
 def bits_for(count: int) -> int:
@@ -241,10 +240,6 @@ class CoreLayout:
                 MemorySelect.SEGMENTS: self.segments,
                 MemorySelect.BIAS: self.neurons_per_core,
                 MemorySelect.STATE: self.neurons_per_core}[select]
-
-    @property
-    def write_address_bits(self) -> int:
-        return max(bits_for(self.depth(select)) for select in MemorySelect)
 
     @property
     def write_data_bits(self) -> int:
