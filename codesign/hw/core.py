@@ -95,10 +95,7 @@ class Core(wiring.Component):
             m.submodules[select.name.lower()] = memory
             memories[select] = memory
         program = self.program
-        m.d.comb += [engine.program.enable.eq(program.enable),
-                     engine.program.memory.eq(program.memory),
-                     engine.program.address.eq(program.address),
-                     engine.program.data.eq(program.data)]
+        wiring.connect(m, wiring.flipped(program), engine.program)  # source table, synapses
         for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS):
             port = memories[select].write_port()
             m.d.comb += [port.en.eq(program.enable & (program.memory == select)),
