@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -77,7 +76,6 @@ def main() -> int:
     # smallest designs first, so an interrupted run still leaves a usable corpus
     configs = sorted(random_configs(args.count, args.seed),
                      key=lambda c: c.cores * (c.synapse_lanes + 4) * c.state_bits)
-    started = time.monotonic()
     RESULTS.mkdir(exist_ok=True)
     corpus_path = RESULTS / f"resource_corpus_{args.family}{'_reverse' if args.reverse else ''}.json"
     done = {}
@@ -105,8 +103,9 @@ def main() -> int:
     stored[args.family] = model.coefficients
     path.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
 
-    print(f"\nresource model for {args.family}: {len(configs)} random HWConfigs, synthesis "
-          f"{time.monotonic() - started:.0f} s")
+    seconds = sum(m.get("seconds", 0.0) for m in measured)
+    print(f"\nresource model for {args.family}: {len(configs)} random HWConfigs (Yosys time "
+          f"{seconds:.0f} s in total, {seconds / max(len(configs), 1):.0f} s per design)")
     print("| resource | median error (in-sample) | median error (leave-one-out) | max (LOO) |")
     print("|---|---|---|---|")
     for resource in ("luts", "ffs", "bram", "dsp"):

@@ -95,11 +95,13 @@ def run_dse(args: argparse.Namespace) -> int:
         candidate.placement_report = evaluator.analytic(candidate.point).placement_report
     print(report.pareto_table(front, chosen))
     report.write_csv(out / "pareto.csv", front)
-    notes = report.write_best(out, chosen)
-    notes.append("cycles are the DSE's analytic estimate (cycle_estimate.py); RTL-measured "
-                 "cycles of the final candidates need the mapping back end (issue 4)")
+    notes = report.write_best(out, chosen, evaluator.compile(chosen.point))
+    notes.append("the search ranks with the layer-level cycle estimate (cycle_estimate.py); the "
+                 "reported front's cycles come from the compiler's cycle model of each compiled "
+                 "program; RTL-measured cycles of the final candidates are not wired in yet")
     others = [c for c in candidates if c not in front]
-    report.write_html(out, front, others, chosen, metrics, settings.budget, facts, notes)
+    report.write_html(out, front, others, chosen, metrics, settings.budget, facts, notes,
+                      evaluator.model.breakdown(chosen.point.config()))
     accuracy = chosen.values.get("accuracy")
     print(f"chosen design: trial {chosen.number}, "
           + (f"accuracy {accuracy:.2%}, " if accuracy is not None else "")

@@ -2,7 +2,8 @@
 
 The search ranks designs with modelled resources (or synthesised ones with ``--synthesis
 every``). Before anything is reported, :func:`confirm_front` synthesises the front's designs
-(cached by content hash) and replaces the modelled numbers by the real ones; a design over budget
+(cached by content hash), compiles them, and replaces the modelled numbers by the real ones
+(resources and fmax by synthesis, cycles by the compiler's cycle model of the mapped program); a design over budget
 by real synthesis leaves the front and the next candidates are confirmed, until every design on
 the reported front is within budget by real synthesis.
 """
@@ -120,6 +121,12 @@ def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Bud
         try:
             result = evaluator.synthesize(candidate.point, Metrics(dict(candidate.values),
                                                                    dict(candidate.sources)))
+        except EvaluationFailed as reason:
+            candidate.failure = str(reason)
+            pool.remove(candidate)
+            continue
+        try:
+            result = evaluator.program_cycles(candidate.point, result)
         except EvaluationFailed as reason:
             candidate.failure = str(reason)
             pool.remove(candidate)

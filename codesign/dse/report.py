@@ -93,8 +93,9 @@ def write_csv(path: Path, front: list[Candidate]) -> None:
             writer.writerow(_row(candidate))
 
 
-def write_best(out: Path, chosen: Candidate) -> list[str]:
-    """``best.yaml`` and ``best/``; returns notes on what could not be written."""
+def write_best(out: Path, chosen: Candidate, program=None) -> list[str]:
+    """``best.yaml`` and ``best/`` (Verilog, the compiler's program image and mapping report
+    when ``program`` is given); returns notes on what could not be written."""
     config = chosen.point.config()
     (out / "best.yaml").write_text(yaml.safe_dump(
         {"hardware": config.to_dict(), "compiler": chosen.point.compiler_options(),
@@ -112,8 +113,14 @@ def write_best(out: Path, chosen: Candidate) -> list[str]:
         notes.append("best/accelerator.v not written: codesign.hw.top is not available")
     else:
         generate_verilog(Accelerator(config), best / "accelerator.v", name="top")
-    notes.append("best/ has no program image yet: the mapping back end (issue 4) does not "
-                 "exist; mapping_estimate.txt is the DSE's placement estimate")
+    if program is None:
+        notes.append("best/ has no program image: the design could not be compiled")
+    else:
+        from codesign.compiler.mapping import mapping_report_lines
+        from codesign.compiler.program_image import build_image
+
+        (best / "program.img").write_bytes(build_image(program).to_bytes())
+        (best / "mapping_report.txt").write_text("\n".join(mapping_report_lines(program)) + "\n")
     return notes
 
 
@@ -148,8 +155,15 @@ def _plots(out: Path, front: list[Candidate], others: list[Candidate], chosen: C
 
 
 def write_html(out: Path, front: list[Candidate], others: list[Candidate], chosen: Candidate,
-               metrics: list[str], budget: Budget, facts: list[str], notes: list[str]) -> None:
+               metrics: list[str], budget: Budget, facts: list[str], notes: list[str],
+               terms: dict[str, dict[str, float]]) -> None:
+    """``terms``: the resource model's contribution of each structural term for ``chosen``."""
     images = _plots(out, front, others, chosen, metrics)
+    term_rows = "".join(
+        f"<tr><td>{html.escape(resource)}</td><td style='text-align:left'>"
+        f"{html.escape(name)}</td><td>{value:.0f}</td></tr>"
+        for resource, parts in terms.items()
+        for name, value in sorted(parts.items(), key=lambda item: -item[1]))
     rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(value))}</td>"
                                     for value in _row(c).values()) + "</tr>"
                    for c in sorted(front, key=lambda c: c.values["latency_us"]))
@@ -172,6 +186,8 @@ border-bottom:1px solid #ddd;text-align:right}}img{{margin:4px}}</style></head><
 compiler: {html.escape(str(chosen.point.compiler_options()))}</pre>
 <h3>Resource breakdown (real synthesis)</h3>
 <table><tr><th>resource</th><th>used</th><th>budget</th><th>share</th></tr>{breakdown}</table>
+<h3>Where the resources go (fitted resource model, by structural term)</h3>
+<table><tr><th>resource</th><th>term</th><th>estimate</th></tr>{term_rows}</table>
 <pre>{html.escape(chosen.placement_report)}</pre>
 <h2>Pareto plots</h2>{''.join(f'<img src="{name}">' for name in images)}
 <h2>Notes</h2><ul>{''.join(f'<li>{html.escape(note)}</li>' for note in notes)}</ul>

@@ -84,6 +84,13 @@ class ResourceModel:
         return usage
 
 
+    def breakdown(self, config: HWConfig) -> dict[str, dict[str, float]]:
+        """``resource -> model term -> contribution`` (what each structural part costs)."""
+        features = dict(zip(FEATURES, feature_vector(config)))
+        return {resource: {name: weight * features[name] for name, weight in weights.items()}
+                for resource, weights in self.coefficients.items()}
+
+
 #: Block RAM aspect ratios ``(width, depth)`` per family, as Yosys' memory_libmap uses them.
 BRAM_SHAPES = {
     "ecp5": ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512)),
@@ -144,6 +151,8 @@ def fit(family: str, configs: list[HWConfig], measured: list[dict[str, float]]) 
     matrix = np.stack([feature_vector(config) for config in configs])
     coefficients = {}
     for resource in FITTED_RESOURCES:
+        if resource == "bram" and family in COUNTED_BRAM_FAMILIES:
+            continue
         target = np.array([float(m[resource]) for m in measured])
         weight = 1.0 / np.maximum(target, 1.0)
         solution, _ = nnls(matrix * weight[:, None], target * weight)

@@ -85,7 +85,11 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def storage_for(url: str) -> optuna.storages.BaseStorage:
-    """An RDB storage; SQLite waits for its lock instead of failing under several workers."""
+    """An RDB storage; SQLite waits for its lock instead of failing under several workers.
+    ``postgresql://`` without a driver uses psycopg2 (a dependency; SQLAlchemy 2.1 would pick
+    psycopg 3)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url[len("postgresql://"):]
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else \
         {"pool_pre_ping": True}
     try:

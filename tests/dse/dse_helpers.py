@@ -1,0 +1,29 @@
+"""Helpers of the DSE tests: run ``codesign dse`` as a subprocess, read a study's trial table."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+
+def dse_command(model: Path, inputs: Path, out: Path, *options: str) -> list[str]:
+    """``codesign dse`` as a subprocess command (through the module's own entry point)."""
+    return [sys.executable, "-m", "codesign.dse.cli", str(model), "--input", str(inputs),
+            "--samples", "40", "--quiet", "--no-baseline", "--pruning-samples", "20",
+            "-o", str(out), *options]
+
+
+def run_dse(*command: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(list(command), capture_output=True, text=True, timeout=timeout)
+
+
+def trial_rows(database: Path) -> list[tuple]:
+    """``(trial_id, number, state)`` of every trial, read with plain sqlite3 (none while Optuna
+    has not created its tables yet)."""
+    with sqlite3.connect(database) as connection:
+        try:
+            return connection.execute("SELECT trial_id, number, state FROM trials").fetchall()
+        except sqlite3.OperationalError:
+            return []
