@@ -94,3 +94,19 @@ def test_uart_bridge_on_verilator():
     result = run_cocotb(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge", Path(__file__).stem,
                         Path(__file__).parent)
     assert result.tests == 1 and result.failures == 0
+
+
+def test_runner_reuses_its_build_and_fails_when_no_test_runs():
+    import pytest
+
+    from codesign.hw.uart_bridge import UARTBridge
+    from codesign.hw.verilator import CocotbFailure, build, run_cocotb
+
+    first = build(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge")
+    modified_before = (first / "uart_bridge").stat().st_mtime_ns
+    assert build(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge") == first
+    assert (first / "uart_bridge").stat().st_mtime_ns == modified_before
+    assert build(UARTBridge(DIVISOR + 1, HOST_WIDTH), "uart_bridge") != first
+    with pytest.raises(CocotbFailure):
+        run_cocotb(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge", Path(__file__).stem,
+                   Path(__file__).parent, testcase="no_such_test")
