@@ -39,6 +39,7 @@ OBJECTIVES = {"latency": ("latency_us", "minimize"), "energy": ("energy_uj", "mi
 SAMPLERS = ("nsga2", "tpe", "random")
 #: Give up proposing when this many consecutive proposals were pruned.
 MAX_CONSECUTIVE_PRUNED = 200
+STORAGE_ATTEMPTS = 4
 EVALUATED_STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
 
 
@@ -92,13 +93,18 @@ def storage_for(url: str) -> optuna.storages.BaseStorage:
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else \
         {"pool_pre_ping": True}
-    try:
-        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine)
-    except Exception as error:  # SQLAlchemy/driver errors: bad URL, server down, no permission
-        raise CodesignError(f"cannot open study storage {url.split('@')[-1]}: "
-                            f"{str(error).splitlines()[0]}",
-                            "check --storage (e.g. postgresql://user:pass@host/db) and that the "
-                            "server is running") from None
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine)
+            break
+        except Exception as error:  # SQLAlchemy/driver errors: bad URL, server down, ...
+            # workers starting together race to create Optuna's tables: the loser retries
+            if attempt == STORAGE_ATTEMPTS - 1:
+                raise CodesignError(f"cannot open study storage {url.split('@')[-1]}: "
+                                    f"{str(error).splitlines()[0]}",
+                                    "check --storage (e.g. postgresql://user:pass@host/db) and "
+                                    "that the server is running") from None
+            time.sleep(1.0 + attempt)
     if url.startswith("sqlite"):
         # WAL with synchronous=NORMAL: a commit survives a killed process (kill -9), only a
         # power cut can lose the last ones; without it every Optuna call waits for an fsync.

@@ -26,7 +26,7 @@ def test_synthesis_timeout_is_a_failed_trial(digits, tmp_path):
     failed = study.get_trials(states=(optuna.trial.TrialState.FAIL,))
     assert len(failed) == 3
     for trial in failed:
-        assert "did not finish within 1 s" in trial.user_attrs["fail_reason"]
+        assert re.search(r"did not finish within [0-9.]+ s", trial.user_attrs["fail_reason"])
         assert trial.user_attrs["hardware"]["cores"] >= 1
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import optuna
 import pytest
 
+from codesign.dse.search import storage_for
+
 from dse_helpers import dse_command
 
 
@@ -90,7 +92,7 @@ def test_two_workers_share_one_study(digits, tmp_path, postgres_url):
     mine = [int(re.search(r"evaluated by this run: (\d+)", stdout).group(1))
             for stdout, _ in outputs]
 
-    study = optuna.load_study(study_name="shared", storage=postgres_url)
+    study = optuna.load_study(study_name="shared", storage=storage_for(postgres_url))
     every = study.get_trials(deepcopy=False)
     numbers = [t.number for t in every]
     assert len(numbers) == len(set(numbers)) == len({t._trial_id for t in every})
