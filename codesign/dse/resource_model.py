@@ -27,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from codesign import arithmetic
 from codesign.hw.config import HWConfig
 
 COEFFICIENTS_FILE = Path(__file__).with_name("resource_coefficients.json")
@@ -39,8 +40,17 @@ def _features() -> dict[str, Callable[[HWConfig], float]]:
     def synapse_bits(c: HWConfig) -> int:
         return c.weight_bits + c.lane_target_bits + c.delay_bits
 
+    def multiplier_blocks(c: HWConfig) -> int:
+        """18x18 multiplier blocks of the neuron update's products (arithmetic.py: three decays
+        of Q1.16 times state, two gains of Q9.16 times the input and the current)."""
+        blocks = lambda a, b: math.ceil(a / 18) * math.ceil(b / 18)
+        return (3 * blocks(arithmetic.DECAY_BITS, c.state_bits)
+                + blocks(arithmetic.COEFFICIENT_BITS, c.accumulator_bits)
+                + blocks(arithmetic.COEFFICIENT_BITS, c.state_bits))
+
     return {
         "constant": lambda c: 1.0,
+        "cores_x_multiplier_blocks": lambda c: c.cores * multiplier_blocks(c),
         "cores": lambda c: c.cores,
         "cores_x_lanes_x_accumulator": lambda c: c.cores * c.synapse_lanes * c.accumulator_bits,
         "cores_x_lanes_x_synapse_bits": lambda c: c.cores * c.synapse_lanes * synapse_bits(c),
