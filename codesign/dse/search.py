@@ -121,11 +121,12 @@ def storage_for(url: str) -> optuna.storages.BaseStorage:
     return storage
 
 
-def open_study(settings: SearchSettings, create: bool, resume: bool) -> optuna.Study:
-    """Create (first process) or load the study, with the sampler of ``settings``."""
+def open_study(settings: SearchSettings, create: bool, resume: bool,
+               worker_index: int = 0) -> optuna.Study:
+    """Create (first process) or load the study; worker ``i`` samples with seed ``seed + i``."""
     storage = storage_for(settings.storage)
     directions = [OBJECTIVES[name][1] for name in settings.objectives]
-    sampler = make_sampler(settings.sampler, settings.seed + os.getpid() % 1000 * (not create))
+    sampler = make_sampler(settings.sampler, settings.seed + worker_index)
     existing = {summary.study_name for summary in optuna.get_all_study_summaries(storage)}
     if create and settings.study in existing and not resume and \
             settings.storage.startswith("sqlite"):
@@ -165,7 +166,7 @@ def _record(trial: optuna.trial.Trial, point: DesignPoint, metrics) -> None:
 
 
 def run_worker(settings: SearchSettings, progress: Callable[[optuna.Study], None] | None = None,
-               parent: int | None = None) -> int:
+               parent: int | None = None, worker_index: int = 0) -> int:
     """Ask/evaluate/tell until the study holds ``settings.trials`` evaluated trials (or the
     deadline, or the parent process died). Returns the number of trials this worker evaluated."""
     started = time.monotonic()
@@ -173,7 +174,7 @@ def run_worker(settings: SearchSettings, progress: Callable[[optuna.Study], None
                              seed=settings.seed)
     evaluator = Evaluator(workload, settings.budget, settings.family,
                           settings.synthesis_timeout_s)
-    study = open_study(settings, create=False, resume=True)
+    study = open_study(settings, create=False, resume=True, worker_index=worker_index)
     layers = [population.name for population in workload.network.populations]
     evaluated = pruned_in_a_row = 0
     while True:
@@ -224,10 +225,10 @@ def run_worker(settings: SearchSettings, progress: Callable[[optuna.Study], None
     return evaluated
 
 
-def _worker_main(settings: SearchSettings, parent: int) -> None:
+def _worker_main(settings: SearchSettings, parent: int, worker_index: int) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        run_worker(settings, parent=parent)
+        run_worker(settings, parent=parent, worker_index=worker_index)
     except CodesignError as error:
         print(f"codesign: worker {os.getpid()}: {error.one_line()}", file=sys.stderr)
         sys.exit(2)
@@ -246,8 +247,8 @@ def run_search(settings: SearchSettings, workers: int, resume: bool,
         run_worker(settings, progress=progress)
         return study, [os.getpid()]
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker_main, args=(settings, os.getpid()), daemon=True)
-                 for _ in range(workers)]
+    processes = [context.Process(target=_worker_main, args=(settings, os.getpid(), index),
+                                 daemon=True) for index in range(workers)]
     for process in processes:
         process.start()
     while any(process.is_alive() for process in processes):

@@ -7,7 +7,7 @@ evaluator (mapping estimate, fidelity, energy) sees the same pruned synapses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ class Workload:
     reference_counts: np.ndarray
     rates: dict[str, np.ndarray]
     dt: float
+    _pruned_cache: dict[float, LayerNetwork] = field(default_factory=dict, repr=False)
 
     @property
     def timesteps(self) -> int:
@@ -114,7 +115,7 @@ def load_workload(model_path: str | Path, input_path: str | Path | None = None,
 
 
 def _pruned(workload: Workload, threshold: float) -> LayerNetwork:
-    cache = workload.__dict__.setdefault("_pruned_cache", {})
+    cache = workload._pruned_cache
     if threshold not in cache:
         network = workload.network
         projections = []
