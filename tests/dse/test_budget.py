@@ -41,3 +41,14 @@ def test_fits_and_ratio():
     assert not budget.fits({"luts": 1001, "ffs": 0, "bram": 0, "dsp": 0})
     assert budget.worst_ratio({"luts": 500, "bram": 20}) == pytest.approx(2.0)
     assert str(budget) == "luts=1000,bram=10"
+
+
+def test_cli_rejects_a_bad_budget_on_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "codesign.dse.cli", "model.nir", "--budget",
+                             "luts=lots", "-o", str(tmp_path / "out")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "luts=50k" in result.stderr
