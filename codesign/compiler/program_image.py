@@ -48,6 +48,7 @@ from codesign.hw.config import HWConfig
 from codesign.hw.core_layout import CoreLayout, MemorySelect
 from codesign.hw.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
 from codesign.hw.router import routing_entry_bits
+from codesign.hw.top import AcceleratorSizes
 from codesign.hw.synapse_layout import decode_source_entry, decode_word, encode_source_entry
 
 MAGIC = b"CDSGPIMG"
@@ -179,9 +180,14 @@ def build_records(program: MappedProgram) -> list[int]:
         write(unit, protocol.TILE_REGISTERS, ADC_SHIFT_REGISTER,
               [block.adc_shift, int(target_local[block.targets[0]]),
                program.network.projections[block.projection].delay], REGISTER_BITS)
-    write(protocol.ROUTER_UNIT, protocol.ROUTING_TABLE, 0,
-          [protocol.routing_entry(r.first_id, r.last_id, r.cores, r.to_host, config.cores)
-           for r in program.routes], routing_entry_bits(config.cores))
+    # Every entry, unused ones as never-matching ranges (first > last): none of an earlier
+    # program's routes may survive.
+    unused = protocol.routing_entry(0xFFFF, 0, [], False, config.cores)
+    routes = [protocol.routing_entry(r.first_id, r.last_id, r.cores, r.to_host, config.cores)
+              for r in program.routes]
+    routes += [unused] * (AcceleratorSizes.from_config(config).routing_table_entries - len(routes))
+    write(protocol.ROUTER_UNIT, protocol.ROUTING_TABLE, 0, routes,
+          routing_entry_bits(config.cores))
     write(protocol.SEQUENCER_UNIT, protocol.PHASE_TABLE, 0,
           [protocol.phase_entry(p.cores, p.index, p.tiles, config.cores, config.crossbar.tiles,
                                 layout.segment_bits) for p in program.phases],
@@ -378,6 +384,8 @@ def program_from_image(image: ProgramImage) -> MappedProgram:
     for _, word in sorted(memories.get((protocol.ROUTER_UNIT, protocol.ROUTING_TABLE),
                                        {}).items()):
         mask = word >> 32
+        if word & 0xFFFF > (word >> 16) & 0xFFFF:
+            continue                                  # an unused entry
         routes.append(Route(word & 0xFFFF, (word >> 16) & 0xFFFF,
                             [c for c in range(config.cores) if mask >> c & 1],
                             bool(mask >> config.cores & 1)))

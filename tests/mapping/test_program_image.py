@@ -71,3 +71,15 @@ def test_record_framing_is_checked(image_bytes):
     image.fields = np.concatenate([image.fields, np.array([protocol.STEP << 24], np.uint32)])
     with pytest.raises(CodesignError, match="not a WRITE"):
         program_image.decode_records(image)
+
+
+def test_every_router_entry_is_written_so_no_earlier_route_survives(image_bytes):
+    from codesign.hw.top import AcceleratorSizes
+
+    image = program_image.parse_image(image_bytes)
+    table = program_image.decode_records(image)[(protocol.ROUTER_UNIT, protocol.ROUTING_TABLE)]
+    assert sorted(table) == list(range(AcceleratorSizes.from_config(image.config)
+                                       .routing_table_entries))
+    used = program_image.program_from_image(image).routes
+    unused = [word for word in table.values() if word & 0xFFFF > (word >> 16) & 0xFFFF]
+    assert len(used) + len(unused) == len(table) and unused
