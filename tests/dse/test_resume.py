@@ -26,15 +26,17 @@ def test_kill_and_resume_keeps_every_completed_trial(digits, tmp_path):
     process = subprocess.Popen(dse_command(model, inputs, out, "--budget", "luts=50k",
                                            "--trials", "100000", "--search-only"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        assert process.poll() is None, process.stderr.read()
-        if database.exists() and sum(state == "COMPLETE" for *_, state in
-                                     trial_rows(database)) >= 15:
-            break
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            assert process.poll() is None, process.stderr.read()
+            if database.exists() and sum(state == "COMPLETE" for *_, state in
+                                         trial_rows(database)) >= 15:
+                break
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
     before = _completed(storage)
     assert len(before) >= 15
 
