@@ -1,0 +1,223 @@
+"""RTL regression: compiled NIR programs on the Verilator-built Accelerator, bit for bit against
+the golden model (output spikes and the final state of every neuron), under three HWConfigs:
+one core; four cores (the router carries traffic between them); four cores with crossbar tiles
+and device variation. Also: the cycle model within 5% of the measured cycles, and
+hypothesis-generated random graphs (``CODESIGN_HYPOTHESIS_EXAMPLES``, default 50).
+
+Stimulus goes in bulk through the host stream (codesign.compiler.backends.rtl_runner). On a
+mismatch the case is re-run with an FST waveform and the first diverging timestep and neuron are
+printed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from codesign.compiler import cycle_model, frontend, golden, program_image
+from codesign.compiler.backends.rtl_runner import run_rtl, run_rtl_many
+from codesign.compiler.mapping import MappedProgram, MappingOptions, map_network
+from codesign.compiler.pipeline import CompileOptions, quantized
+from codesign.events import bin_events, read_nmnist
+from codesign.hw.config import HWConfig
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "nir-cases"
+CYCLE_TOLERANCE = 0.05
+
+# Small memories on purpose: Amaranth writes every memory's initial contents into the Verilog,
+# so conversion and Verilator build time grow with the total memory depth.
+_BASE = {"synapse_lanes": 4, "profiles": 8}
+CONFIGS = {
+    "one-core": (HWConfig.from_dict({**_BASE, "cores": 1, "neurons_per_core": 64,
+                                     "synapse_memory_depth": 2048, "source_table_depth": 64}),
+                 MappingOptions()),
+    "four-cores": (HWConfig.from_dict({**_BASE, "cores": 4, "neurons_per_core": 16,
+                                       "synapse_memory_depth": 512, "source_table_depth": 64}),
+                   MappingOptions()),
+    "crossbar": (HWConfig.from_dict({**_BASE, "cores": 2, "neurons_per_core": 64,
+                                     "synapse_memory_depth": 1024, "source_table_depth": 128,
+                                     "crossbar": {"tiles": 2, "rows": 64, "cols": 64,
+                                                  "cell_bits": 2, "adc_bits": 6,
+                                                  "variation_sigma": 0.1,
+                                                  "variation_seed": 3}}),
+                 MappingOptions(partition="pack", crossbar="prefer")),
+}
+#: The SCNN (8970 neurons, 1.1M synapses) needs ~400k synapse words: converting and building
+#: such an accelerator takes many minutes, so it runs only when asked for.
+SCNN_CONFIG = HWConfig.from_dict({**_BASE, "cores": 4, "neurons_per_core": 4096,
+                                  "synapse_memory_depth": 2**17, "source_table_depth": 16384})
+SCNN_ENABLED = os.environ.get("CODESIGN_RTL_SCNN") == "1"
+
+
+def shared_case(relative: str) -> Path:
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"external NIR case {relative} not found: needs ../shared/nir-cases "
+                    "beside the repository")
+    return path
+
+
+def _lif_input() -> np.ndarray:
+    trace = np.loadtxt(shared_case("NIR_paper/01_lif/lif_norse.csv"), delimiter=",")
+    return trace[:, 0].reshape(-1, 1, 1).astype(np.int64)
+
+
+def _braille_input() -> np.ndarray:
+    return (np.random.default_rng(0).random((256, 1, 12)) < 0.2).astype(np.int64)
+
+
+SMALL_CASES = {
+    "lif": ("NIR_paper/01_lif/lif_norse.nir", CompileOptions(), _lif_input),
+    "two-lif": ("NIR_paper/01_lif/debug_spike_representation/two_lif_neurons.nir",
+                CompileOptions(), lambda: np.zeros((1000, 1, 1), dtype=np.int64)),
+    "braille-zero": ("NIR_paper/03_rnn/braille_noDelay_bias_zero.nir", CompileOptions(),
+                     _braille_input),
+    "braille-subtract": ("NIR_paper/03_rnn/braille_noDelay_noBias_subtract.nir",
+                         CompileOptions(reset="subtract"), _braille_input),
+}
+
+
+def _scnn_input() -> np.ndarray:
+    frames = bin_events(read_nmnist(shared_case("tonic/sample_nmnist.bin")))
+    return frames[:20, None]
+
+
+def divergence(program: MappedProgram, expected: golden.GoldenResult, got) -> str:
+    """Where the RTL first differs from the golden model."""
+    steps = np.flatnonzero(np.any((expected.output != got.output).reshape(
+        expected.output.shape[0], -1), axis=1))
+    if steps.size:
+        step = int(steps[0])
+        neurons = np.flatnonzero((expected.output[step] != got.output[step]).ravel())
+        return (f"output '{program.network.output}' first differs at timestep {step}, "
+                f"neuron {int(neurons[0])} (golden {expected.output[step].ravel()[neurons[0]]}, "
+                f"rtl {got.output[step].ravel()[neurons[0]]})")
+    for name, state in expected.final_state.items():
+        for field in ("voltage", "current", "adaptation"):
+            wrong = np.flatnonzero((getattr(state, field) != getattr(got.final_state[name],
+                                                                     field)).ravel())
+            if wrong.size:
+                return (f"outputs agree; final {field} of population '{name}' differs first at "
+                        f"neuron {int(wrong[0])}: golden {getattr(state, field).ravel()[wrong[0]]}"
+                        f", rtl {getattr(got.final_state[name], field).ravel()[wrong[0]]}")
+    return ""
+
+
+def check_cases(config: HWConfig, cases: dict[str, tuple[MappedProgram, np.ndarray]]) -> None:
+    """Run every case in one simulation; assert bit-exactness and the cycle model."""
+    images = {name: program_image.build_image(program) for name, (program, _) in cases.items()}
+    results = run_rtl_many([(images[name], inputs) for name, (_, inputs) in cases.items()])
+    failures, worst = [], (0.0, "")
+    for (name, (program, inputs)), got in zip(cases.items(), results):
+        prediction, expected = cycle_model.predict_run(program, inputs)
+        assert not got.flags.any(), f"{name}: the accelerator raised flags {got.flags.max()}"
+        problem = divergence(program, expected, got)
+        if problem:
+            rerun = run_rtl(images[name], golden.integer_input(program.network, inputs),
+                            waves=True)
+            failures.append(f"{name}: {problem}; waveform {rerun.waves}")
+            continue
+        measured, predicted = got.cycles.T.sum(), prediction.cycles.sum()
+        error = abs(predicted - measured) / measured
+        step_error = np.max(np.abs(prediction.cycles - got.cycles.T) / got.cycles.T)
+        print(f"{name}: {measured} cycles measured, {predicted} predicted ({100 * error:.2f}%; "
+              f"worst step {100 * step_error:.1f}%)")
+        worst = max(worst, (error, name))
+        if error > CYCLE_TOLERANCE:
+            failures.append(f"{name}: cycle model off by {100 * error:.1f}% "
+                            f"({predicted} predicted, {measured} measured)")
+    print(f"worst cycle-model error: {100 * worst[0]:.2f}% ({worst[1]})")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config_name", CONFIGS)
+def test_nir_cases_bit_exact_on_rtl(config_name):
+    config, mapping = CONFIGS[config_name]
+    cases = {}
+    for name, (path, options, make_input) in SMALL_CASES.items():
+        network = quantized(frontend.load(shared_case(path)), options)
+        cases[name] = (map_network(network, config, mapping), make_input())
+    if config_name == "crossbar":
+        assert any("crossbar" in program.engines for program, _ in cases.values())
+    check_cases(config, cases)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SCNN_ENABLED, reason="set CODESIGN_RTL_SCNN=1: the SCNN needs an "
+                    "accelerator with ~500k synapse words whose Verilog conversion and "
+                    "Verilator build take many minutes")
+def test_scnn_on_nmnist_bit_exact_on_rtl():
+    network = quantized(frontend.load(shared_case("NIR_paper/02_cnn/cnn_sinabs.nir")),
+                        CompileOptions(dt=1.0))
+    check_cases(SCNN_CONFIG, {"scnn": (map_network(network, SCNN_CONFIG), _scnn_input())})
+
+
+# -- property-based ---------------------------------------------------------------------------
+EXAMPLES = int(os.environ.get("CODESIGN_HYPOTHESIS_EXAMPLES", "50"))
+#: The crossbar config's hardware (one build for both tests), mapped digitally unless needed.
+RANDOM_CONFIG = CONFIGS["crossbar"][0]
+
+
+@st.composite
+def random_cases(draw):
+    """A random NIR graph (layer sizes, LIF/CubaLIF/IF, recurrence, sparsity) and input."""
+    import nir
+
+    from codesign.compiler.frontend import nir_to_ir
+
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    layers = draw(st.integers(1, 3))
+    sizes = [draw(st.integers(1, 24)) for _ in range(layers + 1)]
+    density = draw(st.sampled_from([0.1, 0.5, 1.0]))
+    recurrent = draw(st.booleans())
+    models = [draw(st.sampled_from(["LIF", "CubaLIF", "IF"])) for _ in range(layers)]
+    nodes = {"input": nir.Input(input_type={"input": np.array([sizes[0]])})}
+    edges, previous = [], "input"
+    for index, model in enumerate(models):
+        fan_in, size = sizes[index], sizes[index + 1]
+        weight = rng.normal(0.8, 3.0 / np.sqrt(fan_in), (size, fan_in))
+        weight *= rng.random(weight.shape) < density
+        tau = float(rng.uniform(1.5e-3, 6e-3))
+        ones, zeros = np.ones(size), np.zeros(size)
+        if model == "LIF":
+            neuron = nir.LIF(tau=tau * ones, r=ones, v_leak=zeros, v_threshold=0.5 * ones,
+                             v_reset=zeros)
+        elif model == "CubaLIF":
+            neuron = nir.CubaLIF(tau_syn=2e-3 * ones, tau_mem=tau * ones, r=ones,
+                                 v_leak=zeros, v_threshold=0.3 * ones, v_reset=zeros,
+                                 w_in=ones)
+        else:
+            neuron = nir.IF(r=ones, v_threshold=ones, v_reset=zeros)
+        nodes[f"w{index}"] = nir.Affine(weight=weight, bias=zeros)
+        nodes[f"n{index}"] = neuron
+        edges += [(previous, f"w{index}"), (f"w{index}", f"n{index}")]
+        if recurrent and index == 0:
+            nodes["rec"] = nir.Linear(weight=rng.normal(0, 1.0 / np.sqrt(size), (size, size))
+                                      * (rng.random((size, size)) < density))
+            edges += [("n0", "rec"), ("rec", "n0")]
+        previous = f"n{index}"
+    nodes["output"] = nir.Output(output_type={"output": np.array([sizes[-1]])})
+    edges.append((previous, "output"))
+    network = quantized(nir_to_ir(nir.NIRGraph(nodes=nodes, edges=edges)),
+                        CompileOptions(dt=1e-3))
+    steps = draw(st.integers(1, 30))
+    inputs = rng.integers(0, 3, (steps, 1, sizes[0])) * (rng.random((steps, 1, sizes[0]))
+                                                        < draw(st.sampled_from([0.3, 0.7])))
+    return network, inputs.astype(np.int64)
+
+
+@pytest.mark.slow
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(random_cases())
+def test_random_graphs_bit_exact_on_rtl(case):
+    """Random graphs (one simulation each; the Verilator build is shared and cached)."""
+    network, inputs = case
+    check_cases(RANDOM_CONFIG, {"random": (map_network(network, RANDOM_CONFIG), inputs)})
