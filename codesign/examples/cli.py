@@ -22,7 +22,7 @@ def run_digits(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``example digits`` to the ``codesign`` command line (handler in ``func``)."""
+    """Add ``example digits`` to the ``codesign`` command line (handler in ``handler``)."""
     example = subparsers.add_parser("example", help="make a bundled example network and data set")
     examples = example.add_subparsers(dest="example", required=True)
     digits = examples.add_parser(
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     digits.add_argument("--test-samples", type=int, default=None,
                         help="keep only the first N test samples (default: all 360)")
     digits.add_argument("--seed", type=int, default=0, help="seed of training and coding")
-    digits.set_defaults(func=run_digits)
+    digits.set_defaults(handler=run_digits)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["example", *(sys.argv[1:] if argv is None else argv)])
     try:
-        return args.func(args)
+        return args.handler(args)
     except CodesignError as error:
-        print(f"error: {error.one_line()}", file=sys.stderr)
+        print(f"codesign: error: {error.one_line()}", file=sys.stderr)
         return 2
 
 
