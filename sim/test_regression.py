@@ -108,7 +108,8 @@ def divergence(program: MappedProgram, expected: golden.GoldenResult, got) -> st
     return ""
 
 
-def check_cases(config: HWConfig, cases: dict[str, tuple[MappedProgram, np.ndarray]]) -> None:
+def check_cases(config: HWConfig, cases: dict[str, tuple[MappedProgram, np.ndarray]],
+                cycle_tolerance: float = CYCLE_TOLERANCE) -> None:
     """Run every case in one simulation; assert bit-exactness and the cycle model."""
     images = {name: program_image.build_image(program) for name, (program, _) in cases.items()}
     results = run_rtl_many([(images[name], inputs) for name, (_, inputs) in cases.items()])
@@ -128,7 +129,7 @@ def check_cases(config: HWConfig, cases: dict[str, tuple[MappedProgram, np.ndarr
         print(f"{name}: {measured} cycles measured, {predicted} predicted ({100 * error:.2f}%; "
               f"worst step {100 * step_error:.1f}%)")
         worst = max(worst, (error, name))
-        if error > CYCLE_TOLERANCE:
+        if error > cycle_tolerance:
             failures.append(f"{name}: cycle model off by {100 * error:.1f}% "
                             f"({predicted} predicted, {measured} measured)")
     print(f"worst cycle-model error: {100 * worst[0]:.2f}% ({worst[1]})")
@@ -160,6 +161,9 @@ def test_scnn_on_nmnist_bit_exact_on_rtl():
 
 # -- property-based ---------------------------------------------------------------------------
 EXAMPLES = int(os.environ.get("CODESIGN_HYPOTHESIS_EXAMPLES", "50"))
+#: Random programs are often a few ~30-cycle steps, where one cycle of the fitted constants is
+#: 3%: their cycle check is looser than the NIR cases' 5%.
+RANDOM_CYCLE_TOLERANCE = 0.15
 #: The crossbar config's hardware (one build for both tests), mapped digitally unless needed.
 RANDOM_CONFIG = CONFIGS["crossbar"][0]
 
@@ -220,4 +224,5 @@ def random_cases(draw):
 def test_random_graphs_bit_exact_on_rtl(case):
     """Random graphs (one simulation each; the Verilator build is shared and cached)."""
     network, inputs = case
-    check_cases(RANDOM_CONFIG, {"random": (map_network(network, RANDOM_CONFIG), inputs)})
+    check_cases(RANDOM_CONFIG, {"random": (map_network(network, RANDOM_CONFIG), inputs)},
+                RANDOM_CYCLE_TOLERANCE)
