@@ -226,3 +226,20 @@ def test_random_graphs_bit_exact_on_rtl(case):
     network, inputs = case
     check_cases(RANDOM_CONFIG, {"random": (map_network(network, RANDOM_CONFIG), inputs)},
                 RANDOM_CYCLE_TOLERANCE)
+
+
+@pytest.mark.slow
+def test_run_target_rtl_and_ref_agree(tmp_path):
+    """``run_program`` end to end: the same compiled folder on ``ref`` and ``rtl``."""
+    from codesign.compiler.hw_cli import compile_for_hardware, run_program
+
+    config, _ = CONFIGS["one-core"]
+    (tmp_path / "hw.yaml").write_text(config.to_yaml())
+    compile_for_hardware(shared_case("NIR_paper/03_rnn/braille_noDelay_bias_zero.nir"),
+                         tmp_path / "hw.yaml", CompileOptions(), tmp_path / "out")
+    np.save(tmp_path / "in.npy", _braille_input()[:64, 0])
+    ref = run_program(tmp_path / "out", "ref", tmp_path / "in.npy", tmp_path / "ref.npz")
+    rtl = run_program(tmp_path / "out", "rtl", tmp_path / "in.npy", tmp_path / "rtl.npz")
+    assert np.array_equal(ref["output"], rtl["output"]) and ref["output"].sum() > 0
+    assert ref["cycles"].shape == rtl["cycles"].shape == (64,)
+    assert abs(ref["cycles"].sum() - rtl["cycles"].sum()) <= CYCLE_TOLERANCE * rtl["cycles"].sum()
