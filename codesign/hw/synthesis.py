@@ -246,7 +246,7 @@ def _run_tool(command: list[str], work: Path, timeout: float | None, what: str,
         completed = subprocess.run([executable, *command[1:]], cwd=work, timeout=timeout,
                                    capture_output=True, text=True)
     except subprocess.TimeoutExpired:
-        raise SynthesisTimeout(f"{what} did not finish within {timeout:g} s",
+        raise SynthesisTimeout(f"{what} did not finish within {timeout:.0f} s",
                                "raise the timeout or synthesise a smaller configuration") from None
     if completed.returncode != 0:
         log = work / log_name
