@@ -188,11 +188,14 @@ class Evaluator:
             metrics.sources[name] = "synthesis"
         if result.fmax_mhz:
             values["fmax_mhz"] = float(result.fmax_mhz)
-            values["latency_us"] = values["cycles_per_sample"] / result.fmax_mhz
             metrics.sources["fmax_mhz"] = "nextpnr"
-            metrics.sources["latency_us"] = "estimated cycles at nextpnr fmax"
         metrics.values = values
-        metrics.values["energy_uj"] = self._energy(point, values, self.fidelity(point)[1])
+        # A design pruned before its cycles were estimated (e.g. the smallest of an infeasible
+        # study) is reported by its resources alone.
+        if "cycles_per_sample" in values and "fmax_mhz" in values:
+            values["latency_us"] = values["cycles_per_sample"] / values["fmax_mhz"]
+            metrics.sources["latency_us"] = "estimated cycles at nextpnr fmax"
+            values["energy_uj"] = self._energy(point, values, self.fidelity(point)[1])
         return metrics
 
     def compile(self, point: DesignPoint):

@@ -171,4 +171,4 @@ def test_cli_handlers_raise_codesign_error_for_bad_config(tmp_path: Path):
                  ["hw", "build", "--hw", str(bad), "--board", "ulx3s"]):
         args = parser.parse_args(argv)
         with pytest.raises(CodesignError, match="crossbar.adc_bits = 17"):
-            args.func(args)
+            args.handler(args)
