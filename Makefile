@@ -16,7 +16,8 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/codesign example digits -o build/digits
-	$(BIN)/codesign simulate build/digits/digits.nir --input build/digits/digits_test.npz --mode fixed -o build/digits/fixed.npz
+	rm -rf build/dse
+	$(BIN)/codesign dse build/digits/digits.nir --input build/digits/digits_test.npz --budget luts=50k --trials 30 --max-synthesis 2 -o build/dse
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

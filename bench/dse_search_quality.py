@@ -35,7 +35,7 @@ def main() -> int:
     ratios: dict[str, list[float]] = {name: [] for name in args.samplers if name != "random"}
     with tempfile.TemporaryDirectory() as scratch:
         example = make_digits(Path(scratch) / "digits", measure_snn=False)
-        print(f"| seed | " + " | ".join(f"HV {name}" for name in args.samplers) + " |")
+        print("| seed | " + " | ".join(f"HV {name}" for name in args.samplers) + " |")
         print("|---|" + "---|" * len(args.samplers))
         for seed in args.seeds:
             found = {}

@@ -52,8 +52,8 @@ def sweep(base: HWConfig) -> list[tuple[str, HWConfig]]:
 
 
 def measure(rows: list[tuple[str, HWConfig]], pnr: bool, timeout: float) -> list[str]:
-    header = (f"| config | cores | lanes | tiles | LUT | FF | BRAM (DP16KD) | DSP | "
-              f"fmax (MHz) | time (s) |")
+    header = ("| config | cores | lanes | tiles | LUT | FF | BRAM (DP16KD) | DSP | "
+              "fmax (MHz) | time (s) |")
     lines = [header, "|" + "---|" * 10]
     print(header, flush=True)
     for label, config in rows:

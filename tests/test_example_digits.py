@@ -77,7 +77,7 @@ def test_is_deterministic_for_a_seed(digits, tmp_path):
 def test_bad_arguments_are_one_line_errors(tmp_path):
     with pytest.raises(CodesignError, match="--timesteps"):
         make_digits(tmp_path, timesteps=0)
-    result = subprocess.run([sys.executable, "-m", "codesign.examples.cli", "digits", "-o",
+    result = subprocess.run([sys.executable, "-m", "codesign", "example", "digits", "-o",
                              str(tmp_path), "--hidden", "2"], capture_output=True, text=True)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "--hidden" in result.stderr

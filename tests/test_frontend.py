@@ -2,7 +2,6 @@
 
 import nir
 import numpy as np
-import pytest
 
 from codesign.compiler import frontend, ir
 from codesign.compiler.pipeline import CompileOptions, discretized

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import os
 import time
 from pathlib import Path
 
@@ -23,6 +23,9 @@ def _settings(args: argparse.Namespace, out: Path) -> search.SearchSettings:
         raise CodesignError(f"--trials {args.trials} is out of range", "use at least 1 trial")
     if args.workers < 1:
         raise CodesignError(f"--workers {args.workers} is out of range", "use at least 1")
+    if args.synthesis_jobs < 1:
+        raise CodesignError(f"--synthesis-jobs {args.synthesis_jobs} is out of range",
+                            "use at least 1")
     return search.SearchSettings(
         model=str(args.model), input=str(args.input) if args.input else None,
         budget=parse_budget(args.budget), family=args.family,
@@ -86,11 +89,16 @@ def run_dse(args: argparse.Namespace) -> int:
              "trials"]
     hypervolumes = _hypervolumes(study, settings, args, candidates, metrics, facts)
 
+    print(f"confirming the Pareto front by real synthesis ({settings.family}, at most "
+          f"{args.max_synthesis} syntheses, {args.synthesis_jobs} at a time, cached by "
+          "content):", flush=True)
     front = pareto.confirm_front(candidates, evaluator, settings.budget, metrics,
-                                 max_synthesis=args.max_synthesis)
+                                 max_synthesis=args.max_synthesis, jobs=args.synthesis_jobs,
+                                 on_synthesis=_confirmed)
     if not front:
         _infeasible(study, evaluator, settings)
     chosen = pareto.choose(front, metrics)
+    rtl_note = _check_on_rtl(evaluator, chosen, args.rtl_samples)
     for candidate in front:
         candidate.placement_report = evaluator.analytic(candidate.point).placement_report
     print(report.pareto_table(front, chosen))
@@ -98,7 +106,7 @@ def run_dse(args: argparse.Namespace) -> int:
     notes = report.write_best(out, chosen, evaluator.compile(chosen.point))
     notes.append("the search ranks with the layer-level cycle estimate (cycle_estimate.py); the "
                  "reported front's cycles come from the compiler's cycle model of each compiled "
-                 "program; RTL-measured cycles of the final candidates are not wired in yet")
+                 "program, the chosen design's from its RTL: " + rtl_note)
     others = [c for c in candidates if c not in front]
     report.write_html(out, front, others, chosen, metrics, settings.budget, facts, notes,
                       evaluator.model.breakdown(chosen.point.config()))
@@ -113,6 +121,38 @@ def run_dse(args: argparse.Namespace) -> int:
     print(f"wrote {out}/pareto.csv, best.yaml, best/, report.html "
           f"({time.monotonic() - started:.0f} s)")
     return 0
+
+
+def _check_on_rtl(evaluator: Evaluator, chosen: pareto.Candidate, samples: int) -> str:
+    """Measure the chosen design's cycles on its RTL (bit-exact outputs checked); one line."""
+    if samples <= 0:
+        return "skipped (--rtl-samples 0)"
+    print(f"running the chosen design (trial {chosen.number}) on its RTL under Verilator "
+          f"({samples} samples; the build is cached):", flush=True)
+    try:
+        measured = evaluator.rtl_cycles(chosen.point, pareto.Metrics(dict(chosen.values),
+                                                                      dict(chosen.sources)),
+                                        samples)
+    except EvaluationFailed as reason:
+        line = f"RTL check failed: {reason}"
+    else:
+        chosen.values, chosen.sources = measured.values, measured.sources
+        line = (f"outputs bit-exact with the golden model on {samples} samples; "
+                f"{chosen.values['cycles_per_sample']:.0f} cycles per sample measured, the cycle "
+                f"model's error on them {100 * chosen.values['cycle_model_error']:+.2f}%")
+    print(f"  {line}", flush=True)
+    return line
+
+
+def _confirmed(candidate: pareto.Candidate) -> None:
+    """One line per front design that real synthesis checked."""
+    verdict = f"dropped: {candidate.failure}" if candidate.failure else "within budget"
+    cost = ""
+    if candidate.sources.get("luts") == "synthesis":
+        values = candidate.values
+        cost = (f"{int(values['luts'])} LUTs, {int(values['ffs'])} FFs, {int(values['bram'])} "
+                f"BRAM, {int(values['dsp'])} DSP, {values['fmax_mhz']:.1f} MHz; ")
+    print(f"  trial {candidate.number}: {cost}{verdict}", flush=True)
 
 
 def _hypervolumes(study, settings, args, candidates, metrics, facts) -> str:
@@ -190,6 +230,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="time limit of one synthesis + place and route (default 600)")
     parser.add_argument("--max-synthesis", type=int, default=8,
                         help="most syntheses spent confirming the Pareto front (default 8)")
+    parser.add_argument("--synthesis-jobs", type=int, default=os.cpu_count() or 1,
+                        help="syntheses run at the same time while confirming the front "
+                             "(default: the number of cores)")
+    parser.add_argument("--rtl-samples", type=int, default=10,
+                        help="sample inputs the chosen design runs on its Verilator-built RTL "
+                             "(measured cycles, bit-exact check); 0 skips (default 10)")
     parser.add_argument("--search-only", action="store_true",
                         help="only evaluate trials into the study (a distributed worker); a run "
                              "without it confirms the front and writes the report")
@@ -199,19 +245,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("-o", "--output", required=True, help="output directory")
     parser.set_defaults(handler=run_dse)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m codesign.dse.cli MODEL.nir ...``)."""
-    parser = argparse.ArgumentParser(prog="codesign")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["dse", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.handler(args)
-    except CodesignError as error:
-        print(f"codesign: error: {error.one_line()}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

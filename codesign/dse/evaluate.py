@@ -11,7 +11,9 @@ level                  what                                                    c
                                                                                cached by content
 ``program``            the compiler's mapping back end and its cycle model     ~0.1-1 s
                        (program-level cycles from golden-model activity)
-``rtl``                RTL-measured cycles of the final candidates             not wired in yet
+``rtl``                the chosen design's program on its Verilator-built      a Verilator build
+                       RTL: measured cycles, and outputs checked bit for bit   (cached) + seconds
+                       against the golden model
 =====================  =====================================================  ==============
 
 The search ranks with the layer-level cycle estimate; the Pareto candidates that real synthesis
@@ -225,6 +227,42 @@ class Evaluator:
         metrics.values = values
         metrics.sources["cycles_per_sample"] = "compiler cycle model"
         metrics.sources["latency_us"] = "compiler cycle model at " + metrics.sources.get(
+            "fmax_mhz", "target clock")
+        return metrics
+
+    def rtl_cycles(self, point: DesignPoint, metrics: Metrics, samples: int) -> Metrics:
+        """Run the compiled program on the RTL (Verilator) for the first ``samples`` sample
+        inputs: its output spikes must equal the golden model's bit for bit, and its measured
+        cycles replace the cycle model's (whose relative error is kept as
+        ``cycle_model_error``)."""
+        from codesign.compiler import cycle_model, program_image
+        from codesign.compiler.backends.rtl_runner import run_rtl
+
+        program = self.compile(point)
+        inputs = self.workload.inputs[:, :samples]
+        prediction, reference = cycle_model.predict_run(program, inputs)
+        try:
+            result = run_rtl(program_image.build_image(program),
+                             golden.integer_input(program.network, inputs))
+        except CodesignError as error:
+            raise EvaluationFailed(f"RTL simulation: {error.one_line()}") from None
+        expected = reference.output.reshape(result.output.shape)
+        if not np.array_equal(result.output, expected):
+            step, sample = np.argwhere(result.output != expected)[0][:2]
+            raise EvaluationFailed(f"RTL output differs from the golden model at step {step} of "
+                                   f"sample {sample}; run `codesign run --target rtl` on "
+                                   f"{self.workload.model_path} for the waveform")
+        measured = float(result.cycles.sum(axis=1).mean())
+        predicted = float(np.asarray(prediction.cycles).sum(axis=0).mean())
+        values = dict(metrics.values)
+        values["cycles_per_sample"] = measured
+        values["cycles_per_step"] = measured / self.workload.timesteps
+        values["cycle_model_error"] = (predicted - measured) / measured
+        values["latency_us"] = measured / values["fmax_mhz"]
+        values["energy_uj"] = self._energy(point, values, self.fidelity(point)[1])
+        metrics.values = values
+        metrics.sources["cycles_per_sample"] = f"RTL (Verilator), {inputs.shape[1]} samples"
+        metrics.sources["latency_us"] = "RTL cycles at " + metrics.sources.get(
             "fmax_mhz", "target clock")
         return metrics
 

@@ -10,6 +10,7 @@ the reported front is within budget by real synthesis.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -97,49 +98,58 @@ def feasible(candidate: Candidate, budget: Budget) -> bool:
 
 
 def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Budget,
-                  metrics: list[str], max_synthesis: int = 24,
+                  metrics: list[str], max_synthesis: int = 24, jobs: int = 1,
                   on_synthesis: Callable[[Candidate], None] | None = None) -> list[Candidate]:
     """The Pareto front of the candidates within budget, every one confirmed by real synthesis.
 
-    Candidates are synthesised front first; one over budget (or failing synthesis) is dropped
-    and the front recomputed. At most ``max_synthesis`` syntheses run; an unconfirmed design is
-    never returned.
+    Unconfirmed front designs are synthesised smallest (modelled LUTs) first, up to ``jobs`` at a
+    time (the tools are separate processes); one over budget (or failing synthesis) is dropped and the front recomputed. At
+    most ``max_synthesis`` syntheses run; an unconfirmed design is never returned.
     """
     pool = [c for c in candidates if feasible(c, budget)]
     synthesised = 0
     while pool:
         front = [c for c, keep in zip(pool, non_dominated(loss_matrix(pool, metrics))) if keep]
-        pending = [c for c in front if not c.confirmed]
+        # smallest first: the cheapest to synthesise and the likeliest to fit
+        pending = sorted((c for c in front if not c.confirmed),
+                         key=lambda c: c.values.get("luts", float("inf")))
         if not pending:
             return front
         if synthesised >= max_synthesis:
             confirmed = [c for c in front if c.confirmed]
             return [c for c, keep in zip(confirmed,
                                          non_dominated(loss_matrix(confirmed, metrics))) if keep]
-        candidate = pending[0]
-        synthesised += 1
-        try:
-            result = evaluator.synthesize(candidate.point, Metrics(dict(candidate.values),
-                                                                   dict(candidate.sources)))
-        except EvaluationFailed as reason:
-            candidate.failure = str(reason)
-            pool.remove(candidate)
-            continue
-        try:
-            result = evaluator.program_cycles(candidate.point, result)
-        except EvaluationFailed as reason:
-            candidate.failure = str(reason)
-            pool.remove(candidate)
-            continue
-        candidate.values = result.values
-        candidate.sources = result.sources
-        candidate.confirmed = True
-        if on_synthesis:
-            on_synthesis(candidate)
-        if not budget.fits(candidate.values):
-            candidate.failure = "over budget by real synthesis"
-            pool.remove(candidate)
+        batch = pending[:min(jobs, max_synthesis - synthesised)]
+        synthesised += len(batch)
+        with ThreadPoolExecutor(max_workers=len(batch)) as executor:
+            results = list(executor.map(lambda c: _synthesize(c, evaluator), batch))
+        for candidate, result in zip(batch, results):
+            if isinstance(result, EvaluationFailed):
+                candidate.failure = str(result)
+            else:
+                try:
+                    result = evaluator.program_cycles(candidate.point, result)
+                except EvaluationFailed as reason:
+                    candidate.failure = str(reason)
+                else:
+                    candidate.values = result.values
+                    candidate.sources = result.sources
+                    candidate.confirmed = True
+                    if not budget.fits(candidate.values):
+                        candidate.failure = "over budget by real synthesis"
+            if on_synthesis:
+                on_synthesis(candidate)
+            if candidate.failure:
+                pool.remove(candidate)
     return []
+
+
+def _synthesize(candidate: Candidate, evaluator: Evaluator) -> Metrics | EvaluationFailed:
+    try:
+        return evaluator.synthesize(candidate.point, Metrics(dict(candidate.values),
+                                                             dict(candidate.sources)))
+    except EvaluationFailed as reason:
+        return reason
 
 
 def smallest(candidates: list[Candidate], budget: Budget) -> Candidate | None:

@@ -15,7 +15,7 @@ from codesign.dse.budget import RESOURCES, Budget
 from codesign.dse.pareto import Candidate
 
 CSV_COLUMNS = ("trial", "luts", "ffs", "bram", "dsp", "fmax_mhz", "cycles_per_sample",
-               "latency_us", "energy_uj", "fidelity", "accuracy")
+               "latency_us", "energy_uj", "fidelity", "accuracy", "cycle_model_error")
 HARDWARE_COLUMNS = ("cores", "neurons_per_core", "synapse_lanes", "synapse_memory_depth")
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from codesign.errors import CodesignError
 
 
 def run_digits(args: argparse.Namespace) -> int:
@@ -36,19 +34,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="keep only the first N test samples (default: all 360)")
     digits.add_argument("--seed", type=int, default=0, help="seed of training and coding")
     digits.set_defaults(handler=run_digits)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m codesign.examples.cli digits -o DIR``)."""
-    parser = argparse.ArgumentParser(prog="codesign")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["example", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.handler(args)
-    except CodesignError as error:
-        print(f"codesign: error: {error.one_line()}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from codesign.errors import CodesignError
@@ -105,19 +104,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--timeout", type=float, default=None,
                        help="seconds for the resource check synthesis")
     build.set_defaults(handler=run_build)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m codesign.hw.cli synth --hw ...``)."""
-    parser = argparse.ArgumentParser(prog="codesign")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["hw", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.handler(args)
-    except CodesignError as error:
-        print(f"error: {error.one_line()}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

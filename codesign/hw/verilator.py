@@ -37,15 +37,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from amaranth.back import verilog as amaranth_verilog
 from amaranth.lib import wiring
 
 from codesign.hw.cache import cache_dir, content_key
+from codesign.hw.verilog import to_verilog
 
 # ``--output-split 0``: one C++ file. Split builds use precompiled headers, and the wheel's
 # verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so g++ reads "Vtop__pch.h.fast" as a linker input
 # and fails on any design big enough to be split (the whole Accelerator is).
-BUILD_ARGS = ("-Wno-fatal", "--output-split", "0")
+#: ``--x-initial 0``: memories without an initial block start at zero, as on the FPGA
+#: (``codesign.hw.verilog`` drops all-zero initial blocks).
+BUILD_ARGS = ("-Wno-fatal", "--output-split", "0", "--x-initial", "0")
 _DONE_MARKER = "codesign-build-done"
 
 
@@ -89,7 +91,7 @@ def build(verilog: str | Path | wiring.Component, toplevel: str, *, waves: bool 
     from cocotb_tools.runner import get_runner
 
     verilator_environment()
-    text = (amaranth_verilog.convert(verilog, name=toplevel)
+    text = (to_verilog(verilog, name=toplevel)
             if isinstance(verilog, wiring.Component) else Path(verilog).read_text())
     arguments = [*BUILD_ARGS, *(["--trace-fst"] if waves == "fst" else []), *build_args]
     key = content_key(text, {"toplevel": toplevel, "args": arguments, "waves": waves,

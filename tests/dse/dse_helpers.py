@@ -10,7 +10,7 @@ from pathlib import Path
 
 def dse_command(model: Path, inputs: Path, out: Path, *options: str) -> list[str]:
     """``codesign dse`` as a subprocess command (through the module's own entry point)."""
-    return [sys.executable, "-m", "codesign.dse.cli", str(model), "--input", str(inputs),
+    return [sys.executable, "-m", "codesign", "dse", str(model), "--input", str(inputs),
             "--samples", "40", "--quiet", "--no-baseline", "--pruning-samples", "20",
             "-o", str(out), *options]
 

@@ -47,7 +47,7 @@ def test_cli_rejects_a_bad_budget_on_one_line(tmp_path):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "codesign.dse.cli", "model.nir", "--budget",
+    result = subprocess.run([sys.executable, "-m", "codesign", "dse", "model.nir", "--budget",
                              "luts=lots", "-o", str(tmp_path / "out")],
                             capture_output=True, text=True)
     assert result.returncode == 2

