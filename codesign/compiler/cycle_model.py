@@ -73,7 +73,7 @@ def neuron_latency(config) -> int:
     """Pipeline depth of the neuron-update unit for ``config`` (from the hardware's own build)."""
     from codesign.hw.neuron_unit import NeuronUnit
 
-    return NeuronUnit.from_config(config).latency
+    return NeuronUnit.latency_of(config)
 
 
 def _source_work(program: MappedProgram, name: str) -> tuple[np.ndarray, np.ndarray]:

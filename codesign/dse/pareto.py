@@ -104,7 +104,8 @@ def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Bud
 
     Unconfirmed front designs are synthesised smallest (modelled LUTs) first, up to ``jobs`` at a
     time (the tools are separate processes); one over budget (or failing synthesis) is dropped and the front recomputed. At
-    most ``max_synthesis`` syntheses run; an unconfirmed design is never returned.
+    most ``max_synthesis`` syntheses run; when they are spent, the result is the front of the
+    confirmed designs. An unconfirmed design is never returned.
     """
     pool = [c for c in candidates if feasible(c, budget)]
     synthesised = 0
@@ -115,8 +116,8 @@ def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Bud
                          key=lambda c: c.values.get("luts", float("inf")))
         if not pending:
             return front
-        if synthesised >= max_synthesis:
-            confirmed = [c for c in front if c.confirmed]
+        if synthesised >= max_synthesis:  # the front of what real synthesis confirmed
+            confirmed = [c for c in pool if c.confirmed]
             return [c for c, keep in zip(confirmed,
                                          non_dominated(loss_matrix(confirmed, metrics))) if keep]
         batch = pending[:min(jobs, max_synthesis - synthesised)]

@@ -70,6 +70,13 @@ class NeuronUnit(wiring.Component):
                    accumulator_bits=arithmetic.accumulator_bits(config.weight_bits),
                    tag_bits=tag_bits if tag_bits is not None else bits_for(config.neurons_per_core))
 
+    @classmethod
+    def latency_of(cls, config: Any) -> int:
+        """Pipeline depth of the unit for an ``HWConfig``, from a unit built only for that."""
+        unit = cls.from_config(config)
+        unit._MustUse__used = True  # never elaborated: no UnusedElaboratable warning
+        return unit.latency
+
     def _build(self, m: Module) -> int:
         """Adds the datapath to ``m``; returns its latency in cycles."""
         pipe = ExpressionPipeliner(m, static=[self.parameters.as_value()],

@@ -146,8 +146,10 @@ def test_confirm_front_replaces_designs_real_synthesis_rejects(jobs):
 
 
 def test_confirm_front_synthesises_the_smallest_first_and_returns_only_confirmed_designs():
-    candidates = [_candidate(0, 10.0, 0.90, 900), _candidate(1, 20.0, 0.95, 800)]
-    synthesis = _TableSynthesis({0: 900, 1: 800})
+    # front {0, 2} (2 dominates 1); one synthesis: the smaller, 0, is all that is reported
+    candidates = [_candidate(0, 10.0, 0.90, 900), _candidate(1, 20.0, 0.95, 800),
+                  _candidate(2, 15.0, 0.99, 950)]
+    synthesis = _TableSynthesis({0: 900, 1: 800, 2: 950})
     front = pareto.confirm_front(candidates, synthesis, Budget(luts=1000),
                                  ["latency_us", "fidelity"], max_synthesis=1)
-    assert [c.number for c in front] == [1] and synthesis.synthesised == [1]
+    assert [c.number for c in front] == [0] and synthesis.synthesised == [0]
