@@ -102,6 +102,12 @@ class HWConfig:
                                     "entries of each router event queue")
     host_width: int = _knob(32, _Range(None, choices=(8, 16, 32)), "host stream data width in bits")
     clock_mhz: float = _knob(100, _Range(1, 1000, integer=False), "target clock frequency in MHz")
+    neuron_dsp_bits: int = _knob(18, _Range(None, choices=(16, 18)),
+                                 "DSP operand width the neuron unit's multipliers are cut for "
+                                 "(18: ECP5 MULT18X18D; 16: iCE40 SB_MAC16, small products in LUTs)")
+    neuron_stage_depth: float = _knob(2, _Range(1, 16, integer=False),
+                                      "carry chains between the neuron unit's pipeline registers "
+                                      "(deeper: fewer flip-flops and latency cycles, lower fmax)")
 
     def __post_init__(self) -> None:
         if not isinstance(self.crossbar, CrossbarConfig):

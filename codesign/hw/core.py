@@ -57,7 +57,8 @@ class Core(wiring.Component):
         self.engine = SynapseEngine(layout, self.write_data_bits)
         self.unit = NeuronUnit(state_bits=layout.state_bits,
                                accumulator_bits=layout.accumulator_bits,
-                               tag_bits=layout.neuron_index_bits)
+                               tag_bits=layout.neuron_index_bits,
+                               max_depth=layout.neuron_stage_depth, dsp_bits=layout.neuron_dsp_bits)
         super().__init__({
             "events_in": In(stream.Signature(SOURCE_ID_BITS)),
             "spikes_out": Out(stream.Signature(SOURCE_ID_BITS)),

@@ -112,6 +112,9 @@ class CoreLayout:
     synapse_memory_depth: int
     source_table_depth: int
     profiles: int
+    #: The neuron unit's build (HWConfig knobs of the same names; they do not change any word).
+    neuron_dsp_bits: int = 18
+    neuron_stage_depth: float = 2.0
     words: dict[MemorySelect, Fields] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self):
@@ -145,7 +148,9 @@ class CoreLayout:
                    weight_bits=config.weight_bits, state_bits=config.state_bits,
                    delay_slots=config.delay_slots,
                    synapse_memory_depth=config.synapse_memory_depth,
-                   source_table_depth=config.source_table_depth, profiles=config.profiles)
+                   source_table_depth=config.source_table_depth, profiles=config.profiles,
+                   neuron_dsp_bits=config.neuron_dsp_bits,
+                   neuron_stage_depth=config.neuron_stage_depth)
 
     # -- derived widths ---------------------------------------------------------------------
     @property

@@ -25,6 +25,11 @@ from codesign import arithmetic
 from codesign.hw.core_layout import bits_for, parameter_fields, state_fields
 from codesign.hw.retiming import ExpressionPipeliner
 
+#: ``dsp_bits`` (the ``neuron_dsp_bits`` knob) -> the widest narrower operand of a partial
+#: product built in LUTs. 18 (ECP5 MULT18X18D): none. 16 (iCE40 SB_MAC16): operands under 8 bits,
+#: which would use under half of a 16 x 16 block; this keeps tiny.yaml's unit at 7 SB_MAC16.
+LUT_PRODUCT_BITS = {18: 0, 16: 7}
+
 
 class NeuronUnit(wiring.Component):
     """Fixed-latency pipelined ``arithmetic.neuron_step``.
@@ -39,10 +44,13 @@ class NeuronUnit(wiring.Component):
     """
 
     def __init__(self, *, state_bits: int, accumulator_bits: int, tag_bits: int = 8,
-                 max_depth: float = 2.0):
+                 max_depth: float = 2.0, dsp_bits: int = 18):
+        if dsp_bits not in LUT_PRODUCT_BITS:
+            raise ValueError(f"dsp_bits must be one of {sorted(LUT_PRODUCT_BITS)}")
         self.state_bits = state_bits
         self.accumulator_bits = accumulator_bits
         self.max_depth = max_depth
+        self.dsp_bits = dsp_bits
         bias_bits, _ = arithmetic.parameter_widths(state_bits)["bias"]
         state = {name: signed(state_bits) for name, _, _ in state_fields(state_bits).fields}
         self.input_layout = data.StructLayout({
@@ -68,7 +76,8 @@ class NeuronUnit(wiring.Component):
         """Sized for an ``HWConfig``; the tag holds a neuron index unless told otherwise."""
         return cls(state_bits=config.state_bits,
                    accumulator_bits=arithmetic.accumulator_bits(config.weight_bits),
-                   tag_bits=tag_bits if tag_bits is not None else bits_for(config.neurons_per_core))
+                   tag_bits=tag_bits if tag_bits is not None else bits_for(config.neurons_per_core),
+                   max_depth=config.neuron_stage_depth, dsp_bits=config.neuron_dsp_bits)
 
     @classmethod
     def latency_of(cls, config: Any) -> int:
@@ -80,7 +89,9 @@ class NeuronUnit(wiring.Component):
     def _build(self, m: Module) -> int:
         """Adds the datapath to ``m``; returns its latency in cycles."""
         pipe = ExpressionPipeliner(m, static=[self.parameters.as_value()],
-                                   max_depth=self.max_depth, name="neuron")
+                                   max_depth=self.max_depth, name="neuron",
+                                   dsp_bits=self.dsp_bits,
+                                   lut_product_bits=LUT_PRODUCT_BITS[self.dsp_bits])
         # Every input is registered first: the unit's timing does not depend on its driver.
         registered = {name: pipe.register(self.neuron[name]) for name in
                                  ("synaptic_input", "voltage", "current", "adaptation", "bias")}
@@ -90,8 +101,13 @@ class NeuronUnit(wiring.Component):
                parameter_fields(self.state_bits, include_bias=False).fields})
         bits = self.state_bits
 
-        current = pipe.register(arithmetic.update_current(
-            parameters, registered["current"], registered["synaptic_input"], bits, Mux))
+        current = arithmetic.update_current(
+            parameters, registered["current"], registered["synaptic_input"], bits, Mux)
+        if self.dsp_bits != 18:
+            # Saturated to ``bits``, so the slice is exact; it keeps the current-gain product at
+            # 26 x bits instead of 26 x (the sum's ~2 x bits). (The ECP5 cut keeps its netlist.)
+            current = current[:bits].as_signed()
+        current = pipe.register(current)
         voltage = pipe.register(arithmetic.update_voltage(
             parameters, registered["voltage"], current, bits, Mux))
         voltage, spike = arithmetic.fire_and_reset(parameters, voltage, registered["adaptation"],

