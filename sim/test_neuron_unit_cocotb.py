@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
+import pytest
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge
 
@@ -22,15 +23,18 @@ WEIGHT_BITS = 8
 COUNT = 150
 
 
-def make_unit(state_bits: int) -> NeuronUnit:
+def make_unit(state_bits: int, dsp_bits: int, max_depth: float) -> NeuronUnit:
     return NeuronUnit(state_bits=state_bits,
-                      accumulator_bits=arithmetic.accumulator_bits(WEIGHT_BITS))
+                      accumulator_bits=arithmetic.accumulator_bits(WEIGHT_BITS),
+                      dsp_bits=dsp_bits, max_depth=max_depth)
 
 
 @cocotb.test()
 async def every_model_bit_exact(dut):
     state_bits = int(os.environ["NEURON_STATE_BITS"])
-    unit = make_unit(state_bits)   # for the port layouts and the latency
+    # for the port layouts and the latency
+    unit = make_unit(state_bits, int(os.environ["NEURON_DSP_BITS"]),
+                     float(os.environ["NEURON_STAGE_DEPTH"]))
     rng = np.random.default_rng(11)
     Clock(dut.clk, 10, unit="ns").start()
     dut.rst.value = 1
@@ -71,8 +75,11 @@ async def every_model_bit_exact(dut):
                   unit.latency)
 
 
-def test_neuron_unit_on_verilator():
+@pytest.mark.parametrize("dsp_bits, max_depth", [(18, 2.0), (16, 4.0)])  # ECP5, tiny.yaml
+def test_neuron_unit_on_verilator(dsp_bits, max_depth):
     from codesign.hw.verilator import run_cocotb
 
-    run_cocotb(make_unit(16), toplevel="neuron_unit", test_module=Path(__file__).stem,
-               test_dir=Path(__file__).parent, extra_env={"NEURON_STATE_BITS": "16"})
+    run_cocotb(make_unit(16, dsp_bits, max_depth), toplevel="neuron_unit",
+               test_module=Path(__file__).stem, test_dir=Path(__file__).parent,
+               extra_env={"NEURON_STATE_BITS": "16", "NEURON_DSP_BITS": str(dsp_bits),
+                          "NEURON_STAGE_DEPTH": str(max_depth)})

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import sys
 from dataclasses import dataclass
@@ -139,6 +140,7 @@ def build_bitstream(config: HWConfig, board: str, output_dir: str | Path | None 
                            do_program=False, **overrides)
         except Exception as error:  # amaranth raises a bare subprocess error on a tool failure
             log = output_dir / "codesign_top.tim"
+            _raise_if_over_capacity(log, board, spec.device_key)
             raise SynthesisError(f"the {board} bitstream build failed: {error}",
                                  f"see the logs in {output_dir} ({log.name}, codesign_top.rpt)"
                                  ) from None
@@ -147,6 +149,29 @@ def build_bitstream(config: HWConfig, board: str, output_dir: str | Path | None 
         raise SynthesisError(f"the {board} build wrote no {bitstream.name}",
                              f"see the logs in {output_dir}")
     return bitstream
+
+
+#: nextpnr's utilisation lines, e.g. ``Info:      ICESTORM_LC:  8304/  5280   157%``.
+_UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.MULTILINE)
+
+
+def _raise_if_over_capacity(log: Path, board: str, device_key: str) -> None:
+    """One-line error when nextpnr could not place the design because a BEL type ran out.
+
+    On iCE40 the binding limit is the logic cell (ICESTORM_LC: one LUT4, one flip-flop and one
+    carry): a flip-flop packs into the cell of the LUT that drives it, any other one (register
+    chains, registered memory and DSP outputs) takes a cell of its own, so LUT and FF counts that
+    each fit the device can still need more cells than it has.
+    """
+    text = log.read_text() if log.is_file() else ""
+    for kind, used, available in _UTILISATION.findall(text):
+        used, available = int(used), int(available)
+        if used > available:
+            raise SynthesisError(
+                f"the design for {board} needs {used} {kind} but the {device_key} has "
+                f"{available} ({used - available} over, {100 * used / available:.0f}% of the "
+                f"device; nextpnr packing)",
+                "use a smaller hardware configuration (fewer cores, neurons or profiles)")
 
 
 def _board(board: str) -> Board:

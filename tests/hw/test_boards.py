@@ -76,6 +76,17 @@ def test_icebreaker_bitstream_of_the_uart_bridge(tmp_path: Path):
     assert "PASS" in (tmp_path / "icebreaker" / "codesign_top.tim").read_text()
 
 
+@pytest.mark.slow
+def test_icebreaker_refuses_the_tiny_accelerator_for_logic_cells(tmp_path: Path):
+    """tiny.yaml's accelerator + UART bridge is within the UP5K's LUT4, FF, BRAM and SB_MAC16
+    counts (the neuron unit's iCE40 build), so the real flow runs, but nextpnr needs more logic
+    cells (one LUT4 + one flip-flop each) than the device has: the error says so on one line."""
+    config = load_config(CONFIGS / "tiny.yaml")
+    with pytest.raises(CodesignError, match=r"needs \d+ ICESTORM_LC but the ice40-up5k has 5280 "
+                                            r"\(\d+ over"):
+        build_bitstream(config, "icebreaker", tmp_path / "icebreaker")
+
+
 def test_design_too_big_for_the_board_names_resource_and_excess(tmp_path: Path):
     config = HWConfig.from_dict({"host_width": 16})
     with pytest.raises(CodesignError, match=r"needs 10 dsp but the ice40-up5k has 8 \(2 over"):
