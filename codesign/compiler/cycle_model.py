@@ -45,9 +45,9 @@ INPUT_CYCLES = 2
 #: pipeline drain (``NeuronUnit.latency``, added per phase).
 PHASE_CYCLES = 8
 #: Router and engine pipeline fill of a phase that delivers events.
-DELIVERY_CYCLES = 7
+DELIVERY_CYCLES = 8
 #: Router pipeline of a phase whose events only go to the host (the output layer).
-HOST_DELIVERY_CYCLES = 1
+HOST_DELIVERY_CYCLES = 2
 #: CONVERT, settle and the result path of a tile conversion.
 CONVERT_CYCLES = 3
 #: Pipeline of a tile conversion (crossbar_tile.py: ``outputs * max(active_rows, 2S) + 13``).

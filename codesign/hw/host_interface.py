@@ -20,7 +20,7 @@ This component is its hardware decoder:
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -115,6 +115,7 @@ class HostInterface(wiring.Component):
         output_read = outputs.read_port()
         output_count = Signal(range(self.output_buffer_depth + 1))
         output_overflow = Signal()
+        output_word = Signal.like(output_read.data)
 
         # WRITE: gather a word's fields, then pulse `enable` with the whole word the next cycle.
         word = Signal(self.write_fields * FIELD_BITS)
@@ -231,11 +232,15 @@ class HostInterface(wiring.Component):
                 with m.If(address == output_count):
                     m.next = "OUTPUT_END"
                 with m.Else():
-                    m.next = "OUTPUT_SEND"
+                    m.next = "OUTPUT_LOAD"
+
+            with m.State("OUTPUT_LOAD"):
+                # The block RAM's output goes to a register before the response multiplexer.
+                m.d.sync += output_word.eq(output_read.data)
+                m.next = "OUTPUT_SEND"
 
             with m.State("OUTPUT_SEND"):
-                m.d.comb += [out_valid.eq(1), out_field.eq(output_read.data),
-                             output_read.addr.eq(address)]
+                m.d.comb += [out_valid.eq(1), out_field.eq(output_word)]
                 with m.If(out_ready):
                     m.d.sync += address.eq(address + 1)
                     m.next = "OUTPUT_FETCH"
@@ -299,34 +304,42 @@ class HostInterface(wiring.Component):
     def _play_inputs(self, m: Module, input_read, input_count: Signal) -> None:
         """Phase 0: stream the buffered entries, `repeat` events each, then empty the buffer.
 
-        The read address runs one entry ahead when the current entry finishes, so the player
-        emits one event per cycle with a single fetch cycle at the start.
+        Entries flow through two slots, like the synapse engine's source table: the block RAM's
+        output (held while its read enable is low) and the ``head`` register the events are
+        played from, so no logic sits between the RAM's slow output and the next read address.
+        The first entry is read in the ``input_play`` cycle and the next one is read while the
+        head plays, so the player emits one event per cycle from the second cycle after
+        ``input_play`` on.
         """
         playing = Signal()
-        primed = Signal()
-        index = Signal(range(self.input_buffer_depth + 1))
-        emitted = Signal(16)
-        repeat = input_read.data[16:]
+        fetch = Signal(range(self.input_buffer_depth + 1))   # next entry to read
+        looked_up = Signal()                                  # the RAM's output holds an entry
+        head_valid = Signal()
+        head_id = Signal(SOURCE_ID_BITS)
+        remaining = Signal(16)                                # events of the head still to play
         events = self.input_events
-        finish_entry = Signal()
-        m.d.comb += [self.input_busy.eq(playing), input_read.addr.eq(index),
-                     events.payload.eq(input_read.data[:16])]
-        with m.If(playing & primed):
-            m.d.comb += [
-                events.valid.eq(emitted != repeat),
-                finish_entry.eq((repeat == 0) | (events.ready & (emitted + 1 == repeat))),
-            ]
-            with m.If(finish_entry):
-                m.d.comb += input_read.addr.eq(index + 1)
-                m.d.sync += [index.eq(index + 1), emitted.eq(0)]
-                with m.If(index + 1 == input_count):
-                    m.d.sync += [playing.eq(0), input_count.eq(0)]
-            with m.Elif(events.ready):
-                m.d.sync += emitted.eq(emitted + 1)
-        with m.If(playing & ~primed):
-            m.d.sync += primed.eq(1)
-        with m.If(self.input_play & ~playing & (input_count != 0)):
-            m.d.sync += [playing.eq(1), primed.eq(0), index.eq(0), emitted.eq(0)]
+        entry_id, entry_repeat = input_read.data[:16], input_read.data[16:]
+        start = self.input_play & ~playing & (input_count != 0)
+
+        m.d.comb += [self.input_busy.eq(playing), events.payload.eq(head_id),
+                     events.valid.eq(head_valid & (remaining != 0))]
+        head_done = head_valid & ((remaining == 0) | ((remaining == 1) & events.ready))
+        move = looked_up & (~head_valid | head_done)
+        read = start | (playing & (fetch != input_count) & (~looked_up | move))
+        m.d.comb += [input_read.addr.eq(Mux(start, 0, fetch)), input_read.en.eq(read)]
+        with m.If(read):
+            m.d.sync += fetch.eq(Mux(start, 1, fetch + 1))
+        m.d.sync += looked_up.eq(read | (looked_up & ~move))
+        with m.If(move):
+            m.d.sync += [head_valid.eq(1), head_id.eq(entry_id), remaining.eq(entry_repeat)]
+        with m.Elif(head_done):
+            m.d.sync += head_valid.eq(0)
+        with m.Elif(events.valid & events.ready):
+            m.d.sync += remaining.eq(remaining - 1)
+        with m.If(playing & (fetch == input_count) & ~looked_up & (~head_valid | head_done)):
+            m.d.sync += [playing.eq(0), input_count.eq(0)]
+        with m.If(start):
+            m.d.sync += playing.eq(1)
 
     def _gather_fields(self, m: Module):
         """Command words -> 32-bit fields (least significant word first)."""

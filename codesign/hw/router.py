@@ -7,7 +7,11 @@ layers, to the host.
 
 Pipeline (one event per cycle when nothing stalls)::
 
-    inputs --round-robin--> [intake, 2 deep] --range table--> [deliver] --> per-destination queues
+    inputs --round-robin--> [intake, 2 deep] --compare--> [match] --OR--> [deliver] --> queues
+
+The range comparisons (one per table entry) and the OR of the matching masks run in separate
+cycles: the ``match`` stage registers one hit bit per entry, so neither the comparators nor the
+wide OR share a clock cycle with the intake queue's read or the queues' write.
 
 * **Routing table**: ``table_entries`` entries ``(first_id, last_id, destination_mask)``; an event
   whose id lies in ``first_id..last_id`` (inclusive) goes to every destination in the mask, and
@@ -17,9 +21,10 @@ Pipeline (one event per cycle when nothing stalls)::
   reset to ``first_id = 0xFFFF > last_id = 0`` and never match.
 * **Multicast is all-or-nothing**: an event leaves the deliver stage in the cycle every queue it
   targets has room, so a stalled destination delays but never loses or duplicates an event.
-* **Back-pressure**: a full queue stalls the deliver stage, which stalls the intake queue; once
-  that is full no input is granted (their ``ready`` stays low).
-* ``idle`` is high when no input offers an event, the intake and deliver stages are empty and
+* **Back-pressure**: a queue that held ``queue_depth - 1`` or more entries in the previous cycle
+  (a registered flag) stalls the deliver stage, which stalls the match stage and the intake
+  queue; once that is full no input is granted (their ``ready`` stays low).
+* ``idle`` is high when no input offers an event, the intake, match and deliver stages are empty and
   every queue is empty: together with the cores' ``busy`` it forms the phase barrier.
 """
 
@@ -89,12 +94,19 @@ class Router(wiring.Component):
                             masks[index].eq(write.data[_RANGE_BITS:]),
                         ]
 
-        # Lookup stage: a 2-entry intake queue. Its `w_rdy` comes from a register, so the inputs'
-        # `ready` never depends combinationally on the destination queues (short paths at
-        # 100 MHz), and it still takes one event per cycle while the pipeline flows.
-        intake = m.submodules.intake = SyncFIFO(width=SOURCE_ID_BITS, depth=2)
-        lookup_valid = intake.r_rdy
-        lookup_id = intake.r_data
+        # Intake: a 2-entry skid buffer. Its `ready` is a register (no skid entry), so the
+        # inputs' `ready` never depends combinationally on the destination queues, it still
+        # takes one event per cycle while the pipeline flows, and its head is a register that
+        # feeds the comparators directly.
+        intake_valid = Signal()
+        intake_id = Signal(SOURCE_ID_BITS)
+        skid_valid = Signal()
+        skid_id = Signal(SOURCE_ID_BITS)
+        granted = Signal()
+        granted_id = Signal(SOURCE_ID_BITS)
+        match_valid = Signal()
+        match_id = Signal(SOURCE_ID_BITS)
+        hits = Signal(self.table_entries)
         deliver_valid = Signal()
         deliver_id = Signal(SOURCE_ID_BITS)
         deliver_mask = Signal(len(destinations))
@@ -111,8 +123,12 @@ class Router(wiring.Component):
                 queue.w_data.eq(deliver_id),
             ]
 
-        # Deliver stage: all-or-nothing multicast into the destination queues.
-        room = Cat(queue.w_rdy | ~deliver_mask[index] for index, queue in enumerate(queues))
+        # Deliver stage: all-or-nothing multicast into the destination queues. A queue's room
+        # is a register: "at most depth - 2 entries last cycle" guarantees a free entry now (one
+        # write per cycle), so the stall never starts at a queue's level comparison.
+        has_room = Signal(len(queues))
+        m.d.sync += has_room.eq(Cat(queue.level < self.queue_depth - 1 for queue in queues))
+        room = Cat(has_room[index] | ~deliver_mask[index] for index in range(len(queues)))
         deliver = Signal()
         m.d.comb += deliver.eq(deliver_valid & room.all())
         for index, queue in enumerate(queues):
@@ -121,23 +137,34 @@ class Router(wiring.Component):
             m.d.sync += self.deliveries.eq(
                 self.deliveries + sum(deliver_mask[index] for index in range(self.cores)))
 
+        # Each stage loads when it is empty or the stage after it moves on.
         deliver_free = ~deliver_valid | deliver
-        lookup_advance = lookup_valid & deliver_free
-        m.d.comb += intake.r_en.eq(deliver_free)
-
-        matched = Signal(len(destinations))
-        m.d.comb += matched.eq(reduce(operator.or_, [
-            mask & (((lookup_id >= first) & (lookup_id <= last)).replicate(len(destinations)))
-            for first, last, mask in zip(firsts, lasts, masks)]))
-        with m.If(lookup_advance):
-            m.d.sync += [deliver_valid.eq(1), deliver_id.eq(lookup_id), deliver_mask.eq(matched)]
-        with m.Elif(deliver):
-            m.d.sync += deliver_valid.eq(0)
+        match_free = ~match_valid | deliver_free
+        with m.If(match_free):
+            m.d.sync += [match_valid.eq(intake_valid), match_id.eq(intake_id),
+                         hits.eq(Cat((intake_id >= first) & (intake_id <= last)
+                                     for first, last in zip(firsts, lasts)))]
+        with m.If(intake_valid & match_free):
+            with m.If(skid_valid):
+                m.d.sync += [intake_id.eq(skid_id), skid_valid.eq(0)]
+            with m.Elif(granted):
+                m.d.sync += intake_id.eq(granted_id)
+            with m.Else():
+                m.d.sync += intake_valid.eq(0)
+        with m.Elif(granted):
+            with m.If(intake_valid):
+                m.d.sync += [skid_valid.eq(1), skid_id.eq(granted_id)]
+            with m.Else():
+                m.d.sync += [intake_valid.eq(1), intake_id.eq(granted_id)]
+        with m.If(deliver_free):
+            m.d.sync += [deliver_valid.eq(match_valid), deliver_id.eq(match_id),
+                         deliver_mask.eq(reduce(operator.or_, [
+                             mask & hits[index].replicate(len(destinations))
+                             for index, mask in enumerate(masks)]))]
 
         # Round-robin arbiter: the port after the last granted one has the highest priority.
         last_grant = Signal(range(port_count), init=port_count - 1)
-        granted = Signal()
-        with m.If(intake.w_rdy):
+        with m.If(~skid_valid):
             with m.Switch(last_grant):
                 for previous in range(port_count):
                     with m.Case(previous):
@@ -147,11 +174,10 @@ class Router(wiring.Component):
                             block = m.If if position == 0 else m.Elif
                             with block(ports[index].valid):
                                 m.d.comb += [ports[index].ready.eq(1), granted.eq(1)]
-                                m.d.comb += intake.w_data.eq(ports[index].payload)
+                                m.d.comb += granted_id.eq(ports[index].payload)
                                 m.d.sync += last_grant.eq(index)
-        m.d.comb += intake.w_en.eq(granted)
 
-        m.d.comb += self.idle.eq(~lookup_valid & ~deliver_valid
+        m.d.comb += self.idle.eq(~intake_valid & ~match_valid & ~deliver_valid
                                  & ~Cat(queue.r_rdy for queue in queues).any()
                                  & ~Cat(port.valid for port in ports).any())
         return m
