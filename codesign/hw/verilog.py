@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
-import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 
-from amaranth.back import verilog
+from amaranth.back import rtlil, verilog
 from amaranth.lib import wiring
 
-#: Amaranth writes a memory's initial contents word by word even when every word is zero: 32k
-#: lines for a 32k-word synapse memory, on which Yosys' front end spent over five minutes (and
-#: the SCNN's Verilog grew to 32 MB). A zero-initial memory needs no initial block: FPGA block
-#: and distributed RAM configure to zero, and the Verilator builds use ``--x-initial 0``.
-_ZERO_MEMORY_INIT = re.compile(r"^  initial begin\n(?:    \S+ ?\[\d+\] = \d+'[hdb]0+;\n)+  end\n",
-                               re.MULTILINE)
+#: Amaranth 0.5 gives every memory a ``$meminit_v2`` cell holding one constant net per bit of
+#: every word, even when all words are zero. For the SCNN accelerator (four 2**17-word synapse
+#: memories) building that cell, Yosys reading it and Yosys writing it back as 32 MB of
+#: word-by-word ``initial`` blocks took ~7 minutes. A zero-initial memory needs no init: FPGA
+#: block and distributed RAM configure to zero, and the Verilator builds use ``--x-initial 0``.
+#: The override below skips the cell for all-zero memories (only during :func:`to_verilog`); it
+#: replaces a private method, so it is tied to the 0.5 series (pyproject pins amaranth <0.6).
+_AMARANTH = metadata.version("amaranth")
+if not _AMARANTH.startswith("0.5."):
+    raise ImportError(f"codesign.hw.verilog overrides amaranth 0.5's "
+                      f"ModuleEmitter.emit_memory; check it against amaranth {_AMARANTH}")
+_emit_memory = rtlil.ModuleEmitter.emit_memory
+_override_lock = threading.Lock()
+
+
+def _emit_memory_unless_zero(self, cell_idx, cell) -> None:
+    if any(cell.init):
+        _emit_memory(self, cell_idx, cell)
+
+
+@contextmanager
+def _no_zero_memory_init() -> Iterator[None]:
+    with _override_lock:
+        rtlil.ModuleEmitter.emit_memory = _emit_memory_unless_zero
+        try:
+            yield
+        finally:
+            rtlil.ModuleEmitter.emit_memory = _emit_memory
 
 
 def to_verilog(component: wiring.Component, name: str = "top") -> str:
@@ -22,7 +47,8 @@ def to_verilog(component: wiring.Component, name: str = "top") -> str:
     The ports are the component's signature members (flattened with ``__`` between levels), plus
     ``clk`` and ``rst`` when the design has a ``sync`` domain.
     """
-    return _ZERO_MEMORY_INIT.sub("", verilog.convert(component, name=name))
+    with _no_zero_memory_init():
+        return verilog.convert(component, name=name)
 
 
 def generate_verilog(component: wiring.Component, path: str | Path, name: str = "top") -> Path:
