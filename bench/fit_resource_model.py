@@ -80,8 +80,9 @@ def main() -> int:
     corpus_path = RESULTS / f"resource_corpus_{args.family}{'_reverse' if args.reverse else ''}.json"
     done = {}
     for path in RESULTS.glob(f"resource_corpus_{args.family}*.json"):
-        done.update({json.dumps(entry["config"], sort_keys=True): entry["measured"]
-                     for entry in json.loads(path.read_text())})
+        # keyed by the normalised config, so knobs added since (at their defaults) still match
+        done.update({json.dumps(HWConfig.from_dict(entry["config"]).to_dict(), sort_keys=True):
+                     entry["measured"] for entry in json.loads(path.read_text())})
     todo = [c for c in configs if json.dumps(c.to_dict(), sort_keys=True) not in done]
     if args.reverse:
         todo.reverse()
