@@ -114,16 +114,20 @@ class Accelerator(wiring.Component):
         wiring.connect(m, wiring.flipped(self.command), host.command)
         wiring.connect(m, host.response, wiring.flipped(self.response))
 
-        # Program loading: the bus goes everywhere, `enable` only to the addressed unit.
+        # Program loading: every unit gets its own registered copy of the bus, loaded only
+        # while it is addressed, so the host's write word never fans out combinationally across
+        # the whole die (and the copies differ, so synthesis cannot merge them back).
         program = host.program
         units = ([(protocol.core_unit(index), core.program) for index, core in enumerate(cores)]
                  + [(protocol.tile_unit(index), tile.program) for index, tile in enumerate(tiles)]
                  + [(protocol.ROUTER_UNIT, router.table_write),
                     (protocol.SEQUENCER_UNIT, sequencer.program)])
         for unit, port in units:
-            m.d.comb += [port.unit.eq(program.unit), port.memory.eq(program.memory),
-                         port.address.eq(program.address), port.data.eq(program.data),
-                         port.enable.eq(program.enable & (program.unit == unit))]
+            addressed = program.unit == unit
+            m.d.sync += port.enable.eq(program.enable & addressed)
+            with m.If(addressed):
+                m.d.sync += [port.unit.eq(program.unit), port.memory.eq(program.memory),
+                             port.address.eq(program.address), port.data.eq(program.data)]
 
         # Read-back: the addressed core answers; any other unit answers 0 so READ_STATE ends.
         read = host.read
@@ -137,7 +141,8 @@ class Accelerator(wiring.Component):
                          core.read.address.eq(read.address),
                          core.read.enable.eq(read.enable & addressed_core[index])]
             answers.append((core.read.valid, core.read.data))
-        m.d.comb += [
+        # The answer is registered on its way back to the host interface.
+        m.d.sync += [
             read.valid.eq(other_unit_valid | Cat(valid for valid, _ in answers).any()),
             read.data.eq(reduce(operator.or_, [Mux(valid, data, 0) for valid, data in answers])),
         ]
