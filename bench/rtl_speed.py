@@ -8,7 +8,7 @@ else ``HWConfig()``), for BENCHMARKS.md.
   N-MNIST frames) when they fit the config, with synaptic events per cycle against the lanes
   bound (``cores x synapse_lanes``), and the cycle model's error.
 
-    python bench/rtl_speed.py [--hw CFG.yaml] [--steps 20000]
+    python bench/rtl_speed.py [--hw CFG.yaml] [--steps 20000] [--repeat 3] [--speed-only]
 """
 
 from __future__ import annotations
@@ -67,17 +67,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hw", help="HWConfig YAML (default: configs/default.yaml)")
     parser.add_argument("--steps", type=int, default=20000, help="free-running timesteps")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="free runs (one build; a shared machine makes single runs noisy)")
     parser.add_argument("--speed-only", action="store_true", help="skip the latency table")
     args = parser.parse_args()
     config = _config(args.hw)
     braille = CASES / "NIR_paper/03_rnn/braille_noDelay_bias_zero.nir"
     network = quantized(frontend.load(braille), CompileOptions())
     image = program_image.build_image(map_network(network, config))
-    speed = free_run_speed(image, args.steps)
-    print(f"free-running: {speed['steps']} timesteps, {speed['cycles']} cycles in "
-          f"{speed['seconds']:.2f} s wall = {speed['cycles_per_second'] / 1e3:.0f} k cycles/s, "
-          f"{speed['cpu_seconds']:.2f} s CPU = {speed['cycles_per_cpu_second'] / 1e3:.0f} k "
-          "cycles per CPU second")
+    for _ in range(args.repeat):
+        speed = free_run_speed(image, args.steps)
+        print(f"free-running: {speed['steps']} timesteps, {speed['cycles']} cycles in "
+              f"{speed['seconds']:.2f} s wall = {speed['cycles_per_second'] / 1e3:.0f} k "
+              f"cycles/s, {speed['cpu_seconds']:.2f} s CPU = "
+              f"{speed['cycles_per_cpu_second'] / 1e3:.0f} k cycles per CPU second", flush=True)
     if args.speed_only:
         return
     inputs = (np.random.default_rng(0).random((256, 1, 12)) < 0.2).astype(np.int64)
