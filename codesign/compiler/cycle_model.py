@@ -9,7 +9,8 @@ Per timestep (the sequencer's ``last_step_cycles``, start and done cycles includ
     phase   = PHASE_CYCLES + neuron unit latency + max over firing cores of (segment size)
               + deliver(the phase's spikes) [+ CONVERT_CYCLES + max over its tiles of convert]
     deliver = DELIVERY_CYCLES + max(events, max over cores d of engine work on d)
-              (HOST_DELIVERY_CYCLES + events when the events only go to the host)
+              (HOST_DELIVERY_CYCLES + events when the events only go to the host;
+              one cycle per event when no route matches any of them)
     engine work on d = sum over events routed to d of max(1, words of that source on d)
     convert(tile) = outputs x max(active rows, 2S) + TILE_FIXED_CYCLES if a row is active
 
@@ -117,13 +118,15 @@ def predict(program: MappedProgram, counts: np.ndarray,
         """``spikes`` [T, B, neurons] (event counts) -> delivery cycles [T, B]."""
         routed = (work.any(axis=1) | to_host).astype(np.int64)
         events = spikes @ routed
+        # an event no route matches still takes the router's one lookup per cycle
+        looked_up = spikes.sum(axis=2)
         to_cores = spikes @ work.any(axis=1).astype(np.int64)
         per_core = spikes @ work                                   # [T, B, cores]
         totals["events"] += int(events.sum())
         totals["words"] += int(per_core.sum())
         busiest = per_core.max(axis=2, initial=0)
         return np.where(to_cores > 0, DELIVERY_CYCLES + np.maximum(events, busiest),
-                        np.where(events > 0, HOST_DELIVERY_CYCLES + events, 0))
+                        np.where(events > 0, HOST_DELIVERY_CYCLES + events, looked_up))
 
     input_work = _source_work(program, network.input_name)
     input_delivery = deliver(counts, input_work, network.input_name == network.output)

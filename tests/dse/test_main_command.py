@@ -22,7 +22,8 @@ def test_main_command_returns_a_front_real_synthesis_confirms(digits, tmp_path):
     model, inputs = digits
     out = tmp_path / "out"
     result = run_dse(*dse_command(model, inputs, out, "--budget", "luts=50k", "--trials", "20",
-                                  "--max-synthesis", "2", "--rtl-samples", "3"), timeout=1800)
+                                  "--max-synthesis", "2", "--rtl-samples", "3",
+                                  "--synthesis-timeout-s", "2400"), timeout=3600)
     assert result.returncode == 0, result.stdout + result.stderr
 
     with (out / "pareto.csv").open() as handle:
