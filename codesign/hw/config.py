@@ -105,7 +105,7 @@ class HWConfig:
     neuron_dsp_bits: int = _knob(18, _Range(None, choices=(16, 18)),
                                  "DSP operand width the neuron unit's multipliers are cut for "
                                  "(18: ECP5 MULT18X18D; 16: iCE40 SB_MAC16, small products in LUTs)")
-    neuron_stage_depth: float = _knob(2, _Range(1, 16, integer=False),
+    neuron_stage_depth: float = _knob(1.5, _Range(1, 16, integer=False),
                                       "carry chains between the neuron unit's pipeline registers "
                                       "(deeper: fewer flip-flops and latency cycles, lower fmax)")
 

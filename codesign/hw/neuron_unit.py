@@ -44,7 +44,7 @@ class NeuronUnit(wiring.Component):
     """
 
     def __init__(self, *, state_bits: int, accumulator_bits: int, tag_bits: int = 8,
-                 max_depth: float = 2.0, dsp_bits: int = 18):
+                 max_depth: float = 1.5, dsp_bits: int = 18):
         if dsp_bits not in LUT_PRODUCT_BITS:
             raise ValueError(f"dsp_bits must be one of {sorted(LUT_PRODUCT_BITS)}")
         self.state_bits = state_bits
