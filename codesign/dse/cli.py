@@ -97,8 +97,8 @@ def run_dse(args: argparse.Namespace) -> int:
                                  on_synthesis=_confirmed)
     if not front:
         _infeasible(study, evaluator, settings)
+    rtl_notes = [_check_on_rtl(evaluator, candidate, args.rtl_samples) for candidate in front]
     chosen = pareto.choose(front, metrics)
-    rtl_note = _check_on_rtl(evaluator, chosen, args.rtl_samples)
     for candidate in front:
         candidate.placement_report = evaluator.analytic(candidate.point).placement_report
     print(report.pareto_table(front, chosen))
@@ -106,7 +106,7 @@ def run_dse(args: argparse.Namespace) -> int:
     notes = report.write_best(out, chosen, evaluator.compile(chosen.point))
     notes.append("the search ranks with the layer-level cycle estimate (cycle_estimate.py); the "
                  "reported front's cycles come from the compiler's cycle model of each compiled "
-                 "program, the chosen design's from its RTL: " + rtl_note)
+                 "program, then from each front design's RTL: " + "; ".join(rtl_notes))
     others = [c for c in candidates if c not in front]
     report.write_html(out, front, others, chosen, metrics, settings.budget, facts, notes,
                       evaluator.model.breakdown(chosen.point.config()))
@@ -123,23 +123,24 @@ def run_dse(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_on_rtl(evaluator: Evaluator, chosen: pareto.Candidate, samples: int) -> str:
-    """Measure the chosen design's cycles on its RTL (bit-exact outputs checked); one line."""
+def _check_on_rtl(evaluator: Evaluator, candidate: pareto.Candidate, samples: int) -> str:
+    """Measure a front design's cycles on its RTL (bit-exact outputs checked); one line."""
     if samples <= 0:
-        return "skipped (--rtl-samples 0)"
-    print(f"running the chosen design (trial {chosen.number}) on its RTL under Verilator "
-          f"({samples} samples; the build is cached):", flush=True)
+        return f"trial {candidate.number}: skipped (--rtl-samples 0)"
+    print(f"running trial {candidate.number} on its RTL under Verilator ({samples} samples; the "
+          "build is cached):", flush=True)
     try:
-        measured = evaluator.rtl_cycles(chosen.point, pareto.Metrics(dict(chosen.values),
-                                                                      dict(chosen.sources)),
+        measured = evaluator.rtl_cycles(candidate.point, pareto.Metrics(dict(candidate.values),
+                                                                        dict(candidate.sources)),
                                         samples)
     except EvaluationFailed as reason:
-        line = f"RTL check failed: {reason}"
+        line = f"trial {candidate.number}: RTL check failed: {reason}"
     else:
-        chosen.values, chosen.sources = measured.values, measured.sources
-        line = (f"outputs bit-exact with the golden model on {samples} samples; "
-                f"{chosen.values['cycles_per_sample']:.0f} cycles per sample measured, the cycle "
-                f"model's error on them {100 * chosen.values['cycle_model_error']:+.2f}%")
+        candidate.values, candidate.sources = measured.values, measured.sources
+        line = (f"trial {candidate.number}: outputs bit-exact with the golden model on {samples} "
+                f"samples; {candidate.values['cycles_per_sample']:.0f} cycles per sample "
+                f"measured, the cycle model's error on them "
+                f"{100 * candidate.values['cycle_model_error']:+.2f}%")
     print(f"  {line}", flush=True)
     return line
 
@@ -234,7 +235,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="syntheses run at the same time while confirming the front "
                              "(default: the number of cores)")
     parser.add_argument("--rtl-samples", type=int, default=10,
-                        help="sample inputs the chosen design runs on its Verilator-built RTL "
+                        help="sample inputs each front design runs on its Verilator-built RTL "
                              "(measured cycles, bit-exact check); 0 skips (default 10)")
     parser.add_argument("--search-only", action="store_true",
                         help="only evaluate trials into the study (a distributed worker); a run "

@@ -11,15 +11,16 @@ level                  what                                                    c
                                                                                cached by content
 ``program``            the compiler's mapping back end and its cycle model     ~0.1-1 s
                        (program-level cycles from golden-model activity)
-``rtl``                the chosen design's program on its Verilator-built      a Verilator build
+``rtl``                each front design's program on its Verilator-built      a Verilator build
                        RTL: measured cycles, and outputs checked bit for bit   (cached) + seconds
                        against the golden model
 =====================  =====================================================  ==============
 
 The search ranks with the layer-level cycle estimate; the Pareto candidates that real synthesis
 confirms are then compiled (``program``) and their cycles, latency and energy replaced by the
-compiler's cycle model (documented within 5% of RTL in the back end's tests). Every number keeps
-its source in ``Metrics.sources``.
+compiler's cycle model (documented within 5% of RTL in the back end's tests), and finally by the
+cycles each front design measures on its RTL (``rtl``). Every number keeps its source in
+``Metrics.sources``.
 
 A point that cannot hold the network, or that the resource model puts far over budget, raises
 :class:`Pruned` before anything costly runs. A failing or timed-out synthesis raises
