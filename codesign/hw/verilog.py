@@ -23,6 +23,8 @@ if not _AMARANTH.startswith("0.5."):
     raise ImportError(f"codesign.hw.verilog overrides amaranth 0.5's "
                       f"ModuleEmitter.emit_memory; check it against amaranth {_AMARANTH}")
 _emit_memory = rtlil.ModuleEmitter.emit_memory
+#: Held for the whole conversion: it also serialises Amaranth, whose elaboration is not
+#: thread-safe (the DSE synthesises designs from several threads).
 _override_lock = threading.Lock()
 
 
