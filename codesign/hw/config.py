@@ -34,8 +34,11 @@ class _Range:
     power_of_two: bool = False
     choices: tuple[int, ...] | None = None
     integer: bool = True
+    boolean: bool = False
 
     def describe(self) -> str:
+        if self.boolean:
+            return "true or false"
         if self.choices is not None:
             return "one of " + ", ".join(str(choice) for choice in self.choices)
         kind = "an integer" if self.integer else "a number"
@@ -46,6 +49,11 @@ class _Range:
         return f"{kind} in {self.low}..{self.high}"
 
     def check(self, key: str, value: Any, source: str) -> None:
+        if self.boolean:
+            if not isinstance(value, bool):
+                raise CodesignError(f"{source}: {key} = {value!r} is not allowed",
+                                    f"use {self.describe()}")
+            return
         wrong_type = isinstance(value, bool) or not isinstance(value, (int, float) if not self.integer else int)
         if (wrong_type
                 or (self.choices is not None and value not in self.choices)
@@ -108,6 +116,10 @@ class HWConfig:
     neuron_stage_depth: float = _knob(1.5, _Range(1, 16, integer=False),
                                       "carry chains between the neuron unit's pipeline registers "
                                       "(deeper: fewer flip-flops and latency cycles, lower fmax)")
+    timing_registers: bool = _knob(True, _Range(None, boolean=True),
+                                   "registered copies that only serve timing at ~100 MHz (each "
+                                   "unit's program bus, the profile memory's output); false: "
+                                   "small parts at low clocks, profiles in block RAM")
 
     def __post_init__(self) -> None:
         if not isinstance(self.crossbar, CrossbarConfig):

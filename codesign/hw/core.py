@@ -27,7 +27,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from codesign.hw.core_layout import SOURCE_ID_BITS, CoreLayout, MemorySelect
+from codesign.hw.core_layout import COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect
 from codesign.hw.host_interface import ProgramWriteSignature, ReadSignature
 from codesign.hw.neuron_unit import NeuronUnit
 from codesign.hw.synapse_engine import SynapseEngine, crossbar_sum_layout
@@ -88,11 +88,18 @@ class Core(wiring.Component):
         m.submodules.spikes = spikes = SyncFIFOBuffered(width=SOURCE_ID_BITS, depth=neurons)
 
         # -- memories and program loading ------------------------------------------------------
+        # Collision free: program writes happen between sweeps, the state write-back never hits
+        # the neuron being read, and reads without a read enable are repeated every cycle.
+        # Without the profile copy register the profile memory's held output feeds the unit, so
+        # Yosys is told to use block RAM (it would build a small memory from flip-flops).
+        profile_attrs = COLLISION_FREE if layout.timing_registers else \
+            {**COLLISION_FREE, "ram_style": "block"}
         memories = {}
         for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS,
                        MemorySelect.STATE):
             memory = Memory(shape=layout.words[select].layout, depth=layout.depth(select),
-                            init=[])
+                            init=[], attrs=profile_attrs if select == MemorySelect.PROFILES
+                            else COLLISION_FREE)
             m.submodules[select.name.lower()] = memory
             memories[select] = memory
         program = self.program
@@ -185,9 +192,13 @@ class Core(wiring.Component):
                     m.next = "IDLE"
 
         # The profile is copied out of its memory so the unit's multipliers start at a register;
-        # the copy is ready before the first neuron's registered inputs reach them.
+        # the copy is ready before the first neuron's registered inputs reach them. Without
+        # timing registers the memory's output (read once per segment, then held) is used.
         profile = Signal.like(profile_read.data)
-        m.d.sync += profile.eq(profile_read.data)
+        if layout.timing_registers:
+            m.d.sync += profile.eq(profile_read.data)
+        else:
+            m.d.comb += profile.eq(profile_read.data)
 
         # The unit takes the reads issued two cycles earlier, from registers.
         state = Signal.like(state_read.data)

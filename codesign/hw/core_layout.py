@@ -20,6 +20,12 @@ from codesign.errors import CodesignError
 from codesign.hw.host_driver import SOURCE_ID_BITS  # noqa: F401  (re-exported for the RTL)
 
 
+#: Yosys attribute for a memory whose reads never need a write of the same cycle (every such
+#: write happens while the reads are unused, e.g. program loading between timesteps): without
+#: it Yosys emulates read-old-data with registers and bypass logic around every block RAM
+#: (~800 iCE40 logic cells on configs/tiny.yaml). Simulation ignores it.
+COLLISION_FREE = {"no_rw_check": 1}
+
 
 def bits_for(count: int) -> int:
     """Bits needed to address ``count`` items (at least 1)."""
@@ -115,6 +121,9 @@ class CoreLayout:
     #: The neuron unit's build (HWConfig knobs of the same names; they do not change any word).
     neuron_dsp_bits: int = 18
     neuron_stage_depth: float = 2.0
+    #: HWConfig.timing_registers: the profile memory's output is copied into a register (True) or
+    #: kept in block RAM and read straight from its held output (False).
+    timing_registers: bool = True
     words: dict[MemorySelect, Fields] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self):
@@ -150,7 +159,8 @@ class CoreLayout:
                    synapse_memory_depth=config.synapse_memory_depth,
                    source_table_depth=config.source_table_depth, profiles=config.profiles,
                    neuron_dsp_bits=config.neuron_dsp_bits,
-                   neuron_stage_depth=config.neuron_stage_depth)
+                   neuron_stage_depth=config.neuron_stage_depth,
+                   timing_registers=config.timing_registers)
 
     # -- derived widths ---------------------------------------------------------------------
     @property

@@ -26,6 +26,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from codesign.hw import host_driver as protocol
+from codesign.hw.core_layout import COLLISION_FREE
 
 SOURCE_ID_BITS = protocol.SOURCE_ID_BITS
 FIELD_BITS = protocol.FIELD_BITS
@@ -100,9 +101,10 @@ class HostInterface(wiring.Component):
         steps_done = Signal(16)
         step_index = Signal(protocol.OUTPUT_STEP_BITS)
 
-        # Input buffer: INPUT appends fields `repeat[31:16] id[15:0]`, phase 0 plays them.
-        inputs = m.submodules.input_buffer = Memory(shape=FIELD_BITS,
-                                                    depth=self.input_buffer_depth, init=[])
+        # Input buffer: INPUT appends fields `repeat[31:16] id[15:0]`, phase 0 plays them. Both
+        # buffers are written and read in different commands, never in the same cycle.
+        inputs = m.submodules.input_buffer = Memory(
+            shape=FIELD_BITS, depth=self.input_buffer_depth, init=[], attrs=COLLISION_FREE)
         input_write = inputs.write_port()
         input_read = inputs.read_port()
         input_count = Signal(range(self.input_buffer_depth + 1))
@@ -110,7 +112,7 @@ class HostInterface(wiring.Component):
         # Output buffer: `step[30:16] id[15:0]` per event the router sends to the host.
         outputs = m.submodules.output_buffer = Memory(
             shape=protocol.OUTPUT_STEP_BITS + SOURCE_ID_BITS, depth=self.output_buffer_depth,
-            init=[])
+            init=[], attrs=COLLISION_FREE)
         output_write = outputs.write_port()
         output_read = outputs.read_port()
         output_count = Signal(range(self.output_buffer_depth + 1))

@@ -30,6 +30,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from codesign.hw import host_driver as protocol
+from codesign.hw.core_layout import COLLISION_FREE
 from codesign.hw.host_interface import ProgramWriteSignature
 
 #: Cycles between a start pulse and the first barrier test.
@@ -71,8 +72,10 @@ class Sequencer(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
+        # Written between timesteps; a read colliding with a write is re-read the next cycle.
         phases = m.submodules.phase_table = Memory(shape=self.phase_entry_bits,
-                                                   depth=self.phase_table_depth, init=[])
+                                                   depth=self.phase_table_depth, init=[],
+                                                   attrs=COLLISION_FREE)
         phase_write = phases.write_port()
         phase_read = phases.read_port()
         phase_count = Signal(range(self.phase_table_depth + 1))

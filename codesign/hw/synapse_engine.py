@@ -31,7 +31,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from codesign.hw.core_layout import SOURCE_ID_BITS, CoreLayout, MemorySelect, bits_for
+from codesign.hw.core_layout import (COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect,
+                                     bits_for)
 from codesign.hw.host_interface import ProgramWriteSignature
 
 
@@ -98,10 +99,12 @@ class SynapseEngine(wiring.Component):
         # -- memories -------------------------------------------------------------------------
         entry_layout = layout.source_entry_fields.layout
         word_layout = layout.synapse_word_fields.layout
+        # Written only by program loading, while no event is processed (the accumulators are
+        # not collision free: a sweep reads and clears an entry in the same cycle).
         m.submodules.source_table = source_table = Memory(
-            shape=entry_layout, depth=layout.source_table_depth, init=[])
+            shape=entry_layout, depth=layout.source_table_depth, init=[], attrs=COLLISION_FREE)
         m.submodules.synapses = synapses = Memory(
-            shape=word_layout, depth=layout.synapse_memory_depth, init=[])
+            shape=word_layout, depth=layout.synapse_memory_depth, init=[], attrs=COLLISION_FREE)
         program = self.program
         for memory, select in ((source_table, MemorySelect.SOURCE_TABLE),
                                (synapses, MemorySelect.SYNAPSES)):

@@ -116,7 +116,8 @@ class Accelerator(wiring.Component):
 
         # Program loading: every unit gets its own registered copy of the bus, loaded only
         # while it is addressed, so the host's write word never fans out combinationally across
-        # the whole die (and the copies differ, so synthesis cannot merge them back).
+        # the whole die (and the copies differ, so synthesis cannot merge them back). Without
+        # timing registers the units share the host's bus (its word is a register already).
         program = host.program
         units = ([(protocol.core_unit(index), core.program) for index, core in enumerate(cores)]
                  + [(protocol.tile_unit(index), tile.program) for index, tile in enumerate(tiles)]
@@ -124,6 +125,11 @@ class Accelerator(wiring.Component):
                     (protocol.SEQUENCER_UNIT, sequencer.program)])
         for unit, port in units:
             addressed = program.unit == unit
+            if not config.timing_registers:
+                m.d.comb += [port.enable.eq(program.enable & addressed), port.unit.eq(program.unit),
+                             port.memory.eq(program.memory), port.address.eq(program.address),
+                             port.data.eq(program.data)]
+                continue
             m.d.sync += port.enable.eq(program.enable & addressed)
             with m.If(addressed):
                 m.d.sync += [port.unit.eq(program.unit), port.memory.eq(program.memory),

@@ -172,3 +172,10 @@ def test_cli_handlers_raise_codesign_error_for_bad_config(tmp_path: Path):
         args = parser.parse_args(argv)
         with pytest.raises(CodesignError, match="crossbar.adc_bits = 17"):
             args.handler(args)
+
+
+def test_timing_registers_is_a_boolean(tmp_path: Path):
+    assert load_config(write(tmp_path, "timing_registers: false\n")).timing_registers is False
+    assert HWConfig().timing_registers is True
+    assert "true or false" in error_of(tmp_path, "timing_registers: 1\n")
+    assert "timing_registers = 'no'" in error_of(tmp_path, "timing_registers: 'no'\n")

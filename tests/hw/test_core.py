@@ -3,7 +3,10 @@ sums and host read-back, against a numpy model built from arithmetic.neuron_step
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
 from amaranth.sim import Simulator
 
 from codesign import arithmetic
@@ -112,8 +115,8 @@ class Network:
         return spikes_per_step, state
 
 
-def run_core(network: Network):
-    core = Core(LAYOUT)
+def run_core(network: Network, timing_registers: bool = True):
+    core = Core(dataclasses.replace(LAYOUT, timing_registers=timing_registers))
     spikes_per_step, rows, states, cleared = [], [], [], []
 
     async def testbench(ctx):
@@ -200,10 +203,11 @@ def run_core(network: Network):
     return spikes_per_step, rows, states, cleared
 
 
-def test_core_runs_network_bit_exact():
+@pytest.mark.parametrize("timing_registers", [True, False])
+def test_core_runs_network_bit_exact(timing_registers: bool):
     network = Network(np.random.default_rng(7))
     expected_spikes, expected_state = network.reference()
-    spikes, rows, states, cleared = run_core(network)
+    spikes, rows, states, cleared = run_core(network, timing_registers)
     assert sum(map(len, expected_spikes)) > 10       # the network is not silent
     assert any(B_BASE <= i for ids in expected_spikes for i in ids)
     assert spikes == expected_spikes

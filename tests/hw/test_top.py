@@ -4,6 +4,7 @@ has no state; spikes must equal numpy's neuron_step on crossbar_matvec inputs.""
 
 from __future__ import annotations
 
+import dataclasses
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -108,8 +109,9 @@ def program() -> list[int]:
     return fields
 
 
-def test_two_tiles_on_one_core_match_numpy():
-    dut = Accelerator(CONFIG)
+@pytest.mark.parametrize("timing_registers", [True, False])
+def test_two_tiles_on_one_core_match_numpy(timing_registers: bool):
+    dut = Accelerator(dataclasses.replace(CONFIG, timing_registers=timing_registers))
     counts = spikes_per_step()
     commands = program()
     answers = 0
