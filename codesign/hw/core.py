@@ -57,7 +57,7 @@ class Core(wiring.Component):
         self.engine = SynapseEngine(layout, self.write_data_bits)
         self.unit = NeuronUnit(state_bits=layout.state_bits,
                                accumulator_bits=layout.accumulator_bits,
-                               tag_bits=layout.neuron_index_bits,
+                               tag_bits=0,  # results return in order: counted below
                                max_depth=layout.neuron_stage_depth, dsp_bits=layout.neuron_dsp_bits)
         super().__init__({
             "events_in": In(stream.Signature(SOURCE_ID_BITS)),
@@ -131,7 +131,11 @@ class Core(wiring.Component):
         in_flight = Signal(range(unit.latency + 3))
         # Reads issued in cycle c leave the block RAMs in c+1 and their registers in c+2.
         issued = [Signal(name=f"issued_{i}") for i in (1, 2)]
-        issued_neuron = [Signal.like(neuron, name=f"issued_neuron_{i}") for i in (1, 2)]
+        issued_neuron = Signal.like(neuron)
+        # Results leave the unit in issue order, so their neuron and spike id are counted here
+        # rather than carried down the pipeline.
+        result_neuron = Signal.like(neuron)
+        result_id = Signal(SOURCE_ID_BITS)
         clear_neuron = Signal(range(neurons + 1))
         segment = segment_read.data
         with m.If(self.fire):
@@ -148,14 +152,11 @@ class Core(wiring.Component):
         m.d.comb += [
             segment_read.addr.eq(segment_index),
             profile_read.addr.eq(segment.profile),
-            state_read.addr.eq(Mux(serve_read, read_address, neuron)),
-            bias_read.addr.eq(neuron),
             engine.sweep_neuron.eq(neuron),
             engine.sweep_slot.eq(self.timestep_slot),
             engine.sweep_read.eq(issue),
         ]
-        m.d.sync += [issued[0].eq(issue), issued_neuron[0].eq(neuron),
-                     issued[1].eq(issued[0]), issued_neuron[1].eq(issued_neuron[0])]
+        m.d.sync += [issued[0].eq(issue), issued_neuron.eq(neuron), issued[1].eq(issued[0])]
         engine_idle = ~engine.busy
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -171,7 +172,8 @@ class Core(wiring.Component):
                     m.next = "CLEAR"
             with m.State("SEGMENT"):
                 m.d.comb += profile_read.en.eq(1)
-                m.d.sync += neuron.eq(segment.first)
+                m.d.sync += [neuron.eq(segment.first), result_neuron.eq(segment.first),
+                             result_id.eq(segment.base_id)]
                 with m.If(segment.first > segment.last):
                     m.next = "IDLE"
                 with m.Else():
@@ -200,14 +202,23 @@ class Core(wiring.Component):
         else:
             m.d.comb += profile.eq(profile_read.data)
 
-        # The unit takes the reads issued two cycles earlier, from registers.
+        # The unit takes the reads issued two cycles earlier, from registers. Without timing
+        # registers the block RAMs are read a cycle later instead and feed the unit (whose inputs
+        # are registers) directly: same cycle, one copy of the words fewer.
+        served = [Signal(name=f"served_{i}") for i in (1, 2)]   # host read-back, see below
         state = Signal.like(state_read.data)
         bias = Signal.like(bias_read.data)
-        m.d.sync += [state.eq(state_read.data), bias.eq(bias_read.data)]
+        if layout.timing_registers:
+            m.d.comb += [state_read.addr.eq(Mux(serve_read, read_address, neuron)),
+                         bias_read.addr.eq(neuron)]
+            m.d.sync += [state.eq(state_read.data), bias.eq(bias_read.data)]
+        else:
+            m.d.comb += [state_read.addr.eq(Mux(served[0], read_address, issued_neuron)),
+                         bias_read.addr.eq(issued_neuron),
+                         state.eq(state_read.data), bias.eq(bias_read.data)]
         wide = unit.neuron
         m.d.comb += [
             unit.neuron_valid.eq(issued[1]),
-            wide.tag.eq(issued_neuron[1]),
             wide.synaptic_input.eq(engine.sweep_input),
             wide.voltage.eq(state.voltage),
             wide.current.eq(state.current),
@@ -223,7 +234,8 @@ class Core(wiring.Component):
         # Results: state write-back (sweep), zeroing (clear) or program loading, one per cycle.
         out = unit.result
         with m.If(unit.result_valid):
-            m.d.comb += [state_write.en.eq(1), state_write.addr.eq(out.tag),
+            m.d.sync += [result_neuron.eq(result_neuron + 1), result_id.eq(result_id + 1)]
+            m.d.comb += [state_write.en.eq(1), state_write.addr.eq(result_neuron),
                          state_write.data.voltage.eq(out.voltage),
                          state_write.data.current.eq(out.current),
                          state_write.data.adaptation.eq(out.adaptation)]
@@ -235,7 +247,7 @@ class Core(wiring.Component):
                          state_write.addr.eq(program.address), state_write.data.eq(program.data)]
         m.d.comb += [
             spikes.w_stream.valid.eq(unit.result_valid & out.spike),
-            spikes.w_stream.payload.eq(segment.base_id + out.tag - segment.first),
+            spikes.w_stream.payload.eq(result_id),
         ]
 
         # Host read-back of the state, served between sweeps.
@@ -244,7 +256,6 @@ class Core(wiring.Component):
                          read_state.eq(self.read.memory == MemorySelect.STATE)]
         with m.Elif(serve_read):
             m.d.sync += read_pending.eq(0)
-        served = [Signal(name=f"served_{i}") for i in (1, 2)]
         m.d.sync += [served[0].eq(serve_read & ~self.read.enable), served[1].eq(served[0])]
         m.d.comb += [self.read.valid.eq(served[1]),
                      self.read.data.eq(Mux(read_state, state.as_value(), 0))]

@@ -147,8 +147,9 @@ class Accelerator(wiring.Component):
                          core.read.address.eq(read.address),
                          core.read.enable.eq(read.enable & addressed_core[index])]
             answers.append((core.read.valid, core.read.data))
-        # The answer is registered on its way back to the host interface.
-        m.d.sync += [
+        # The answer is registered on its way back to the host interface (with timing registers).
+        answer_domain = m.d.sync if config.timing_registers else m.d.comb
+        answer_domain += [
             read.valid.eq(other_unit_valid | Cat(valid for valid, _ in answers).any()),
             read.data.eq(reduce(operator.or_, [Mux(valid, data, 0) for valid, data in answers])),
         ]
