@@ -45,10 +45,24 @@ CONFIGS = {
                                                   "variation_seed": 3}}),
                  MappingOptions(partition="pack", crossbar="prefer")),
 }
-#: The SCNN (8970 neurons, 1.1M synapses) needs ~400k synapse words: an accelerator with four
-#: 2**17-word synapse memories (~1 MB of Verilog; ~3 CPU minutes to convert, build and run).
-SCNN_CONFIG = HWConfig.from_dict({**_BASE, "cores": 4, "neurons_per_core": 4096,
-                                  "synapse_memory_depth": 2**17, "source_table_depth": 16384})
+#: The SCNN (8970 neurons, 1.1M synapses) needs ~400k synapse words, so its three configs are
+#: larger (~1 MB of Verilog each; a few CPU minutes to convert, build and run): one core holding
+#: everything; four cores (the router carries every layer's spikes between them); four cores
+#: whose final 256 -> 10 layer runs on crossbar tiles with device variation.
+_SCNN_BASE = {**_BASE, "source_table_depth": 16384}
+SCNN_CONFIGS = {
+    "one-core": (HWConfig.from_dict({**_SCNN_BASE, "cores": 1, "neurons_per_core": 16384,
+                                     "synapse_memory_depth": 2**19}), MappingOptions()),
+    "four-cores": (HWConfig.from_dict({**_SCNN_BASE, "cores": 4, "neurons_per_core": 4096,
+                                       "synapse_memory_depth": 2**17}), MappingOptions()),
+    "crossbar": (HWConfig.from_dict({**_SCNN_BASE, "cores": 4, "neurons_per_core": 4096,
+                                     "synapse_memory_depth": 2**17,
+                                     "crossbar": {"tiles": 4, "rows": 256, "cols": 64,
+                                                  "cell_bits": 2, "adc_bits": 6,
+                                                  "variation_sigma": 0.1,
+                                                  "variation_seed": 3}}),
+                 MappingOptions(crossbar="prefer")),
+}
 
 
 def _lif_input() -> np.ndarray:
@@ -139,10 +153,15 @@ def test_nir_cases_bit_exact_on_rtl(config_name):
 
 
 @pytest.mark.slow
-def test_scnn_on_nmnist_bit_exact_on_rtl():
+@pytest.mark.parametrize("config_name", SCNN_CONFIGS)
+def test_scnn_on_nmnist_bit_exact_on_rtl(config_name):
+    config, mapping = SCNN_CONFIGS[config_name]
     network = quantized(frontend.load(shared_case("NIR_paper/02_cnn/cnn_sinabs.nir")),
                         CompileOptions(dt=1.0))
-    check_cases(SCNN_CONFIG, {"scnn": (map_network(network, SCNN_CONFIG), _scnn_input())})
+    program = map_network(network, config, mapping)
+    if config_name == "crossbar":
+        assert "crossbar" in program.engines
+    check_cases(config, {"scnn": (program, _scnn_input())})
 
 
 # -- property-based ---------------------------------------------------------------------------

@@ -65,8 +65,7 @@ class ExpressionPipeliner:
     """Inserts pipeline registers into expressions over the signals it is given.
 
     Leaf signals are cycle 0 unless they are registers made by this pipeliner (which know their
-    cycle) or listed in ``static``. ``enable`` (optional) gates every register: with it low, the
-    whole pipeline holds its contents.
+    cycle) or listed in ``static``.
 
     ``dsp_bits`` is the signed operand width of the target's DSP multipliers (18: ECP5
     MULT18X18D; 16: iCE40 SB_MAC16). A partial product whose narrower operand has at most
