@@ -12,6 +12,9 @@ printed.
 from __future__ import annotations
 
 import os
+import struct
+import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -23,6 +26,7 @@ from codesign.compiler import cycle_model, frontend, golden, program_image
 from codesign.compiler.backends.rtl_runner import run_rtl, run_rtl_many
 from codesign.compiler.mapping import MappedProgram, MappingOptions, map_network
 from codesign.compiler.pipeline import CompileOptions, quantized
+from codesign.errors import CodesignError
 from codesign.events import bin_events, read_nmnist
 from codesign.hw.config import HWConfig
 
@@ -248,3 +252,39 @@ def test_run_target_rtl_and_ref_agree(tmp_path):
     assert np.array_equal(ref["output"], rtl["output"]) and ref["output"].sum() > 0
     assert ref["cycles"].shape == rtl["cycles"].shape == (64,)
     assert abs(ref["cycles"].sum() - rtl["cycles"].sum()) <= CYCLE_TOLERANCE * rtl["cycles"].sum()
+
+
+@dataclass
+class _CorruptedOnTheWay(program_image.ProgramImage):
+    """A loaded (valid) image whose bytes are damaged between the loader and the host driver."""
+
+    damaged: bytes = b""
+
+    def to_bytes(self) -> bytes:
+        return self.damaged
+
+
+def _with_version(data: bytearray, version: int) -> bytearray:
+    struct.pack_into("<I", data, 8, version)
+    struct.pack_into("<I", data, 28, zlib.crc32(bytes(data[:28])))   # a consistent header
+    return data
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage, words", [
+    (lambda data: data[:-5] + bytes([data[-5] ^ 0x10]) + data[-4:], "payload checksum"),
+    (lambda data: _with_version(data, 99), "format version 99"),
+    (lambda data: data[:-4], "truncated"),
+], ids=["bad-checksum", "wrong-version", "truncated"])
+def test_rtl_host_driver_rejects_corrupted_images(damage, words):
+    """The host side of the RTL run re-checks every image before it sends a record."""
+    config, _ = CONFIGS["one-core"]
+    path, options, make_input = SMALL_CASES["lif"]
+    image = program_image.build_image(
+        map_network(quantized(frontend.load(shared_case(path)), options), config))
+    damaged = bytes(damage(bytearray(image.to_bytes())))
+    with pytest.raises(CodesignError, match=words) as error:
+        run_rtl(_CorruptedOnTheWay(image.config, image.manifest, image.fields, damaged),
+                make_input()[:5])
+    assert str(error.value).startswith("the RTL host driver refused a program: ")
+    assert "\n" not in str(error.value)

@@ -1,10 +1,13 @@
 """cocotb side of ``codesign run --target rtl`` (run by :mod:`rtl_runner`, never imported by it).
 
-Reads the job (``CODESIGN_RTL_JOB``: an .npz with, per program, the image's WRITE fields, the
+Reads the job (``CODESIGN_RTL_JOB``: an .npz with, per program, the program image file, the
 per-step INPUT commands and what to read back), drives the Accelerator only through its host
-streams, and writes the answers to ``CODESIGN_RTL_RESULT``. Every sample starts with the image
-load (which clears the neuron state and the timestep), and all its commands are sent as one bulk
-stream while the answers are collected concurrently, so Python never paces the design.
+streams, and writes the answers to ``CODESIGN_RTL_RESULT``. Like a board's host driver, it
+validates every image (magic, version, length, checksums: ``program_image.parse_image``) before
+it sends any record; a refused image is reported as ``{"rejected": message}``. Every sample
+starts with the image load (which clears the neuron state and the timestep), and all its
+commands are sent as one bulk stream while the answers are collected concurrently, so Python
+never paces the design.
 """
 
 from __future__ import annotations
@@ -15,12 +18,20 @@ import os
 import cocotb
 import numpy as np
 
+from codesign.compiler import program_image
+from codesign.errors import CodesignError
 from codesign.hw import host_driver as protocol
 from codesign.hw.host_stream import HostStream
 
 
-async def _run_sample(host: HostStream, job, key: str, sample: int, plan: dict) -> dict:
-    commands = job[f"{key}_image"].tolist()
+def _image_fields(job, index: int) -> list[int]:
+    """The WRITE fields of program ``index``'s image, after checking the image."""
+    return program_image.parse_image(job[f"p{index}_image"].tobytes(), f"p{index}").fields.tolist()
+
+
+async def _run_sample(host: HostStream, job, image_fields: list[int], key: str, sample: int,
+                      plan: dict) -> dict:
+    commands = list(image_fields)
     offsets = job[f"{key}_offsets_{sample}"]
     inputs = job[f"{key}_inputs_{sample}"].tolist()
     for step in range(plan["steps"]):
@@ -58,11 +69,17 @@ async def _run_sample(host: HostStream, job, key: str, sample: int, plan: dict) 
 async def run_programs(dut):
     job = np.load(os.environ["CODESIGN_RTL_JOB"])
     plans = json.loads(str(job["plans"]))
+    try:
+        images = [_image_fields(job, index) for index in range(len(plans))]
+    except CodesignError as error:
+        with open(os.environ["CODESIGN_RTL_RESULT"], "w") as handle:
+            json.dump({"rejected": f"the RTL host driver refused a program: {error}"}, handle)
+        return
     host = HostStream(dut, plans[0]["host_width"])
     await host.start()
     results = []
-    for index, plan in enumerate(plans):
-        results.append([await _run_sample(host, job, f"p{index}", sample, plan)
+    for index, (plan, fields) in enumerate(zip(plans, images)):
+        results.append([await _run_sample(host, job, fields, f"p{index}", sample, plan)
                         for sample in range(plan["samples"])])
     with open(os.environ["CODESIGN_RTL_RESULT"], "w") as handle:
         json.dump(results, handle)
@@ -78,7 +95,7 @@ async def free_run_speed(dut):
     plans = json.loads(str(job["plans"]))
     host = HostStream(dut, plans[0]["host_width"])
     await host.start()
-    await host.send(job["p0_image"].tolist())
+    await host.send(_image_fields(job, 0))
     steps = int(os.environ["CODESIGN_RTL_FREE_RUN"])
     start, cpu_start = time.perf_counter(), time.process_time()
     status = await host.step(steps)

@@ -130,7 +130,8 @@ def _plan(image: ProgramImage, counts: np.ndarray, key: str, job: dict) -> dict:
     segments = _segments(image)
     output_name = manifest["output"]["name"]
     output_entry = next(p for p in manifest["populations"] if p["name"] == output_name)
-    job[f"{key}_image"] = image.fields.astype(np.uint32)
+    # The image file itself: the cocotb host re-checks it before sending a single record.
+    job[f"{key}_image"] = np.frombuffer(image.to_bytes(), dtype=np.uint8)
     for sample in range(batch):
         fields, offsets = [], [0]
         for step in range(steps):
@@ -196,6 +197,8 @@ def run_rtl_many(runs: list[tuple[ProgramImage, np.ndarray]], waves: bool = Fals
     work_dir, plans = _job(runs, work_dir)
     run = _simulate(runs[0][0].config, work_dir, waves)
     answers = json.loads((work_dir / "result.json").read_text())
+    if isinstance(answers, dict):   # the host refused an image
+        raise CodesignError(answers["rejected"])
     return [_decode(image, answer, plan, work_dir, run.waves)
             for (image, _), answer, plan in zip(runs, answers, plans)]
 
