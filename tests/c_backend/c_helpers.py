@@ -5,23 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from codesign.compiler.backends import c_runner
 from codesign.compiler.backends.c_backend import CSources
 from codesign.compiler.golden import GoldenResult
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "nir-cases"
-
-
-def shared_case(relative: str) -> Path:
-    """Path of an external case, or skip the test with the reason if ../shared is absent (as
-    tests/conftest.py's, which a sub-directory's tests cannot import)."""
-    path = SHARED / relative
-    if not path.exists():
-        pytest.skip(f"external NIR case {relative} not found: needs ../shared/nir-cases "
-                    "beside the repository")
-    return path
 
 
 def run_sources(sources: CSources, directory: Path, inputs: np.ndarray,

@@ -14,7 +14,8 @@ from codesign.compiler.backends import c_runner
 from codesign.compiler.backends.c_backend import generate_fixed, generate_float
 from codesign.compiler.passes.fuse import Fuse
 from codesign.compiler.pipeline import CompileOptions, discretized, quantized
-from c_helpers import assert_bit_exact, run_sources, shared_case
+from c_helpers import assert_bit_exact, run_sources
+from nir_cases import shared_case
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None,
                                 reason="the warning, sanitizer and nm checks need gcc on PATH")

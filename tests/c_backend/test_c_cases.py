@@ -9,7 +9,8 @@ from codesign.compiler.backends.c_backend import generate_fixed, generate_float
 from codesign.compiler.passes.fuse import Fuse
 from codesign.compiler.pipeline import CompileOptions, discretized, quantized
 from codesign.events import bin_events, read_nmnist
-from c_helpers import assert_bit_exact, run_sources, shared_case
+from c_helpers import assert_bit_exact, run_sources
+from nir_cases import shared_case
 
 LIF = "NIR_paper/01_lif/lif_norse.nir"
 TWO_LIF = "NIR_paper/01_lif/debug_spike_representation/two_lif_neurons.nir"

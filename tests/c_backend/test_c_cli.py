@@ -12,7 +12,7 @@ from codesign.compiler.backends import c_runner
 from codesign.compiler.backends.cli_c import compile_c, run_c
 from codesign.compiler.pipeline import CompileOptions, quantized
 from codesign.errors import CodesignError
-from c_helpers import shared_case
+from nir_cases import shared_case
 
 
 def _wide_fan_in(path) -> None:
