@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from amaranth import Module
-from amaranth.hdl import Elaboratable
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -38,6 +38,10 @@ from codesign.errors import CodesignError
 from codesign.hw.config import HWConfig
 from codesign.hw.synthesis import SynthesisError, check_fits, synthesize
 from codesign.hw.uart_bridge import UARTBridge
+# The platform flow reads Amaranth's RTLIL: leave out all-zero memory init there as well (with
+# it Yosys puts registers and bypass logic around every iCE40 block RAM; FPGA RAM configures
+# to zero anyway).
+from codesign.hw.verilog import _no_zero_memory_init
 
 BAUD_RATE = 115_200
 
@@ -50,13 +54,17 @@ class Board:
     device_key: str         # key of synthesis.DEVICE_RESOURCES
     bitstream_suffix: str
     tools: tuple[str, ...]  # amaranth tool names -> YoWASP executables
+    #: False: the design's ``sync`` domain has no reset; every flip-flop starts from its
+    #: configuration value (iCE40: a synchronous reset costs a logic cell's SR input and keeps
+    #: Yosys from moving registers into the SB_MAC16s).
+    reset: bool = True
 
 
 BOARDS: dict[str, Board] = {
     "ulx3s": Board("ULX3S_85F_Platform", "ulx3s", "ecp5", "ecp5-85k", ".bit",
                    ("yosys", "nextpnr-ecp5", "ecppack")),
     "icebreaker": Board("ICEBreakerPlatform", "icebreaker", "ice40", "ice40-up5k", ".bin",
-                        ("yosys", "nextpnr-ice40", "icepack")),
+                        ("yosys", "nextpnr-ice40", "icepack"), reset=False),
 }
 
 
@@ -91,13 +99,22 @@ class BoardCore(wiring.Component):
 
 
 class BoardTop(Elaboratable):
-    """Platform-level wrapper: the board's UART pins around a :class:`BoardCore`."""
+    """Platform-level wrapper: the board's UART pins around a :class:`BoardCore`; with
+    ``reset=False`` the ``sync`` domain is the board clock without a reset (instead of the
+    platform's, whose power-on reset on iCE40 only covers block RAM reading zeros for ~3 us after
+    configuration: no block RAM word is used before the host's first command, ~87 us later)."""
 
-    def __init__(self, core: BoardCore):
+    def __init__(self, core: BoardCore, reset: bool = True):
         self.core = core
+        self.reset = reset
 
     def elaborate(self, platform) -> Module:
         m = Module()
+        if not self.reset:
+            m.domains.sync = ClockDomain("sync", reset_less=True)
+            clock = platform.request(platform.default_clk, dir="-")
+            m.submodules.clock_buffer = clock_buffer = io.Buffer("i", clock)
+            m.d.comb += ClockSignal("sync").eq(clock_buffer.i)
         m.submodules.core = self.core
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_buffer = rx = io.Buffer("i", uart.rx)
@@ -133,10 +150,11 @@ def build_bitstream(config: HWConfig, board: str, output_dir: str | Path | None 
     output_dir = Path(output_dir or Path("build") / board).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     platform = _platform(board)
-    overrides = {"synth_opts": "-dsp"} if spec.family == "ice40" else {}
-    with _yowasp_environment(platform, spec.tools, output_dir):
+    overrides = {"synth_opts": "-dsp", "script_after_read": _VERILOG_ROUND_TRIP} \
+        if spec.family == "ice40" else {}
+    with _yowasp_environment(platform, spec.tools, output_dir), _no_zero_memory_init():
         try:
-            platform.build(BoardTop(make_core()), name="codesign_top", build_dir=str(output_dir),
+            platform.build(BoardTop(make_core(), spec.reset), name="codesign_top", build_dir=str(output_dir),
                            do_program=False, **overrides)
         except Exception as error:  # amaranth raises a bare subprocess error on a tool failure
             log = output_dir / "codesign_top.tim"
@@ -150,6 +168,14 @@ def build_bitstream(config: HWConfig, board: str, output_dir: str | Path | None 
                              f"see the logs in {output_dir}")
     return bitstream
 
+
+#: Yosys maps the memories of Amaranth's RTLIL (synchronous read ports with an enable) to iCE40
+#: block RAM with flip-flops around it (write data and read data copies: ~800 logic cells on
+#: tiny.yaml); read back from Verilog, as ``codesign hw synth`` reads ``to_verilog``'s output,
+#: they map to plain SB_RAM40_4K ports. The platform flow reads the RTLIL, so it takes that
+#: round trip first (``-norename`` keeps the port names the pin constraints use).
+_VERILOG_ROUND_TRIP = ("proc\nmemory_collect\nwrite_verilog -norename codesign_top_rtlil.v\n"
+                       "design -reset\nread_verilog codesign_top_rtlil.v")
 
 #: nextpnr's utilisation lines, e.g. ``Info:      ICESTORM_LC:  8304/  5280   157%``.
 _UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.MULTILINE)

@@ -90,16 +90,17 @@ class Core(wiring.Component):
         # -- memories and program loading ------------------------------------------------------
         # Collision free: program writes happen between sweeps, the state write-back never hits
         # the neuron being read, and reads without a read enable are repeated every cycle.
-        # Without the profile copy register the profile memory's held output feeds the unit, so
-        # Yosys is told to use block RAM (it would build a small memory from flip-flops).
-        profile_attrs = COLLISION_FREE if layout.timing_registers else \
+        # Without timing registers the profile memory's held output feeds the unit, and Yosys is
+        # told to put the profile and segment memories in block RAM (it would build these small
+        # memories from flip-flops, one logic cell per bit).
+        small_attrs = COLLISION_FREE if layout.timing_registers else \
             {**COLLISION_FREE, "ram_style": "block"}
         memories = {}
         for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS,
                        MemorySelect.STATE):
+            small = select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS)
             memory = Memory(shape=layout.words[select].layout, depth=layout.depth(select),
-                            init=[], attrs=profile_attrs if select == MemorySelect.PROFILES
-                            else COLLISION_FREE)
+                            init=[], attrs=small_attrs if small else COLLISION_FREE)
             m.submodules[select.name.lower()] = memory
             memories[select] = memory
         program = self.program

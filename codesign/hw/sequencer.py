@@ -111,6 +111,7 @@ class Sequencer(wiring.Component):
         with m.If(settle != 0):
             m.d.sync += settle.eq(settle - 1)
 
+        # The timestep's length if it finished in this cycle (one adder to each counter).
         cycles = Signal(32)
         last_phase = phase + 1 >= phase_count
         m.d.comb += phase_read.addr.eq(phase)
@@ -123,7 +124,7 @@ class Sequencer(wiring.Component):
                 # Work left from before the step (a core's `clear`) is not the step's: wait for
                 # it uncounted.
                 with m.If(barrier):
-                    m.d.sync += cycles.eq(1)
+                    m.d.sync += cycles.eq(2)
                     m.next = "INPUT"
             with m.State("INPUT"):
                 m.d.comb += self.input_play.eq(1)
@@ -167,8 +168,8 @@ class Sequencer(wiring.Component):
             with m.State("FINISH"):
                 m.d.comb += self.done.eq(1)
                 # A timestep lasts from the `start` cycle to the `done` cycle, both included.
-                m.d.sync += [self.last_step_cycles.eq(cycles + 1),
-                             self.total_cycles.eq(self.total_cycles + cycles + 1),
+                m.d.sync += [self.last_step_cycles.eq(cycles),
+                             self.total_cycles.eq(self.total_cycles + cycles),
                              self.timestep.eq(self.timestep + 1),
                              self.timestep_slot.eq(Mux(self.timestep_slot == self.delay_slots - 1,
                                                        0, self.timestep_slot + 1))]

