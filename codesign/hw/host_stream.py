@@ -29,10 +29,12 @@ class HostStream:
         self._arrived = Event()
         self._collector = None
 
-    async def start(self, clock_period_ns: int = 10) -> None:
-        """Start the clock, reset the design and the response collector."""
+    async def start(self, clock_period_ns: int = 10, clock: bool = True) -> None:
+        """Start the clock (unless the design makes its own: ``clock=False``), reset the design
+        and start the response collector."""
         dut = self.dut
-        Clock(dut.clk, clock_period_ns, unit="ns").start()
+        if clock:
+            Clock(dut.clk, clock_period_ns, unit="ns").start()
         dut.command__valid.value = 0
         dut.response__ready.value = 1
         dut.rst.value = 1

@@ -54,7 +54,9 @@ BUILD_ARGS = ("-Wno-fatal", "--output-split", "0", "--x-initial", "0")
 #: keeps Verilator from inlining and optimising the design's internals; this undoes it and makes
 #: only the top-level ports public (a control file), enough for testbenches that drive ports.
 _PORTS_ONLY_ARGS = ("--no-public-flat-rw",)
-_PORTS_ONLY_CONTROL = '`verilator_config\npublic_flat_rw -module "{toplevel}" -port "*"\n'
+#: A clock the top level generates itself is not a port but must stay visible (read-only).
+_PORTS_ONLY_CONTROL = ('`verilator_config\npublic_flat_rw -module "{toplevel}" -port "*"\n'
+                       'public_flat_rd -module "{toplevel}" -var "clk"\n')
 _DONE_MARKER = "codesign-build-done"
 
 
