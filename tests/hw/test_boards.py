@@ -4,7 +4,7 @@ refuses a design too big for the board's device."""
 from pathlib import Path
 
 import pytest
-from amaranth import Module, Signal
+from amaranth import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -51,6 +51,31 @@ class MultiplierHog(IncrementingEcho):
         return m
 
 
+class ShiftHog(IncrementingEcho):
+    """Answers with the parity of the last 125 bits of each of 36 command-fed shift registers:
+    4,500 flip-flops that cannot share a logic cell with a LUT, and ~1,500 LUT4s of parity
+    tree: ~6,000 logic cells."""
+
+    def elaborate(self, platform):
+        m = Module()
+        taps, previous = [], self.command.payload[0]
+        for index in range(36):  # each chain feeds the next, so none is a copy of another
+            chain = Signal(125, name=f"chain_{index}")
+            with m.If(self.command.valid):
+                m.d.sync += chain.eq(Cat(self.command.payload[index % 8] ^ previous, chain[:-1]))
+            taps += list(chain)
+            previous = chain[-1]
+
+        def parity(bits):  # balanced: Yosys (WebAssembly) overflows its stack on long chains
+            half = len(bits) // 2
+            return bits[0] if len(bits) == 1 else parity(bits[:half]) ^ parity(bits[half:])
+
+        m.d.comb += [self.command.ready.eq(self.response.ready),
+                     self.response.payload.eq(parity(taps))]
+        m.d.sync += self.response.valid.eq(self.command.valid)
+        return m
+
+
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CODESIGN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
@@ -77,14 +102,27 @@ def test_icebreaker_bitstream_of_the_uart_bridge(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_icebreaker_refuses_the_tiny_accelerator_for_logic_cells(tmp_path: Path):
-    """tiny.yaml's accelerator + UART bridge is within the UP5K's LUT4, FF, BRAM and SB_MAC16
-    counts (the neuron unit's iCE40 build), so the real flow runs, but nextpnr needs more logic
-    cells (one LUT4 + one flip-flop each) than the device has: the error says so on one line."""
+def test_icebreaker_bitstream_of_the_tiny_accelerator(tmp_path: Path):
+    """tiny.yaml's accelerator + UART bridge placed, routed and packed for the UP5K, meeting
+    timing at the iCEBreaker's 12 MHz."""
     config = load_config(CONFIGS / "tiny.yaml")
+    bitstream = build_bitstream(config, "icebreaker", tmp_path / "icebreaker")
+    assert bitstream.name == "codesign_top.bin"
+    assert bitstream.stat().st_size == UP5K_BITSTREAM_BYTES
+    timing = (tmp_path / "icebreaker" / "codesign_top.tim").read_text()
+    assert "Max frequency for clock" in timing and "PASS" in timing
+    assert "ICESTORM_DSP:       7/" in timing      # the neuron unit's multipliers
+
+
+@pytest.mark.slow
+def test_icebreaker_refuses_a_design_short_of_logic_cells(tmp_path: Path):
+    """Within the UP5K's LUT4 and FF counts, so the real flow runs, but nextpnr needs more logic
+    cells (one LUT4 + one flip-flop each) than the device has: the error says so on one line."""
+    config = HWConfig.from_dict({"host_width": 8})
     with pytest.raises(CodesignError, match=r"needs \d+ ICESTORM_LC but the ice40-up5k has 5280 "
                                             r"\(\d+ over"):
-        build_bitstream(config, "icebreaker", tmp_path / "icebreaker")
+        build_bitstream(config, "icebreaker", tmp_path / "icebreaker",
+                        host_factory=lambda: ShiftHog(8))
 
 
 def test_design_too_big_for_the_board_names_resource_and_excess(tmp_path: Path):
