@@ -75,7 +75,7 @@ async def every_model_bit_exact(dut):
                   unit.latency)
 
 
-@pytest.mark.parametrize("dsp_bits, max_depth", [(18, 1.5), (16, 4.0)])  # ECP5, tiny.yaml
+@pytest.mark.parametrize("dsp_bits, max_depth", [(18, 1.5), (16, 4.0)])  # ECP5, iCE40 cut
 def test_neuron_unit_on_verilator(dsp_bits, max_depth):
     from codesign.hw.verilator import run_cocotb
 

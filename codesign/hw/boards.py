@@ -41,7 +41,7 @@ from codesign.hw.uart_bridge import UARTBridge
 # The platform flow reads Amaranth's RTLIL: leave out all-zero memory init there as well (with
 # it Yosys puts registers and bypass logic around every iCE40 block RAM; FPGA RAM configures
 # to zero anyway).
-from codesign.hw.verilog import _no_zero_memory_init
+from codesign.hw.verilog import no_zero_memory_init
 
 BAUD_RATE = 115_200
 
@@ -152,7 +152,7 @@ def build_bitstream(config: HWConfig, board: str, output_dir: str | Path | None 
     platform = _platform(board)
     overrides = {"synth_opts": "-dsp", "script_after_read": _VERILOG_ROUND_TRIP} \
         if spec.family == "ice40" else {}
-    with _yowasp_environment(platform, spec.tools, output_dir), _no_zero_memory_init():
+    with _yowasp_environment(platform, spec.tools, output_dir), no_zero_memory_init():
         try:
             platform.build(BoardTop(make_core(), spec.reset), name="codesign_top", build_dir=str(output_dir),
                            do_program=False, **overrides)

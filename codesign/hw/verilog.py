@@ -34,7 +34,9 @@ def _emit_memory_unless_zero(self, cell_idx, cell) -> None:
 
 
 @contextmanager
-def _no_zero_memory_init() -> Iterator[None]:
+def no_zero_memory_init() -> Iterator[None]:
+    """Amaranth conversions inside this block emit no initial contents for all-zero memories
+    (and are serialised)."""
     with _override_lock:
         rtlil.ModuleEmitter.emit_memory = _emit_memory_unless_zero
         try:
@@ -49,7 +51,7 @@ def to_verilog(component: wiring.Component, name: str = "top") -> str:
     The ports are the component's signature members (flattened with ``__`` between levels), plus
     ``clk`` and ``rst`` when the design has a ``sync`` domain.
     """
-    with _no_zero_memory_init():
+    with no_zero_memory_init():
         return verilog.convert(component, name=name)
 
 
