@@ -15,7 +15,9 @@ def dse_command(model: Path, inputs: Path, out: Path, *options: str) -> list[str
             "-o", str(out), *options]
 
 
-def run_dse(*command: str, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_dse(*command: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """Runs ``command``; the default timeout is the DSE's own per-synthesis limit (a run that
+    synthesises one design must not be cut off before the tool's limit on a loaded machine)."""
     return subprocess.run(list(command), capture_output=True, text=True, timeout=timeout)
 
 
