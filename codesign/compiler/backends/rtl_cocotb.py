@@ -26,7 +26,8 @@ from codesign.hw.host_stream import HostStream
 
 def _image_fields(job, index: int) -> list[int]:
     """The WRITE fields of program ``index``'s image, after checking the image."""
-    return program_image.parse_image(job[f"p{index}_image"].tobytes(), f"p{index}").fields.tolist()
+    image = program_image.parse_image(job[f"p{index}_image"].tobytes(), f"p{index}")
+    return image.fields.tolist()
 
 
 async def _run_sample(host: HostStream, job, image_fields: list[int], key: str, sample: int,
