@@ -154,8 +154,8 @@ def build_bitstream(config: HWConfig, board: str, output_dir: str | Path | None 
         if spec.family == "ice40" else {}
     with _yowasp_environment(platform, spec.tools, output_dir), no_zero_memory_init():
         try:
-            platform.build(BoardTop(make_core(), spec.reset), name="codesign_top", build_dir=str(output_dir),
-                           do_program=False, **overrides)
+            platform.build(BoardTop(make_core(), spec.reset), name="codesign_top",
+                           build_dir=str(output_dir), do_program=False, **overrides)
         except Exception as error:  # amaranth raises a bare subprocess error on a tool failure
             log = output_dir / "codesign_top.tim"
             _raise_if_over_capacity(log, board, spec.device_key)
