@@ -92,33 +92,25 @@ def _simulation_top(config):
     return SimulationTop()
 
 
-def _clocked_top(config, logic: str) -> str:
-    """Verilog of the simulated top level: module ``logic`` (the Accelerator behind its reset
-    register) with its clock generated inside the model. cocotb's ``Clock`` drives a clock
-    input through a VPI callback and a value write every half period; a clock the model
-    generates itself ran ~10-15% more cycles per CPU second on the default config
+def _clocked_top(top, logic: str) -> str:
+    """Verilog of the simulated top level: module ``logic`` (``top``, the Accelerator behind its
+    reset register) with its clock generated inside the model and the same other ports. cocotb's
+    ``Clock`` drives a clock input through a VPI callback and a value write every half period; a
+    clock the model generates itself ran ~10-15% more cycles per CPU second on the default config
     (BENCHMARKS.md). ``clk`` stays visible to the testbench (verilator.py's port control file)."""
-    width = config.host_width
-    return f"""
-`timescale 1ns/1ps
-module {TOPLEVEL}(rst, command__valid, command__payload, command__ready, response__valid,
-                  response__payload, response__ready, running);
-  input rst;
-  input command__valid;
-  input [{width - 1}:0] command__payload;
-  output command__ready;
-  output response__valid;
-  output [{width - 1}:0] response__payload;
-  input response__ready;
-  output running;
-  reg clk = 1'b0;
-  always #{_HALF_PERIOD_NS} clk = ~clk;
-  {logic} logic_(.clk(clk), .rst(rst), .command__valid(command__valid),
-    .command__payload(command__payload), .command__ready(command__ready),
-    .response__valid(response__valid), .response__payload(response__payload),
-    .response__ready(response__ready), .running(running));
-endmodule
-"""
+    from amaranth.hdl import Shape
+    from amaranth.lib.wiring import In
+
+    ports = [("rst", "input", 1)] + [
+        ("__".join(map(str, path)), "input" if member.flow == In else "output",
+         Shape.cast(member.shape).width)
+        for path, member in top.signature.members.flatten() if member.is_port]
+    declarations = "".join(f"  {direction} [{width - 1}:0] {name};\n"
+                           for name, direction, width in ports)
+    connections = ", ".join(f".{name}({name})" for name, _, _ in ports)
+    return (f"\n`timescale 1ns/1ps\nmodule {TOPLEVEL}({', '.join(n for n, _, _ in ports)});\n"
+            f"{declarations}  reg clk = 1'b0;\n  always #{_HALF_PERIOD_NS} clk = ~clk;\n"
+            f"  {logic} logic_(.clk(clk), {connections});\nendmodule\n")
 
 
 def verilog_path(config) -> Path:
@@ -133,9 +125,8 @@ def verilog_path(config) -> Path:
         digest.update(source.read_bytes())
     path = cache_dir("rtl-verilog") / f"{digest.hexdigest()[:32]}.v"
     if not path.is_file():
-        logic = f"{TOPLEVEL}_logic"
-        write_atomically(path, to_verilog(_simulation_top(config), name=logic)
-                         + _clocked_top(config, logic))
+        logic, top = f"{TOPLEVEL}_logic", _simulation_top(config)
+        write_atomically(path, to_verilog(top, name=logic) + _clocked_top(top, logic))
     return path
 
 
