@@ -9,8 +9,8 @@ Per timestep (the sequencer's ``last_step_cycles``, start and done cycles includ
     phase   = PHASE_CYCLES + neuron unit latency + max over firing cores of (segment size)
               + deliver(the phase's spikes) [+ CONVERT_CYCLES + max over its tiles of convert]
     deliver = DELIVERY_CYCLES + max(events, max over cores d of engine work on d)
-              (HOST_DELIVERY_CYCLES + events when the events only go to the host;
-              one cycle per event when no route matches any of them)
+              (HOST_DELIVERY_CYCLES + router backlog at the sweep's end when the events only
+              go to the host; one cycle per event when no route matches any of them)
     engine work on d = sum over events routed to d of max(1, words of that source on d)
     convert(tile) = outputs x max(active rows, 2S) + TILE_FIXED_CYCLES if a row is active
 
@@ -20,6 +20,10 @@ Per timestep (the sequencer's ``last_step_cycles``, start and done cycles includ
   bounds it too; both run as pipelines, their fill is part of the constants;
 * a firing core's engine is paused during its sweep, and a sweep starts only on an idle engine,
   so the sweep (one neuron per cycle) and the delivery of its spikes add up;
+* spikes bound only for the host (the output layer) need no engine: the router passes them on
+  during the sweep, one per cycle, while the firing cores emit theirs in neuron order (local
+  neuron ``i`` of every segment in sweep cycle ``i``); only the events still queued when the
+  sweep ends add cycles (the backlog of that one-server queue);
 * the constants are the fixed costs of the sequencer's states (start, fetch, fire, settle,
   finish), the segment/profile reads, the neuron unit's pipeline drain and the router, engine
   and crossbar pipeline fills. They are a least-squares fit of these terms to the RTL's
@@ -103,6 +107,18 @@ def _tile_convert(program: MappedProgram, active: np.ndarray) -> np.ndarray:
     return np.where(active > 0, outputs * np.maximum(active, columns) + TILE_FIXED_CYCLES, 0)
 
 
+def _sweep_backlog(spikes: np.ndarray, segments: list, sweep: int) -> np.ndarray:
+    """Events ``[T, B]`` left in the router (one event per cycle) when a sweep of ``sweep``
+    cycles ends, the segments' local neuron ``i`` spiking in cycle ``i``."""
+    arrivals = np.zeros((*spikes.shape[:2], sweep), dtype=np.int64)
+    for segment in segments:
+        arrivals[:, :, :segment.size] += spikes[:, :, segment.start:segment.stop]
+    backlog = np.zeros(spikes.shape[:2], dtype=np.int64)
+    for cycle in range(sweep):
+        backlog = np.maximum(backlog + arrivals[:, :, cycle] - 1, 0)
+    return backlog
+
+
 def predict(program: MappedProgram, counts: np.ndarray,
             activity: dict[str, np.ndarray]) -> CycleBreakdown:
     """Cycles per step for input ``counts`` ``[T, B, input_size]`` and the spikes
@@ -114,8 +130,10 @@ def predict(program: MappedProgram, counts: np.ndarray,
     drain = neuron_latency(config)
     totals = {"events": 0, "words": 0, "swept": 0}
 
-    def deliver(spikes: np.ndarray, work: np.ndarray, to_host: bool) -> np.ndarray:
-        """``spikes`` [T, B, neurons] (event counts) -> delivery cycles [T, B]."""
+    def deliver(spikes: np.ndarray, work: np.ndarray, to_host: bool,
+                backlog: np.ndarray | None = None) -> np.ndarray:
+        """``spikes`` [T, B, neurons] (event counts) -> delivery cycles [T, B]; ``backlog``
+        [T, B]: host-bound events still queued when the sweep ends (all of them if None)."""
         routed = (work.any(axis=1) | to_host).astype(np.int64)
         events = spikes @ routed
         # an event no route matches still takes the router's one lookup per cycle
@@ -125,8 +143,9 @@ def predict(program: MappedProgram, counts: np.ndarray,
         totals["events"] += int(events.sum())
         totals["words"] += int(per_core.sum())
         busiest = per_core.max(axis=2, initial=0)
+        host_only = events if backlog is None else backlog
         return np.where(to_cores > 0, DELIVERY_CYCLES + np.maximum(events, busiest),
-                        np.where(events > 0, HOST_DELIVERY_CYCLES + events, looked_up))
+                        np.where(events > 0, HOST_DELIVERY_CYCLES + host_only, looked_up))
 
     input_work = _source_work(program, network.input_name)
     input_delivery = deliver(counts, input_work, network.input_name == network.output)
@@ -143,8 +162,9 @@ def predict(program: MappedProgram, counts: np.ndarray,
                     activity[phase.population].reshape(steps, batch, -1)[
                         :, :, segment.start:segment.stop]
         work = _source_work(program, phase.population)
-        cycles += PHASE_CYCLES + drain + sweep + deliver(spikes, work,
-                                                         phase.population == network.output)
+        cycles += PHASE_CYCLES + drain + sweep + deliver(
+            spikes, work, phase.population == network.output,
+            _sweep_backlog(spikes, segments, sweep))
         if phase.tiles:
             convert = np.zeros((steps, batch), dtype=np.int64)
             for block in program.tiles:

@@ -108,6 +108,8 @@ class SourceEntry:
     first_word: int
     word_count: int
     crossbar: bool = False
+    #: Added to the row of every slot (HWConfig.shared_rows): sources share shifted rows.
+    row_offset: int = 0
 
 
 @dataclass
@@ -119,7 +121,9 @@ class CoreProgram:
     bias: np.ndarray | None = None
     sources: dict[int, SourceEntry] = field(default_factory=dict)
     synapse_words: list[int] = field(default_factory=list)
+    #: Synapses the core's sources stand for, and those its words hold (shared rows once).
     synapse_count: int = 0
+    stored_synapses: int = 0
     used_neurons: int = 0
 
 
@@ -242,10 +246,13 @@ def mapping_report_lines(program: Partitioned) -> list[str]:
             state = program.cores[core]
             words = len(state.synapse_words)
             slots = words * config.synapse_lanes
-            fill = 100 * state.synapse_count / slots if slots else 0.0
+            fill = 100 * state.stored_synapses / slots if slots else 0.0
             text += (f", synapse words {words}/{config.synapse_memory_depth} "
                      f"({100 * words / config.synapse_memory_depth:.1f}%, lane fill {fill:.1f}%)"
                      f", sources {len(state.sources)}/{config.source_table_depth}")
+            if state.synapse_count > state.stored_synapses:
+                text += (f", shared rows: {state.synapse_count} synapses stored as "
+                         f"{state.stored_synapses}")
         lines.append(text)
     if config.crossbar.tiles:
         lines.append("tiles:")

@@ -49,10 +49,11 @@ from codesign.hw.core_layout import CoreLayout, MemorySelect
 from codesign.hw.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
 from codesign.hw.router import routing_entry_bits
 from codesign.hw.top import AcceleratorSizes
-from codesign.hw.synapse_layout import decode_source_entry, decode_word, encode_source_entry
+from codesign.hw.synapse_layout import decode_source_entry, encode_source_entry, entry_synapses
 
 MAGIC = b"CDSGPIMG"
-FORMAT_VERSION = 1
+#: 2: source-table entries carry ``row_offset`` (HWConfig.shared_rows).
+FORMAT_VERSION = 2
 HEADER = struct.Struct("<8sIIIIII")
 HEADER_SIZE = HEADER.size
 REGISTER_BITS = 32
@@ -165,7 +166,8 @@ def build_records(program: MappedProgram) -> list[int]:
         for run in runs:
             write(unit, MemorySelect.SOURCE_TABLE, int(run[0]),
                   [encode_source_entry(layout, state.sources[i].first_word,
-                                       state.sources[i].word_count, state.sources[i].crossbar)
+                                       state.sources[i].word_count, state.sources[i].crossbar,
+                                       state.sources[i].row_offset)
                    for i in run.tolist()], _fields_width(MemorySelect.SOURCE_TABLE, layout))
         write(unit, MemorySelect.SYNAPSES, 0, state.synapse_words,
               _fields_width(MemorySelect.SYNAPSES, layout))
@@ -320,13 +322,10 @@ def network_from_image(image: ProgramImage) -> QuantizedNetwork:
                 if entry["crossbar"]:         # the tile's rows: rebuilt from the manifest below
                     continue
                 words = core_memory(core, MemorySelect.SYNAPSES)
-                for address in range(entry["first_word"], entry["first_word"] + entry["word_count"]):
-                    for synapse in decode_word(layout, words[address]):
-                        if synapse.weight == 0:
-                            continue
-                        target, target_index = owner[(core, synapse.target)]
-                        synapses.setdefault((source, target, synapse.delay), []).append(
-                            (target_index, source_index, synapse.weight))
+                for synapse in entry_synapses(layout, entry, words):
+                    target, target_index = owner[(core, synapse.target)]
+                    synapses.setdefault((source, target, synapse.delay), []).append(
+                        (target_index, source_index, synapse.weight))
     projections = []
     for (source, target, delay), entries in synapses.items():
         rows, cols, values = (np.array(column, dtype=np.int64) for column in zip(*entries))
@@ -397,7 +396,8 @@ def program_from_image(image: ProgramImage) -> MappedProgram:
             entry = decode_source_entry(layout, word)
             if entry["word_count"] or entry["crossbar"]:
                 state.sources[index] = SourceEntry(entry["first_word"], entry["word_count"],
-                                                   bool(entry["crossbar"]))
+                                                   bool(entry["crossbar"]),
+                                                   entry.get("row_offset", 0))
         state.synapse_words = list(memories.get((protocol.core_unit(core),
                                                  int(MemorySelect.SYNAPSES)), {}).values())
         cores.append(state)

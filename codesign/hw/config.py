@@ -120,6 +120,11 @@ class HWConfig:
                                    "registered copies that only serve timing at ~100 MHz (each "
                                    "unit's program bus, the profile memory's output); false: "
                                    "small parts at low clocks, profiles in block RAM")
+    shared_rows: bool = _knob(True, _Range(None, boolean=True),
+                              "sources whose synapse rows are equal up to a shift of their "
+                              "targets share one copy of the words (a convolution stores a "
+                              "few rows per channel, not one per pixel); each source-table "
+                              "entry carries the shift, added to every lane's row")
 
     def __post_init__(self) -> None:
         if not isinstance(self.crossbar, CrossbarConfig):

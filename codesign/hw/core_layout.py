@@ -124,6 +124,8 @@ class CoreLayout:
     #: HWConfig.timing_registers: the profile memory's output is copied into a register (True) or
     #: kept in block RAM and read straight from its held output (False).
     timing_registers: bool = True
+    #: HWConfig.shared_rows: source-table entries carry a ``row_offset`` added to every slot's row.
+    shared_rows: bool = True
     words: dict[MemorySelect, Fields] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self):
@@ -160,7 +162,8 @@ class CoreLayout:
                    source_table_depth=config.source_table_depth, profiles=config.profiles,
                    neuron_dsp_bits=config.neuron_dsp_bits,
                    neuron_stage_depth=config.neuron_stage_depth,
-                   timing_registers=config.timing_registers)
+                   timing_registers=config.timing_registers,
+                   shared_rows=config.shared_rows)
 
     # -- derived widths ---------------------------------------------------------------------
     @property
@@ -232,11 +235,14 @@ class CoreLayout:
 
     @property
     def source_entry_fields(self) -> Fields:
-        """Source table: ``word_count`` synapse words from ``first_word``; a ``crossbar`` entry
-        instead forwards the event as row ``first_word`` to the crossbar tile."""
+        """Source table: ``word_count`` synapse words from ``first_word``, every slot's row
+        shifted by ``row_offset`` (modulo ``rows_per_lane``; only with ``shared_rows``); a
+        ``crossbar`` entry instead forwards the event as row ``first_word`` to the crossbar
+        tile."""
+        offset = (("row_offset", self.row_bits, False),) if self.shared_rows else ()
         return Fields((("first_word", self.synapse_address_bits, False),
                        ("word_count", bits_for(self.synapse_memory_depth + 1), False),
-                       ("crossbar", 1, False)))
+                       ("crossbar", 1, False), *offset))
 
     @property
     def segment_fields(self) -> Fields:

@@ -12,6 +12,9 @@ work is proportional to spikes x fan-out / lanes, never to the neuron count. Pip
     capture  register the block-RAM output
     add      forwarded value + weight -> write back
 
+A source-table entry's ``row_offset`` (``shared_rows``) is added to every slot's row in the
+decode stage, modulo ``rows_per_lane``: sources whose rows differ only by that shift share words.
+
 Accumulators: lane ``k`` owns neurons ``k, k + lanes, ...`` in its own memory (one read and one
 write port, so one block RAM), address ``bank * rows_per_lane + neuron // lanes``, bank
 ``(timestep_slot + delay) mod delay_slots``. Read-modify-write hazards: a word's read happens two
@@ -143,6 +146,9 @@ class SynapseEngine(wiring.Component):
         # -- issue: one synapse word per cycle; the next entry is taken with the last word -----
         address = Signal(layout.synapse_address_bits)
         remaining = Signal(len(entry.word_count))
+        # The entry's row offset travels with its words (issue -> read -> word register).
+        row_offsets = [Signal(layout.row_bits, name=f"row_offset_{stage}")
+                       for stage in ("issue", "read", "word")] if layout.shared_rows else []
         issuing = remaining != 0
         can_take = ~issuing | (remaining == 1)
         forward_row = entry_valid & entry.crossbar & can_take
@@ -153,6 +159,8 @@ class SynapseEngine(wiring.Component):
         ]
         with m.If(entry_taken & ~entry.crossbar):
             m.d.sync += [address.eq(entry.first_word), remaining.eq(entry.word_count)]
+            if layout.shared_rows:
+                m.d.sync += row_offsets[0].eq(entry.row_offset)
         with m.Elif(issuing):
             m.d.sync += [address.eq(address + 1), remaining.eq(remaining - 1)]
         word_read = synapses.read_port()
@@ -175,6 +183,12 @@ class SynapseEngine(wiring.Component):
                      word.eq(word_read.data),
                      crossbar_accepted.eq(sum_accepted), crossbar_valid.eq(crossbar_accepted),
                      crossbar_sum.eq(crossbar_accepted_sum)]
+        if layout.shared_rows:
+            m.d.sync += [row_offsets[1].eq(row_offsets[0]), row_offsets[2].eq(row_offsets[1])]
+
+        def shifted(row):
+            return (row + row_offsets[2])[:layout.row_bits] if layout.shared_rows else row
+
         with m.If(sum_accepted):
             m.d.sync += crossbar_accepted_sum.eq(self.crossbar_sums.payload)
         operation_layout = data.StructLayout({
@@ -198,7 +212,8 @@ class SynapseEngine(wiring.Component):
                 m.d.comb += [
                     decoded.valid.eq(1),
                     decoded.address.eq(accumulator_address(
-                        bank_of(word[f"lane{lane}_delay"]), word[f"lane{lane}_row"])),
+                        bank_of(word[f"lane{lane}_delay"]),
+                        shifted(word[f"lane{lane}_row"]))),
                     decoded.weight.eq(word[f"lane{lane}_weight"]),
                 ]
             with m.Elif(crossbar_valid & (crossbar_lane == lane)):

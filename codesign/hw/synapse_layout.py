@@ -6,6 +6,12 @@ lanes of one word never conflict. A weight of 0 marks an empty slot. The synapse
 occupy ``word_count`` consecutive words from ``first_word``; each lane is filled in order, so a
 source with ``n_k`` synapses in lane ``k`` takes ``max(n_k)`` words (``fan_out / lanes`` for a
 dense row).
+
+Shared rows (``shared_rows``): a source's entry adds ``row_offset`` to the row of every slot
+(modulo ``rows_per_lane``, so lanes are kept), so sources whose synapses are the same up to a
+shift of their targets by a multiple of ``lanes`` can point at one copy of the words, as the
+pixels of a convolution's input channel do (away from the borders). :func:`pack_shifted` gives a
+source's words relative to its lowest row, ready to be shared.
 """
 
 from __future__ import annotations
@@ -74,16 +80,47 @@ def pack_row(layout: CoreLayout, weights: np.ndarray, delays: np.ndarray | int =
                                   for t in np.flatnonzero(weights)])
 
 
+def pack_shifted(layout: CoreLayout, synapses: Sequence[Synapse]) -> tuple[int, list[int]]:
+    """``(row_offset, words)``: the words of one source with every row lowered by the source's
+    lowest row, which becomes its entry's ``row_offset`` (0 and plain rows without
+    ``shared_rows``). Equal word lists can then be stored once."""
+    kept = [synapse for synapse in synapses if synapse.weight != 0]
+    if not layout.shared_rows or not kept:
+        return 0, pack_synapses(layout, kept)
+    for synapse in kept:
+        _check_synapse(layout, synapse)
+    offset = min(synapse.target for synapse in kept) // layout.synapse_lanes
+    shift = offset * layout.synapse_lanes
+    return offset, pack_synapses(layout, [Synapse(s.target - shift, s.weight, s.delay)
+                                          for s in kept])
+
+
+def entry_synapses(layout: CoreLayout, entry: dict[str, int],
+                   words: Sequence[int]) -> list[Synapse]:
+    """The synapses a (decoded, non-crossbar) source-table entry stands for: its words from
+    ``words`` (the core's synapse memory), rows shifted by its ``row_offset``."""
+    shift = entry.get("row_offset", 0) * layout.synapse_lanes
+    return [Synapse((synapse.target + shift) % layout.neurons_per_core, synapse.weight,
+                    synapse.delay)
+            for address in range(entry["first_word"], entry["first_word"] + entry["word_count"])
+            for synapse in decode_word(layout, words[address]) if synapse.weight != 0]
+
+
 def encode_source_entry(layout: CoreLayout, first_word: int, word_count: int,
-                        crossbar: bool = False) -> int:
+                        crossbar: bool = False, row_offset: int = 0) -> int:
     """A source-table entry; a ``crossbar`` entry forwards events as row ``first_word``."""
     if not crossbar and first_word + word_count > layout.synapse_memory_depth:
         raise CodesignError(f"synapse words {first_word}..{first_word + word_count - 1} exceed "
                             f"synapse_memory_depth={layout.synapse_memory_depth}",
                             "raise synapse_memory_depth or map fewer synapses to this core")
-    return layout.source_entry_fields.pack(
-        {"first_word": first_word, "word_count": 0 if crossbar else word_count,
-         "crossbar": int(crossbar)})
+    if row_offset and not layout.shared_rows:
+        raise CodesignError(f"a row offset ({row_offset}) needs shared_rows",
+                            "set shared_rows: true in the HWConfig or store the rows unshifted")
+    fields = {"first_word": first_word, "word_count": 0 if crossbar else word_count,
+              "crossbar": int(crossbar)}
+    if layout.shared_rows:
+        fields["row_offset"] = row_offset
+    return layout.source_entry_fields.pack(fields)
 
 
 def decode_source_entry(layout: CoreLayout, entry: int) -> dict[str, int]:

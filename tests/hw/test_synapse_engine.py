@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from codesign.errors import CodesignError
 from codesign.hw.core_layout import CoreLayout, MemorySelect
 from codesign.hw.synapse_engine import SynapseEngine
 from codesign.hw.synapse_layout import (Synapse, decode_source_entry, decode_word,
@@ -126,6 +129,36 @@ def test_accumulators_bit_exact(lanes, delay_slots):
                        for s in decode_word(layout, word))
                    for e in (decode_source_entry(layout, entry) for entry in entries)]
     assert counted == sum(synapses_of[event] for step in steps for event in step["events"])
+
+
+def test_shared_rows_shift_targets_by_the_entry_offset():
+    """Sources pointing at one word list with different row offsets (one wraps around the core)
+    add the same weights into shifted targets, back to back (the offset must stay with its
+    words through the pipeline)."""
+    layout = make_layout(lanes=4, neurons=32)
+    rng = np.random.default_rng(5)
+    kernel = [Synapse(target=t, weight=int(w), delay=int(d)) for t, w, d in
+              zip((0, 1, 2, 5, 6, 9), rng.integers(1, 128, 6), rng.integers(0, 2, 6))]
+    words = pack_synapses(layout, kernel)
+    offsets = [0, 1, 3, 6, 7]                      # rows; row 7 + 2 wraps to row 1
+    entries = [encode_source_entry(layout, 0, len(words), row_offset=offset) for offset in offsets]
+    weights = np.zeros((len(offsets), layout.neurons_per_core), np.int64)
+    delays = np.zeros_like(weights)
+    for source, offset in enumerate(offsets):
+        for synapse in kernel:
+            target = (synapse.target + offset * layout.synapse_lanes) % layout.neurons_per_core
+            weights[source, target], delays[source, target] = synapse.weight, synapse.delay
+    steps = [{"slot": 0, "events": [0, 4, 1, 1, 3, 2]}, {"slot": 1, "events": [4, 0, 2]}]
+    _, accumulators, _ = simulate(layout, words, entries, steps)
+    np.testing.assert_array_equal(accumulators, expected_accumulators(layout, weights, delays,
+                                                                      steps))
+
+
+def test_without_shared_rows_an_offset_is_refused():
+    layout = dataclasses.replace(make_layout(), shared_rows=False)
+    assert "row_offset" not in decode_source_entry(layout, encode_source_entry(layout, 0, 1))
+    with pytest.raises(CodesignError, match="shared_rows"):
+        encode_source_entry(layout, 0, 1, row_offset=2)
 
 
 def dense_program(layout, sources, rng):

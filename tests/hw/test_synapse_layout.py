@@ -8,7 +8,8 @@ import pytest
 from codesign.errors import CodesignError
 from codesign.hw.core_layout import CoreLayout, MemorySelect
 from codesign.hw.synapse_layout import (Synapse, decode_source_entry, decode_word,
-                                        encode_source_entry, encode_word, pack_matrix, pack_row)
+                                        encode_source_entry, encode_word, entry_synapses,
+                                        pack_matrix, pack_row, pack_shifted)
 
 LAYOUT = CoreLayout(neurons_per_core=64, synapse_lanes=4, weight_bits=8, state_bits=16,
                     delay_slots=3, synapse_memory_depth=256, source_table_depth=32, profiles=2)
@@ -58,7 +59,23 @@ def test_matrix_entries_point_at_their_words():
                 total[synapse.target] += synapse.weight
         np.testing.assert_array_equal(total, weights[source])
     crossbar = decode_source_entry(LAYOUT, encode_source_entry(LAYOUT, 7, 0, crossbar=True))
-    assert crossbar == {"first_word": 7, "word_count": 0, "crossbar": 1}
+    assert crossbar == {"first_word": 7, "word_count": 0, "crossbar": 1, "row_offset": 0}
+
+
+def test_shifted_rows_are_equal_for_shifted_sources_and_decode_back():
+    """Two sources whose targets differ by 8 neurons (2 rows of 4 lanes) get equal words and
+    offsets 2 apart; a shift by 1 neuron changes lanes, so its words differ."""
+    kernel = [Synapse(1, 5), Synapse(2, -7, 1), Synapse(6, 9), Synapse(13, 3)]
+    offset, words = pack_shifted(LAYOUT, kernel)
+    moved_offset, moved_words = pack_shifted(
+        LAYOUT, [Synapse(s.target + 8, s.weight, s.delay) for s in kernel])
+    assert (offset, moved_offset) == (0, 2) and moved_words == words
+    assert pack_shifted(LAYOUT, [Synapse(s.target + 1, s.weight) for s in kernel])[1] != words
+    entry = decode_source_entry(LAYOUT, encode_source_entry(LAYOUT, 0, len(words),
+                                                            row_offset=moved_offset))
+    decoded = entry_synapses(LAYOUT, entry, words)
+    assert sorted((s.target, s.weight, s.delay) for s in decoded) == \
+        sorted((s.target + 8, s.weight, s.delay) for s in kernel)
 
 
 @pytest.mark.parametrize("synapse", [Synapse(64, 1, 0), Synapse(0, 128, 0), Synapse(0, 1, 3)])

@@ -24,7 +24,7 @@ def image_bytes() -> bytes:
 
 def test_header_fields_and_records_are_host_protocol_writes(image_bytes):
     magic, version, header, manifest, count, _, _ = struct.unpack_from("<8sIIIIII", image_bytes)
-    assert magic == b"CDSGPIMG" and version == 1 and header == 32
+    assert magic == b"CDSGPIMG" and version == 2 and header == 32
     assert len(image_bytes) == header + manifest + 4 * count
     image = program_image.parse_image(image_bytes)
     memories = program_image.decode_records(image)

@@ -10,8 +10,11 @@
   are consecutive): each block takes the lowest free base whose listened ids land on free
   table rows of every core that listens to them (a circular correlation finds all bases at once).
 * **Source tables and synapse words**: for each (listened id, core) the digital synapses are
-  lane-banked and packed by :func:`codesign.hw.synapse_layout.pack_synapses`; crossbar sources
-  get an entry that forwards the event as the tile row.
+  lane-banked and packed by :func:`codesign.hw.synapse_layout.pack_shifted`; with
+  ``shared_rows`` the rows are relative to the entry's ``row_offset`` and a word list already
+  in the core's memory is pointed at instead of stored again (a convolution keeps a few rows per
+  input channel: the border and lane-phase classes). Crossbar sources get an entry that
+  forwards the event as the tile row.
 * **Router table**: one entry per run of consecutive ids with the same destination mask (ids no
   one emits do not break a run).
 """
@@ -27,7 +30,7 @@ from codesign.compiler.mapping import (CoreProgram, MappedProgram, Partitioned, 
 from codesign.errors import CodesignError
 from codesign.hw.config import SOURCE_ID_BITS
 from codesign.hw.core_layout import CoreLayout
-from codesign.hw.synapse_layout import Synapse, pack_synapses
+from codesign.hw.synapse_layout import Synapse, pack_shifted
 from codesign.hw.top import AcceleratorSizes
 
 ID_SPACE = 1 << SOURCE_ID_BITS
@@ -118,6 +121,8 @@ class Schedule:
                        listeners: dict[str, np.ndarray]) -> None:
         config, network = program.config, program.network
         index_mask = (1 << layout.source_index_bits) - 1
+        # per core: word lists already in its synapse memory -> their first address
+        stored: list[dict[tuple[int, ...], int]] = [{} for _ in range(config.cores)]
         for name in [network.input_name, *(p.name for p in network.populations)]:
             ids = program.input_ids() if name == network.input_name else \
                 program.population_ids(name)
@@ -153,11 +158,15 @@ class Schedule:
                         entry = SourceEntry(first_word=row, word_count=0, crossbar=True)
                     else:
                         start, stop = groups.get((target_core, int(neuron)), (0, 0))
-                        words = pack_synapses(layout, [
+                        offset, words = pack_shifted(layout, [
                             Synapse(int(local[i]), int(weight[i]), int(delay[i]))
                             for i in range(start, stop)])
-                        entry = SourceEntry(len(state.synapse_words), len(words))
-                        state.synapse_words.extend(words)
+                        first_word = stored[target_core].setdefault(
+                            tuple(words), len(state.synapse_words))
+                        if first_word == len(state.synapse_words):
+                            state.synapse_words.extend(words)
+                            state.stored_synapses += stop - start
+                        entry = SourceEntry(first_word, len(words), row_offset=offset)
                         state.synapse_count += stop - start
                     state.sources[source_id & index_mask] = entry
         for core, state in enumerate(program.cores):
