@@ -9,8 +9,9 @@ Per timestep (the sequencer's ``last_step_cycles``, start and done cycles includ
     phase   = PHASE_CYCLES + neuron unit latency + max over firing cores of (segment size)
               + deliver(the phase's spikes) [+ CONVERT_CYCLES + max over its tiles of convert]
     deliver = DELIVERY_CYCLES + max(events, max over cores d of engine work on d)
-              (HOST_DELIVERY_CYCLES + router backlog at the sweep's end when the events only
-              go to the host; one cycle per event when no route matches any of them)
+              (overrun of the sweep when the events only go to the host; one cycle per event
+              when no route matches any of them)
+    overrun = max(0, last router slot of the phase's spikes + HOST_DELIVERY_CYCLES - sweep)
     engine work on d = sum over events routed to d of max(1, words of that source on d)
     convert(tile) = outputs x max(active rows, 2S) + TILE_FIXED_CYCLES if a row is active
 
@@ -22,8 +23,8 @@ Per timestep (the sequencer's ``last_step_cycles``, start and done cycles includ
   so the sweep (one neuron per cycle) and the delivery of its spikes add up;
 * spikes bound only for the host (the output layer) need no engine: the router passes them on
   during the sweep, one per cycle, while the firing cores emit theirs in neuron order (local
-  neuron ``i`` of every segment in sweep cycle ``i``); only the events still queued when the
-  sweep ends add cycles (the backlog of that one-server queue);
+  neuron ``i`` of every segment in sweep cycle ``i``, a one-server queue); the phase ends
+  HOST_DELIVERY_CYCLES after the last one's slot or with the sweep, whichever is later;
 * the constants are the fixed costs of the sequencer's states (start, fetch, fire, settle,
   finish), the segment/profile reads, the neuron unit's pipeline drain and the router, engine
   and crossbar pipeline fills. They are a least-squares fit of these terms to the RTL's
@@ -51,8 +52,8 @@ INPUT_CYCLES = 2
 PHASE_CYCLES = 8
 #: Router and engine pipeline fill of a phase that delivers events.
 DELIVERY_CYCLES = 8
-#: Router pipeline of a phase whose events only go to the host (the output layer).
-HOST_DELIVERY_CYCLES = 2
+#: From a host-bound spike's router slot (in sweep cycles) to the end of its phase.
+HOST_DELIVERY_CYCLES = 5
 #: CONVERT, settle and the result path of a tile conversion.
 CONVERT_CYCLES = 3
 #: Pipeline of a tile conversion (crossbar_tile.py: ``outputs * max(active_rows, 2S) + 13``).
@@ -107,16 +108,17 @@ def _tile_convert(program: MappedProgram, active: np.ndarray) -> np.ndarray:
     return np.where(active > 0, outputs * np.maximum(active, columns) + TILE_FIXED_CYCLES, 0)
 
 
-def _sweep_backlog(spikes: np.ndarray, segments: list, sweep: int) -> np.ndarray:
-    """Events ``[T, B]`` left in the router (one event per cycle) when a sweep of ``sweep``
-    cycles ends, the segments' local neuron ``i`` spiking in cycle ``i``."""
+def _sweep_overrun(spikes: np.ndarray, segments: list, sweep: int) -> np.ndarray:
+    """Cycles ``[T, B]`` that host-bound spikes add after a sweep of ``sweep`` cycles: the
+    segments' local neuron ``i`` spikes in cycle ``i`` and the router takes one per cycle."""
     arrivals = np.zeros((*spikes.shape[:2], sweep), dtype=np.int64)
     for segment in segments:
         arrivals[:, :, :segment.size] += spikes[:, :, segment.start:segment.stop]
-    backlog = np.zeros(spikes.shape[:2], dtype=np.int64)
+    last_slot = np.zeros(spikes.shape[:2], dtype=np.int64)
     for cycle in range(sweep):
-        backlog = np.maximum(backlog + arrivals[:, :, cycle] - 1, 0)
-    return backlog
+        last_slot = np.where(arrivals[:, :, cycle] > 0,
+                             np.maximum(last_slot, cycle) + arrivals[:, :, cycle], last_slot)
+    return np.maximum(last_slot + HOST_DELIVERY_CYCLES - sweep, 0)
 
 
 def predict(program: MappedProgram, counts: np.ndarray,
@@ -131,9 +133,9 @@ def predict(program: MappedProgram, counts: np.ndarray,
     totals = {"events": 0, "words": 0, "swept": 0}
 
     def deliver(spikes: np.ndarray, work: np.ndarray, to_host: bool,
-                backlog: np.ndarray | None = None) -> np.ndarray:
-        """``spikes`` [T, B, neurons] (event counts) -> delivery cycles [T, B]; ``backlog``
-        [T, B]: host-bound events still queued when the sweep ends (all of them if None)."""
+                overrun: np.ndarray | None = None) -> np.ndarray:
+        """``spikes`` [T, B, neurons] (event counts) -> delivery cycles [T, B]; ``overrun``
+        [T, B]: cycles host-bound events add after the sweep (one per event if None)."""
         routed = (work.any(axis=1) | to_host).astype(np.int64)
         events = spikes @ routed
         # an event no route matches still takes the router's one lookup per cycle
@@ -143,9 +145,9 @@ def predict(program: MappedProgram, counts: np.ndarray,
         totals["events"] += int(events.sum())
         totals["words"] += int(per_core.sum())
         busiest = per_core.max(axis=2, initial=0)
-        host_only = events if backlog is None else backlog
+        host_only = events if overrun is None else overrun
         return np.where(to_cores > 0, DELIVERY_CYCLES + np.maximum(events, busiest),
-                        np.where(events > 0, HOST_DELIVERY_CYCLES + host_only, looked_up))
+                        np.where(events > 0, host_only, looked_up))
 
     input_work = _source_work(program, network.input_name)
     input_delivery = deliver(counts, input_work, network.input_name == network.output)
@@ -164,7 +166,7 @@ def predict(program: MappedProgram, counts: np.ndarray,
         work = _source_work(program, phase.population)
         cycles += PHASE_CYCLES + drain + sweep + deliver(
             spikes, work, phase.population == network.output,
-            _sweep_backlog(spikes, segments, sweep))
+            _sweep_overrun(spikes, segments, sweep))
         if phase.tiles:
             convert = np.zeros((steps, batch), dtype=np.int64)
             for block in program.tiles:
