@@ -11,7 +11,7 @@ import optuna
 
 from codesign.dse import pareto, report, search, space
 from codesign.dse.budget import parse_budget
-from codesign.dse.evaluate import EvaluationFailed, Evaluator
+from codesign.dse.evaluate import EvaluationFailed, Evaluator, Pruned
 from codesign.dse.workload import DEFAULT_SAMPLES, load_workload
 from codesign.errors import CodesignError
 
@@ -65,6 +65,8 @@ def run_dse(args: argparse.Namespace) -> int:
     statistics = space.pruning_statistics(evaluator, samples=args.pruning_samples,
                                           seed=settings.seed)
     print(statistics.summary())
+    if statistics.does_not_fit == statistics.sampled:
+        _check_space_holds_network(evaluator, settings.model)
     progress = report.ProgressBar(settings.trials, metrics, settings.budget,
                                   enabled=not args.quiet)
     study, pids = search.run_search(settings, args.workers, args.resume, progress)
@@ -121,6 +123,22 @@ def run_dse(args: argparse.Namespace) -> int:
     print(f"wrote {out}/pareto.csv, best.yaml, best/, report.html "
           f"({time.monotonic() - started:.0f} s)")
     return 0
+
+
+def _check_space_holds_network(evaluator: Evaluator, model: str) -> None:
+    """Every sampled point was too small: if even the largest point is, no search can help."""
+    layers = [p.name for p in evaluator.workload.network.populations]
+    largest = space.largest_point(layers)
+    try:
+        evaluator.analytic(largest)
+    except Pruned as reason:
+        if str(reason).startswith("does not hold"):
+            raise CodesignError(
+                f"no design of the DSE's search space can hold {model}: even the largest "
+                f"({space.describe_capacity(largest)}) {reason}",
+                "compile it for a larger accelerator with `codesign compile MODEL.nir --hw "
+                "CFG.yaml` (the search space is in codesign/dse/space.py) or use a smaller "
+                "network") from None
 
 
 def _check_on_rtl(evaluator: Evaluator, candidate: pareto.Candidate, samples: int) -> str:

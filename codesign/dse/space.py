@@ -95,6 +95,22 @@ def random_point(rng: np.random.Generator, layers: list[str]) -> DesignPoint:
     return _point(values, layers)
 
 
+def largest_point(layers: list[str]) -> DesignPoint:
+    """The point with the most capacity: most cores, neurons, synapse words and lanes, the
+    strongest pruning (what can hold a network if anything in the space can)."""
+    values = {name: max(choices) for name, choices in CHOICES.items()
+              if name not in ("partition", "crossbar.tiles")}
+    values.update({"partition": "spread", "crossbar.tiles": 0})
+    return _point(values, layers)
+
+
+def describe_capacity(point: DesignPoint) -> str:
+    hardware = point.hardware
+    return (f"{hardware['cores']} cores x {hardware['neurons_per_core']} neurons, "
+            f"{hardware['synapse_memory_depth']} synapse words x {hardware['synapse_lanes']} "
+            f"lanes, pruning <= {point.prune_threshold}")
+
+
 def size(layers: list[str]) -> int:
     """Number of distinct points in the space as it is searched now."""
     names = ["cores", "synapse_lanes", "neurons_per_core", "synapse_memory_depth", "weight_bits",

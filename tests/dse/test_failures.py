@@ -1,10 +1,14 @@
 """A timed-out synthesis is a failed trial with its reason and the study completes; an
-infeasible budget ends in one line naming the smallest design, with exit status 2."""
+infeasible budget ends in one line naming the smallest design, and a network no design of the
+search space can hold in one line naming the limits, both with exit status 2."""
 
 import os
 import re
 import subprocess
+import sys
 
+import nir
+import numpy as np
 import optuna
 import pytest
 
@@ -41,3 +45,28 @@ def test_infeasible_budget_names_the_smallest_design(digits, tmp_path):
     assert "no design meets the budget luts=500" in lines[0] and "smallest" in lines[0]
     luts = re.search(r"needs (\d+) LUTs", lines[0])
     assert luts is not None and int(luts.group(1)) > 500, lines[0]
+
+
+def test_network_too_big_for_the_whole_search_space_is_one_line(tmp_path):
+    """3,000 neurons in one layer: more than 4 cores x 512, the largest point of the space."""
+    size = 3000
+    rng = np.random.default_rng(0)
+    graph = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([4])}),
+        "affine": nir.Affine(weight=rng.normal(0.0, 1.0, (size, 4)), bias=np.zeros(size)),
+        "lif": nir.LIF(tau=np.full(size, 1e-2), r=np.ones(size), v_leak=np.zeros(size),
+                       v_threshold=np.ones(size), v_reset=np.zeros(size)),
+        "output": nir.Output(output_type={"output": np.array([size])}),
+    }, edges=[("input", "affine"), ("affine", "lif"), ("lif", "output")])
+    model = tmp_path / "wide.nir"
+    nir.write(model, graph)
+    out = tmp_path / "out"
+    result = run_dse(sys.executable, "-m", "codesign", "dse", str(model), "--budget", "luts=50k",
+                     "--quiet", "--no-baseline", "--pruning-samples", "20", "-o", str(out),
+                     timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "no design of the DSE's search space can hold" in lines[0]
+    assert "750 neurons on one core > neurons_per_core 512" in lines[0]
+    assert "codesign compile" in lines[0]
