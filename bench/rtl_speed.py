@@ -117,8 +117,8 @@ def main() -> None:
                    fmax_mhz):
         wide = dataclasses.replace(config, neurons_per_core=4096, synapse_memory_depth=2**17,
                                    source_table_depth=16384)
-        latency(wide, "SCNN (N-MNIST, 20 frames) on 4 x 4096 neurons, 2^17 synapse words",
-                scnn, CompileOptions(dt=1.0), frames, fmax_mhz)
+        latency(wide, f"SCNN (N-MNIST, 20 frames) on {wide.cores} x 4096 neurons, 2^17 "
+                "synapse words", scnn, CompileOptions(dt=1.0), frames, fmax_mhz)
 
 
 if __name__ == "__main__":
