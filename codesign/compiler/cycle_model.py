@@ -135,7 +135,8 @@ def predict(program: MappedProgram, counts: np.ndarray,
     def deliver(spikes: np.ndarray, work: np.ndarray, to_host: bool,
                 overrun: np.ndarray | None = None) -> np.ndarray:
         """``spikes`` [T, B, neurons] (event counts) -> delivery cycles [T, B]; ``overrun``
-        [T, B]: cycles host-bound events add after the sweep (one per event if None)."""
+        [T, B]: cycles host-bound events add after the sweep (None: no sweep, the events take
+        one router slot each)."""
         routed = (work.any(axis=1) | to_host).astype(np.int64)
         events = spikes @ routed
         # an event no route matches still takes the router's one lookup per cycle
@@ -145,7 +146,7 @@ def predict(program: MappedProgram, counts: np.ndarray,
         totals["events"] += int(events.sum())
         totals["words"] += int(per_core.sum())
         busiest = per_core.max(axis=2, initial=0)
-        host_only = events if overrun is None else overrun
+        host_only = events + HOST_DELIVERY_CYCLES if overrun is None else overrun
         return np.where(to_cores > 0, DELIVERY_CYCLES + np.maximum(events, busiest),
                         np.where(events > 0, host_only, looked_up))
 
@@ -164,9 +165,9 @@ def predict(program: MappedProgram, counts: np.ndarray,
                     activity[phase.population].reshape(steps, batch, -1)[
                         :, :, segment.start:segment.stop]
         work = _source_work(program, phase.population)
+        to_host = phase.population == network.output
         cycles += PHASE_CYCLES + drain + sweep + deliver(
-            spikes, work, phase.population == network.output,
-            _sweep_overrun(spikes, segments, sweep))
+            spikes, work, to_host, _sweep_overrun(spikes, segments, sweep) if to_host else None)
         if phase.tiles:
             convert = np.zeros((steps, batch), dtype=np.int64)
             for block in program.tiles:
