@@ -43,19 +43,23 @@ from codesign.compiler import golden
 from codesign.compiler.mapping import MappedProgram
 from codesign import arithmetic
 
-#: Start, INPUT, settle and FINISH of the sequencer with no input and no phases.
-STEP_CYCLES = 6
+#: Start, INPUT, settle (3 cycles) and FINISH of the sequencer with no input and no phases.
+STEP_CYCLES = 7
 #: Extra cycles of phase 0 when it carries events (player priming).
-INPUT_CYCLES = 2
-#: FETCH, FIRE, settle and the segment/profile reads of one phase, without the neuron unit's
-#: pipeline drain (``NeuronUnit.latency``, added per phase).
-PHASE_CYCLES = 8
-#: Router and engine pipeline fill of a phase that delivers events.
-DELIVERY_CYCLES = 8
-#: From a host-bound spike's router slot (in sweep cycles) to the end of its phase.
-HOST_DELIVERY_CYCLES = 5
-#: CONVERT, settle and the result path of a tile conversion.
-CONVERT_CYCLES = 3
+INPUT_CYCLES = 1
+#: FETCH, FIRE and its output register, settle, the registered barrier and the segment/profile
+#: reads of one phase, without the neuron unit's pipeline drain (``NeuronUnit.latency``, added
+#: per phase).
+PHASE_CYCLES = 10
+#: Router and engine pipeline fill of a phase that delivers events, with the register slices
+#: on the core -> router and router -> core links and the registered barrier.
+DELIVERY_CYCLES = 11
+#: From a host-bound spike's router slot (in sweep cycles) to the end of its phase, with the
+#: register slices on the core -> router and router -> host links.
+HOST_DELIVERY_CYCLES = 7
+#: CONVERT, settle, the result link's register, the registered barrier and the result path of
+#: a tile conversion.
+CONVERT_CYCLES = 5
 #: Pipeline of a tile conversion (crossbar_tile.py: ``outputs * max(active_rows, 2S) + 13``).
 TILE_FIXED_CYCLES = 13
 

@@ -117,11 +117,17 @@ class Core(wiring.Component):
 
         # -- events, crossbar ------------------------------------------------------------------
         engine_enable = Signal()
+        # The core's own copy of the slot (it changes only while every core is idle): the
+        # sequencer's register would otherwise fan out to every core's accumulator addressing.
+        # Loading it only while idle also keeps synthesis from merging the cores' copies.
+        slot = Signal.like(self.timestep_slot)
+        with m.If(~self.busy):
+            m.d.sync += slot.eq(self.timestep_slot)
         wiring.connect(m, wiring.flipped(self.events_in), engine.events)
         wiring.connect(m, engine.crossbar_rows, wiring.flipped(self.crossbar_rows))
         wiring.connect(m, wiring.flipped(self.crossbar_sums), engine.crossbar_sums)
         wiring.connect(m, spikes.r_stream, wiring.flipped(self.spikes_out))
-        m.d.comb += [engine.enable.eq(engine_enable), engine.timestep_slot.eq(self.timestep_slot),
+        m.d.comb += [engine.enable.eq(engine_enable), engine.timestep_slot.eq(slot),
                      self.synaptic_events.eq(engine.synaptic_events)]
 
         # -- sweep -----------------------------------------------------------------------------
@@ -154,7 +160,7 @@ class Core(wiring.Component):
             segment_read.addr.eq(segment_index),
             profile_read.addr.eq(segment.profile),
             engine.sweep_neuron.eq(neuron),
-            engine.sweep_slot.eq(self.timestep_slot),
+            engine.sweep_slot.eq(slot),
             engine.sweep_read.eq(issue),
         ]
         m.d.sync += [issued[0].eq(issue), issued_neuron.eq(neuron), issued[1].eq(issued[0])]

@@ -19,11 +19,12 @@ wide OR share a clock cycle with the intake queue's read or the queues' write.
   (``k < cores``) is core ``k``; bit ``cores`` is the host. An id no entry matches is dropped.
   Entry word layout, LSB first: ``first_id[16] last_id[16] mask[cores + 1]``. Unused entries
   reset to ``first_id = 0xFFFF > last_id = 0`` and never match.
-* **Multicast is all-or-nothing**: an event leaves the deliver stage in the cycle every queue it
-  targets has room, so a stalled destination delays but never loses or duplicates an event.
-* **Back-pressure**: a queue that held ``queue_depth - 1`` or more entries in the previous cycle
-  (a registered flag) stalls the deliver stage, which stalls the match stage and the intake
-  queue; once that is full no input is granted (their ``ready`` stays low).
+* **Back-pressure at the intake only**: an event enters the match stage only if every queue held
+  fewer than ``queue_depth`` entries in the previous cycle (a registered flag). Each queue has
+  ``IN_FLIGHT`` more entries than that, enough for every event already past the intake, so the
+  match and deliver stages never stall: no stall signal fans out across the pipeline or the
+  routing table, and a multicast is written into all its queues in one cycle (never lost or
+  duplicated). While the intake is held, no input is granted once its two entries are full.
 * ``idle`` is high when no input offers an event, the intake, match and deliver stages are empty and
   every queue is empty: together with the cores' ``busy`` it forms the phase barrier.
 """
@@ -42,6 +43,9 @@ from codesign.hw.host_interface import SOURCE_ID_BITS, ProgramWriteSignature
 
 #: Width of one routing-table entry beyond its destination mask: first_id and last_id.
 _RANGE_BITS = 2 * SOURCE_ID_BITS
+#: Queue entries beyond ``queue_depth``: events past the intake when it last saw room (the one
+#: entering the match stage, the match and deliver stages, and one for the flag's register).
+IN_FLIGHT = 3
 
 
 def routing_entry_bits(cores: int) -> int:
@@ -113,7 +117,7 @@ class Router(wiring.Component):
 
         queues = []
         for index, destination in enumerate(destinations):
-            queue = SyncFIFO(width=SOURCE_ID_BITS, depth=self.queue_depth)
+            queue = SyncFIFO(width=SOURCE_ID_BITS, depth=self.queue_depth + IN_FLIGHT)
             m.submodules[f"queue_{index}"] = queue
             queues.append(queue)
             m.d.comb += [
@@ -123,28 +127,22 @@ class Router(wiring.Component):
                 queue.w_data.eq(deliver_id),
             ]
 
-        # Deliver stage: all-or-nothing multicast into the destination queues. A queue's room
-        # is a register: "at most depth - 2 entries last cycle" guarantees a free entry now (one
-        # write per cycle), so the stall never starts at a queue's level comparison.
-        has_room = Signal(len(queues))
-        m.d.sync += has_room.eq(Cat(queue.level < self.queue_depth - 1 for queue in queues))
-        room = Cat(has_room[index] | ~deliver_mask[index] for index in range(len(queues)))
-        deliver = Signal()
-        m.d.comb += deliver.eq(deliver_valid & room.all())
+        # Deliver stage: the multicast is written into its queues (they have room, see above).
         for index, queue in enumerate(queues):
-            m.d.comb += queue.w_en.eq(deliver & deliver_mask[index])
-        with m.If(deliver):
+            m.d.comb += queue.w_en.eq(deliver_valid & deliver_mask[index])
+        with m.If(deliver_valid):
             m.d.sync += self.deliveries.eq(
                 self.deliveries + sum(deliver_mask[index] for index in range(self.cores)))
 
-        # Each stage loads when it is empty or the stage after it moves on.
-        deliver_free = ~deliver_valid | deliver
-        match_free = ~match_valid | deliver_free
-        with m.If(match_free):
-            m.d.sync += [match_valid.eq(intake_valid), match_id.eq(intake_id),
-                         hits.eq(Cat((intake_id >= first) & (intake_id <= last)
-                                     for first, last in zip(firsts, lasts)))]
-        with m.If(intake_valid & match_free):
+        # The intake moves on only with room in every queue (last cycle's levels); the match
+        # and deliver stages load every cycle.
+        room = Signal()
+        m.d.sync += room.eq(Cat(queue.level < self.queue_depth for queue in queues).all())
+        advance = intake_valid & room
+        m.d.sync += [match_valid.eq(advance), match_id.eq(intake_id),
+                     hits.eq(Cat((intake_id >= first) & (intake_id <= last)
+                                 for first, last in zip(firsts, lasts)))]
+        with m.If(advance):
             with m.If(skid_valid):
                 m.d.sync += [intake_id.eq(skid_id), skid_valid.eq(0)]
             with m.Elif(granted):
@@ -156,11 +154,10 @@ class Router(wiring.Component):
                 m.d.sync += [skid_valid.eq(1), skid_id.eq(granted_id)]
             with m.Else():
                 m.d.sync += [intake_valid.eq(1), intake_id.eq(granted_id)]
-        with m.If(deliver_free):
-            m.d.sync += [deliver_valid.eq(match_valid), deliver_id.eq(match_id),
-                         deliver_mask.eq(reduce(operator.or_, [
-                             mask & hits[index].replicate(len(destinations))
-                             for index, mask in enumerate(masks)]))]
+        m.d.sync += [deliver_valid.eq(match_valid), deliver_id.eq(match_id),
+                     deliver_mask.eq(reduce(operator.or_, [
+                         mask & hits[index].replicate(len(destinations))
+                         for index, mask in enumerate(masks)]))]
 
         # Round-robin arbiter: the port after the last granted one has the highest priority.
         last_grant = Signal(range(port_count), init=port_count - 1)

@@ -10,8 +10,10 @@ Timestep ``t`` (the ``timestep`` output while it runs)::
     finish    latch the cycle count, ``timestep`` += 1, pulse ``done``
 
 The barrier is: router idle, input player idle, no core and no tile busy. It is tested only
-``SETTLE_CYCLES`` cycles after a pulse, so a unit that raises ``busy`` one or two cycles after
-its start pulse is never missed.
+``SETTLE_CYCLES`` cycles after a pulse (and after ``start``), so a unit whose ``busy`` reaches
+the sequencer two cycles after its start pulse is never missed: the top level registers every
+unit's status, and ``fire``/``segment`` leave through a register (the phase entry comes from a
+block RAM).
 
 Program memories (unit ``SEQUENCER_UNIT`` of the host protocol):
 
@@ -34,7 +36,7 @@ from codesign.hw.core_layout import COLLISION_FREE
 from codesign.hw.host_interface import ProgramWriteSignature
 
 #: Cycles between a start pulse and the first barrier test.
-SETTLE_CYCLES = 2
+SETTLE_CYCLES = 3
 
 
 class Sequencer(wiring.Component):
@@ -104,6 +106,10 @@ class Sequencer(wiring.Component):
         segment_start = self.cores + self.tiles
 
         settle = Signal(range(SETTLE_CYCLES + 1))
+        fire = Signal.like(self.fire)
+        segment = Signal.like(self.segment)
+        m.d.sync += fire.eq(0)
+        m.d.comb += [self.fire.eq(fire), self.segment.eq(segment)]
         barrier = Signal()
         m.d.comb += barrier.eq(self.router_idle & ~self.input_busy & ~self.cores_busy.any()
                                & (~self.tiles_busy.any() if self.tiles else 1))
@@ -119,11 +125,12 @@ class Sequencer(wiring.Component):
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.start):
+                    m.d.sync += settle.eq(SETTLE_CYCLES)
                     m.next = "QUIESCE"
             with m.State("QUIESCE"):
-                # Work left from before the step (a core's `clear`) is not the step's: wait for
-                # it uncounted.
-                with m.If(barrier):
+                # Work left from before the step (a core's `clear`, written just before) is not
+                # the step's: wait for it uncounted.
+                with m.If(settled_barrier):
                     m.d.sync += cycles.eq(2)
                     m.next = "INPUT"
             with m.State("INPUT"):
@@ -139,9 +146,9 @@ class Sequencer(wiring.Component):
             with m.State("FETCH"):
                 m.next = "FIRE"
             with m.State("FIRE"):
-                # The cores latch `segment` with the `fire` pulse.
-                m.d.comb += [self.fire.eq(fire_mask), self.segment.eq(entry[segment_start:])]
-                m.d.sync += settle.eq(SETTLE_CYCLES)
+                # The cores latch `segment` with the `fire` pulse, one cycle later (registered).
+                m.d.sync += [fire.eq(fire_mask), segment.eq(entry[segment_start:]),
+                             settle.eq(SETTLE_CYCLES)]
                 if self.tiles:
                     m.d.sync += convert_mask.eq(entry[self.cores:segment_start])
                 m.next = "FIRE_WAIT"

@@ -35,6 +35,7 @@ from codesign.hw.crossbar_tile import CrossbarTile
 from codesign.hw.host_interface import HostInterface
 from codesign.hw.router import Router, routing_entry_bits
 from codesign.hw.sequencer import Sequencer
+from codesign.hw.stream_register import StreamRegister
 
 
 @dataclass(frozen=True)
@@ -154,34 +155,53 @@ class Accelerator(wiring.Component):
             read.data.eq(reduce(operator.or_, [Mux(valid, data, 0) for valid, data in answers])),
         ]
 
-        # Events: cores <-> router <-> host.
-        for index, core in enumerate(cores):
-            wiring.connect(m, core.spikes_out, router.core_events_in[index])
-            wiring.connect(m, router.core_events_out[index], core.events_in)
-        wiring.connect(m, host.input_events, router.host_events_in)
-        wiring.connect(m, router.host_events_out, host.output_events)
+        # Events: cores <-> router <-> host, each link through a register slice so no
+        # combinational path crosses from one component into another (valid/payload into a
+        # block-RAM address, ready back through an arbiter).
+        links: list[StreamRegister] = []
 
-        # Control: host -> sequencer -> cores and tiles.
+        def link(name: str, source: stream.Interface, sink: stream.Interface) -> None:
+            register = m.submodules[name] = StreamRegister(source.payload.shape())
+            wiring.connect(m, source, register.i)
+            wiring.connect(m, register.o, sink)
+            links.append(register)
+
+        for index, core in enumerate(cores):
+            link(f"spikes_link_{index}", core.spikes_out, router.core_events_in[index])
+            link(f"events_link_{index}", router.core_events_out[index], core.events_in)
+        link("input_link", host.input_events, router.host_events_in)
+        link("output_link", router.host_events_out, host.output_events)
+        for index, core in enumerate(cores):
+            self._attach_tiles(m, core, [(number, tile) for number, tile in enumerate(tiles)
+                                         if number % config.cores == index], links)
+
+        # Control: host -> sequencer -> cores and tiles. The barrier's inputs are registered
+        # (the sequencer tests it SETTLE_CYCLES after a pulse, so the lag is covered): the AND
+        # over every unit's status never shares a cycle with the units' own logic. An event
+        # held in a link register counts as the router's.
+        router_idle = Signal()
+        input_busy = Signal()
+        m.d.sync += [
+            router_idle.eq(router.idle & ~Cat(register.occupied for register in links).any()),
+            input_busy.eq(host.input_busy),
+        ]
         m.d.comb += [
             sequencer.start.eq(host.step_start),
             host.step_done.eq(sequencer.done),
             host.input_play.eq(sequencer.input_play),
-            sequencer.input_busy.eq(host.input_busy),
-            sequencer.router_idle.eq(router.idle),
-            self.running.eq(host.step_start | sequencer.cores_busy.any() | ~router.idle
-                            | host.input_busy),
+            sequencer.input_busy.eq(input_busy),
+            sequencer.router_idle.eq(router_idle),
+            self.running.eq(host.step_start | sequencer.cores_busy.any() | ~router_idle
+                            | input_busy),
         ]
         for index, core in enumerate(cores):
             m.d.comb += [core.fire.eq(sequencer.fire[index]), core.segment.eq(sequencer.segment),
                          core.timestep_slot.eq(sequencer.timestep_slot),
-                         core.clear.eq(sequencer.clear),
-                         sequencer.cores_busy[index].eq(core.busy)]
+                         core.clear.eq(sequencer.clear)]
+            m.d.sync += sequencer.cores_busy[index].eq(core.busy)
         for index, tile in enumerate(tiles):
-            m.d.comb += [tile.convert.eq(sequencer.convert[index]),
-                         sequencer.tiles_busy[index].eq(tile.busy)]
-        for index, core in enumerate(cores):
-            self._attach_tiles(m, core, [(number, tile) for number, tile in enumerate(tiles)
-                                         if number % config.cores == index])
+            m.d.comb += tile.convert.eq(sequencer.convert[index])
+            m.d.sync += sequencer.tiles_busy[index].eq(tile.busy)
 
         counters = [sequencer.last_step_cycles, sequencer.total_cycles, router.deliveries,
                     self._synaptic_events(m, cores), sequencer.timestep]
@@ -190,8 +210,10 @@ class Accelerator(wiring.Component):
             m.d.comb += port.eq(value)
         return m
 
-    def _attach_tiles(self, m: Module, core: Core, tiles: list[tuple[int, CrossbarTile]]) -> None:
-        """Rows from the core to its tiles; tile results into the core's crossbar sums."""
+    def _attach_tiles(self, m: Module, core: Core, tiles: list[tuple[int, CrossbarTile]],
+                      links: list[StreamRegister]) -> None:
+        """Rows from the core to its tiles; tile results into the core's crossbar sums. Each
+        tile's rows and results pass a register slice (appended to ``links``)."""
         rows = core.crossbar_rows
         if not tiles:
             m.d.comb += [rows.ready.eq(1), core.crossbar_sums.valid.eq(0)]
@@ -200,12 +222,20 @@ class Accelerator(wiring.Component):
         sums = core.crossbar_sums
         granted = Signal(len(tiles))
         for position, (number, tile) in enumerate(tiles):
+            row_link = m.submodules[f"row_link_{number}"] = StreamRegister(
+                tile.row_events.payload.shape())
+            result_link = m.submodules[f"result_link_{number}"] = StreamRegister(
+                tile.results.payload.shape())
+            links += [row_link, result_link]
+            wiring.connect(m, row_link.o, tile.row_events)
+            wiring.connect(m, tile.results, result_link.i)
+
             low = position * tile_rows
             mine = (rows.payload >= low) & (rows.payload < low + tile_rows)
-            m.d.comb += [tile.row_events.payload.eq(rows.payload - low),
-                         tile.row_events.valid.eq(rows.valid & mine)]
+            m.d.comb += [row_link.i.payload.eq(rows.payload - low),
+                         row_link.i.valid.eq(rows.valid & mine)]
             with m.If(mine):
-                m.d.comb += rows.ready.eq(tile.row_events.ready)
+                m.d.comb += rows.ready.eq(row_link.i.ready)
 
             target_base = Signal(self.layout.neuron_index_bits, name=f"tile_{number}_target_base")
             delay = Signal(self.layout.delay_bits, name=f"tile_{number}_delay")
@@ -218,7 +248,7 @@ class Accelerator(wiring.Component):
                         m.d.sync += delay.eq(write.data)
 
             # Fixed priority: the first tile with a result wins this cycle.
-            results = tile.results
+            results = result_link.o
             first_with_result = results.valid & ~granted[:position].any() if position \
                 else results.valid
             with m.If(first_with_result):
@@ -235,7 +265,8 @@ class Accelerator(wiring.Component):
 
     @staticmethod
     def _synaptic_events(m: Module, cores: list[Core]) -> Signal:
-        """Sum of the cores' ``synaptic_events`` counters (wraps at 2^32 like each of them)."""
+        """Sum of the cores' ``synaptic_events`` counters (wraps at 2^32 like each of them),
+        registered: the adder tree stays off the host's response path."""
         total = Signal(32)
-        m.d.comb += total.eq(sum(core.synaptic_events for core in cores))
+        m.d.sync += total.eq(sum(core.synaptic_events for core in cores))
         return total

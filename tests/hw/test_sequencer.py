@@ -99,8 +99,9 @@ def test_cycle_count_grows_with_busy_time():
     short = run(phases, steps=1, busy_cycles=4)["cycles"][0]
     long = run(phases, steps=1, busy_cycles=24)["cycles"][0]
     assert long - short == 20
-    # start, play, settle + player busy, fetch, fire, settle + busy, finish: a tight bound.
-    assert short <= 1 + 1 + max(SETTLE_CYCLES, 3) + 1 + 1 + 1 + max(SETTLE_CYCLES, 4) + 2
+    # start, play, settle + player busy, fetch, fire, its output register, settle + busy,
+    # finish: a tight bound.
+    assert short <= 1 + 1 + max(SETTLE_CYCLES, 3) + 1 + 1 + 1 + 1 + max(SETTLE_CYCLES, 4) + 2
 
 
 def test_timestep_slot_wraps_and_no_phases_is_allowed():
