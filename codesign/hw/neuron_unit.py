@@ -29,6 +29,10 @@ from codesign.hw.retiming import ExpressionPipeliner
 #: product built in LUTs. 18 (ECP5 MULT18X18D): none. 16 (iCE40 SB_MAC16): operands under 8 bits,
 #: which would use under half of a 16 x 16 block; this keeps tiny.yaml's unit at 7 SB_MAC16.
 LUT_PRODUCT_BITS = {18: 0, 16: 7}
+#: ``dsp_bits`` -> registers after each DSP product. 18 (ECP5): two, because in a whole
+#: accelerator the MULT18X18D blocks are placed rows away from their consumers and the
+#: multiplier plus both routes did not fit one 10 ns cycle; 16 (iCE40, flip-flops scarce): one.
+PRODUCT_REGISTERS = {18: 2, 16: 1}
 
 
 class NeuronUnit(wiring.Component):
@@ -91,7 +95,8 @@ class NeuronUnit(wiring.Component):
         pipe = ExpressionPipeliner(m, static=[self.parameters.as_value()],
                                    max_depth=self.max_depth, name="neuron",
                                    dsp_bits=self.dsp_bits,
-                                   lut_product_bits=LUT_PRODUCT_BITS[self.dsp_bits])
+                                   lut_product_bits=LUT_PRODUCT_BITS[self.dsp_bits],
+                                   product_registers=PRODUCT_REGISTERS[self.dsp_bits])
         # Every input is registered first: the unit's timing does not depend on its driver.
         registered = {name: pipe.register(self.neuron[name]) for name in
                                  ("synaptic_input", "voltage", "current", "adaptation", "bias")}

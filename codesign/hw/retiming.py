@@ -71,12 +71,17 @@ class ExpressionPipeliner:
     MULT18X18D; 16: iCE40 SB_MAC16). A partial product whose narrower operand has at most
     ``lut_product_bits`` bits is built as a shift-add in LUTs instead (a DSP block would be
     wasted on it).
+
+    ``product_registers`` is the number of registers after each DSP product (2: one the placer
+    can keep next to the DSP block, one to travel to the adder tree; ECP5's DSP blocks sit in a
+    few rows, far from much of the fabric).
     """
 
     def __init__(self, module: Module, *, static: Iterable[Value] = (), max_depth: float = 2.0,
                  domain: str = "sync", name: str = "pipe", dsp_bits: int = _DSP_SIGNED_BITS,
-                 lut_product_bits: int = 0):
+                 lut_product_bits: int = 0, product_registers: int = 1):
         self.module = module
+        self.product_registers = product_registers
         self.max_depth = max_depth
         self.dsp_bits = dsp_bits
         self.lut_product_bits = lut_product_bits
@@ -203,8 +208,10 @@ class ExpressionPipeliner:
                 else:
                     operands = [Timed(left_chunk, left.cycle, 0.0),
                                 Timed(right_chunk, right.cycle, 0.0)]
-                    product = self._registered(self._combined(
-                        Operator("*", [left_chunk, right_chunk]), operands, 0.0))
+                    product = self._combined(Operator("*", [left_chunk, right_chunk]),
+                                             operands, 0.0)
+                    for _ in range(self.product_registers):
+                        product = self._registered(product)
                 partials.append(Timed(product.value << (left_shift + right_shift),
                                       product.cycle, product.depth))
         total = self._sum(partials)
