@@ -145,6 +145,14 @@ class Core(wiring.Component):
         result_id = Signal(SOURCE_ID_BITS)
         clear_neuron = Signal(range(neurons + 1))
         segment = segment_read.data
+        # The segment entry is held on its memory's output for the sweep; with timing registers
+        # its last neuron is copied to a register (valid from the first SWEEP cycle on), which
+        # keeps the block RAM's slow output off the sweep's end compare.
+        last_neuron = Signal.like(segment.last)
+        if layout.timing_registers:
+            m.d.sync += last_neuron.eq(segment.last)
+        else:
+            m.d.comb += last_neuron.eq(segment.last)
         with m.If(self.fire):
             m.d.sync += [fire_pending.eq(1), segment_index.eq(self.segment)]
         with m.If(self.clear):
@@ -188,7 +196,7 @@ class Core(wiring.Component):
             with m.State("SWEEP"):
                 m.d.comb += issue.eq(1)
                 m.d.sync += neuron.eq(neuron + 1)
-                with m.If(neuron == segment.last):
+                with m.If(neuron == last_neuron):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 with m.If((in_flight == 0) & ~issued[0] & ~issued[1]):

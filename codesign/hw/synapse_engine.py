@@ -229,11 +229,17 @@ class SynapseEngine(wiring.Component):
             captured_value = Signal(signed(layout.accumulator_bits), name=f"captured_value_{lane}")
             m.d.sync += [reading.eq(decoded), captured.eq(reading), captured_value.eq(read.data)]
             # The two writes before this one landed after its read: forward them, newest first.
+            # Which of them to forward is compared a cycle ahead (``reading`` against the
+            # operations that become those writes), so the add stage is only a select and the
+            # adder.
             written = [Signal(operation_layout, name=f"written_{lane}_{age}") for age in (1, 2)]
-            base = Mux(written[0].valid & (written[0].address == captured.address),
-                       written[0].weight,
-                       Mux(written[1].valid & (written[1].address == captured.address),
-                           written[1].weight, captured_value))
+            forward = [Signal(name=f"forward_{lane}_{age}") for age in (1, 2)]
+            m.d.sync += [
+                forward[0].eq(captured.valid & (captured.address == reading.address)),
+                forward[1].eq(written[0].valid & (written[0].address == reading.address)),
+            ]
+            base = Mux(forward[0], written[0].weight,
+                       Mux(forward[1], written[1].weight, captured_value))
             total = Signal(signed(layout.accumulator_bits), name=f"total_{lane}")
             m.d.comb += total.eq(base + captured.weight)
             m.d.sync += [
