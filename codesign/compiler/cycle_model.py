@@ -57,6 +57,9 @@ DELIVERY_CYCLES = 11
 #: From a host-bound spike's router slot (in sweep cycles) to the end of its phase, with the
 #: register slices on the core -> router and router -> host links.
 HOST_DELIVERY_CYCLES = 7
+#: Cycles the two link registers on an event's way add (core or host -> router -> core or
+#: host); a config without ``timing_registers`` connects the streams directly.
+LINK_CYCLES = 2
 #: CONVERT, settle, the result link's register, the registered barrier and the result path of
 #: a tile conversion.
 CONVERT_CYCLES = 5
@@ -112,7 +115,8 @@ def _tile_convert(program: MappedProgram, active: np.ndarray) -> np.ndarray:
     return np.where(active > 0, outputs * np.maximum(active, columns) + TILE_FIXED_CYCLES, 0)
 
 
-def _sweep_overrun(spikes: np.ndarray, segments: list, sweep: int) -> np.ndarray:
+def _sweep_overrun(spikes: np.ndarray, segments: list, sweep: int,
+                   delivery: int = HOST_DELIVERY_CYCLES) -> np.ndarray:
     """Cycles ``[T, B]`` that host-bound spikes add after a sweep of ``sweep`` cycles: the
     segments' local neuron ``i`` spikes in cycle ``i`` and the router takes one per cycle."""
     arrivals = np.zeros((*spikes.shape[:2], sweep), dtype=np.int64)
@@ -122,7 +126,7 @@ def _sweep_overrun(spikes: np.ndarray, segments: list, sweep: int) -> np.ndarray
     for cycle in range(sweep):
         last_slot = np.where(arrivals[:, :, cycle] > 0,
                              np.maximum(last_slot, cycle) + arrivals[:, :, cycle], last_slot)
-    return np.maximum(last_slot + HOST_DELIVERY_CYCLES - sweep, 0)
+    return np.maximum(last_slot + delivery - sweep, 0)
 
 
 def predict(program: MappedProgram, counts: np.ndarray,
@@ -134,6 +138,7 @@ def predict(program: MappedProgram, counts: np.ndarray,
     counts = counts.reshape(steps, batch, -1).astype(np.int64)
     cycles = np.full((steps, batch), STEP_CYCLES, dtype=np.int64)
     drain = neuron_latency(config)
+    unlinked = 0 if config.timing_registers else LINK_CYCLES
     totals = {"events": 0, "words": 0, "swept": 0}
 
     def deliver(spikes: np.ndarray, work: np.ndarray, to_host: bool,
@@ -150,8 +155,8 @@ def predict(program: MappedProgram, counts: np.ndarray,
         totals["events"] += int(events.sum())
         totals["words"] += int(per_core.sum())
         busiest = per_core.max(axis=2, initial=0)
-        host_only = events + HOST_DELIVERY_CYCLES if overrun is None else overrun
-        return np.where(to_cores > 0, DELIVERY_CYCLES + np.maximum(events, busiest),
+        host_only = events + HOST_DELIVERY_CYCLES - unlinked if overrun is None else overrun
+        return np.where(to_cores > 0, DELIVERY_CYCLES - unlinked + np.maximum(events, busiest),
                         np.where(events > 0, host_only, looked_up))
 
     input_work = _source_work(program, network.input_name)
@@ -171,7 +176,9 @@ def predict(program: MappedProgram, counts: np.ndarray,
         work = _source_work(program, phase.population)
         to_host = phase.population == network.output
         cycles += PHASE_CYCLES + drain + sweep + deliver(
-            spikes, work, to_host, _sweep_overrun(spikes, segments, sweep) if to_host else None)
+            spikes, work, to_host,
+            _sweep_overrun(spikes, segments, sweep, HOST_DELIVERY_CYCLES - unlinked) if to_host
+            else None)
         if phase.tiles:
             convert = np.zeros((steps, batch), dtype=np.int64)
             for block in program.tiles:
@@ -198,11 +205,12 @@ def static_estimate(program: MappedProgram, rate: float) -> float:
     work, for the mapping report before any input is known)."""
     network = program.network
     total = STEP_CYCLES
+    unlinked = 0 if program.config.timing_registers else LINK_CYCLES
     input_work = _source_work(program, network.input_name)
     events = rate * network.input_size
     if events:
-        total += INPUT_CYCLES + DELIVERY_CYCLES + max(events, rate * input_work.sum(axis=0).max(
-            initial=0))
+        total += INPUT_CYCLES + DELIVERY_CYCLES - unlinked + max(
+            events, rate * input_work.sum(axis=0).max(initial=0))
     for phase in program.phases:
         segments = [s for s in program.segments if s.phase == phase.index]
         total += PHASE_CYCLES + neuron_latency(program.config) + max(s.size for s in segments)
@@ -211,5 +219,5 @@ def static_estimate(program: MappedProgram, rate: float) -> float:
             continue
         work = _source_work(program, phase.population)
         events = rate * population.size
-        total += DELIVERY_CYCLES + max(events, rate * work.sum(axis=0).max(initial=0))
+        total += DELIVERY_CYCLES - unlinked + max(events, rate * work.sum(axis=0).max(initial=0))
     return float(total)

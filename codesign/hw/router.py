@@ -34,7 +34,7 @@ from __future__ import annotations
 import operator
 from functools import reduce
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -59,12 +59,15 @@ class Router(wiring.Component):
     Ports: ``core_events_in[k]`` / ``host_events_in`` (sources), ``core_events_out[k]`` /
     ``host_events_out`` (destinations), ``table_write`` (program loading, ``address`` = entry
     index, ``data`` = entry word), ``idle`` and ``deliveries`` (events written into core queues,
-    counting each multicast copy; wraps at 2^32).
+    counting each multicast copy; wraps at 2^32). ``stall_free=False`` (small parts at low
+    clocks) keeps the queues at ``queue_depth`` entries and stalls stage by stage instead.
     """
 
-    def __init__(self, cores: int, queue_depth: int, table_entries: int, write_data_bits: int):
+    def __init__(self, cores: int, queue_depth: int, table_entries: int, write_data_bits: int,
+                 stall_free: bool = True):
         self.cores = cores
         self.queue_depth = queue_depth
+        self.stall_free = stall_free
         self.table_entries = table_entries
         super().__init__({
             "core_events_in": In(stream.Signature(SOURCE_ID_BITS)).array(cores),
@@ -117,7 +120,8 @@ class Router(wiring.Component):
 
         queues = []
         for index, destination in enumerate(destinations):
-            queue = SyncFIFO(width=SOURCE_ID_BITS, depth=self.queue_depth + IN_FLIGHT)
+            queue = SyncFIFO(width=SOURCE_ID_BITS,
+                             depth=self.queue_depth + (IN_FLIGHT if self.stall_free else 0))
             m.submodules[f"queue_{index}"] = queue
             queues.append(queue)
             m.d.comb += [
@@ -127,21 +131,37 @@ class Router(wiring.Component):
                 queue.w_data.eq(deliver_id),
             ]
 
-        # Deliver stage: the multicast is written into its queues (they have room, see above).
+        deliver = Signal()
+        if self.stall_free:
+            # The intake moves on only with room in every queue (last cycle's levels); the
+            # match and deliver stages load every cycle and always deliver.
+            room = Signal()
+            m.d.sync += room.eq(Cat(queue.level < self.queue_depth for queue in queues).all())
+            m.d.comb += deliver.eq(deliver_valid)
+            deliver_free = match_free = Const(1)
+            advance = intake_valid & room
+        else:
+            # Small parts (``stall_free=False``): no spare queue entries. The deliver stage
+            # waits until every queue it targets had at most depth - 2 entries last cycle (so a
+            # queue holds at most depth - 1), and each stage loads when it is empty or the next
+            # one moves on.
+            has_room = Signal(len(queues))
+            m.d.sync += has_room.eq(Cat(queue.level < self.queue_depth - 1 for queue in queues))
+            m.d.comb += deliver.eq(deliver_valid & Cat(
+                has_room[index] | ~deliver_mask[index] for index in range(len(queues))).all())
+            deliver_free = ~deliver_valid | deliver
+            match_free = ~match_valid | deliver_free
+            advance = intake_valid & match_free
         for index, queue in enumerate(queues):
-            m.d.comb += queue.w_en.eq(deliver_valid & deliver_mask[index])
-        with m.If(deliver_valid):
+            m.d.comb += queue.w_en.eq(deliver & deliver_mask[index])
+        with m.If(deliver):
             m.d.sync += self.deliveries.eq(
                 self.deliveries + sum(deliver_mask[index] for index in range(self.cores)))
 
-        # The intake moves on only with room in every queue (last cycle's levels); the match
-        # and deliver stages load every cycle.
-        room = Signal()
-        m.d.sync += room.eq(Cat(queue.level < self.queue_depth for queue in queues).all())
-        advance = intake_valid & room
-        m.d.sync += [match_valid.eq(advance), match_id.eq(intake_id),
-                     hits.eq(Cat((intake_id >= first) & (intake_id <= last)
-                                 for first, last in zip(firsts, lasts)))]
+        with m.If(match_free):
+            m.d.sync += [match_valid.eq(advance), match_id.eq(intake_id),
+                         hits.eq(Cat((intake_id >= first) & (intake_id <= last)
+                                     for first, last in zip(firsts, lasts)))]
         with m.If(advance):
             with m.If(skid_valid):
                 m.d.sync += [intake_id.eq(skid_id), skid_valid.eq(0)]
@@ -154,10 +174,11 @@ class Router(wiring.Component):
                 m.d.sync += [skid_valid.eq(1), skid_id.eq(granted_id)]
             with m.Else():
                 m.d.sync += [intake_valid.eq(1), intake_id.eq(granted_id)]
-        m.d.sync += [deliver_valid.eq(match_valid), deliver_id.eq(match_id),
-                     deliver_mask.eq(reduce(operator.or_, [
-                         mask & hits[index].replicate(len(destinations))
-                         for index, mask in enumerate(masks)]))]
+        with m.If(deliver_free):
+            m.d.sync += [deliver_valid.eq(match_valid), deliver_id.eq(match_id),
+                         deliver_mask.eq(reduce(operator.or_, [
+                             mask & hits[index].replicate(len(destinations))
+                             for index, mask in enumerate(masks)]))]
 
         # Round-robin arbiter: the port after the last granted one has the highest priority.
         last_grant = Signal(range(port_count), init=port_count - 1)

@@ -96,7 +96,8 @@ class Accelerator(wiring.Component):
             output_buffer_depth=sizes.output_buffer_depth)
         router = m.submodules.router = Router(
             cores=config.cores, queue_depth=config.router_queue_depth,
-            table_entries=sizes.routing_table_entries, write_data_bits=sizes.write_data_bits)
+            table_entries=sizes.routing_table_entries, write_data_bits=sizes.write_data_bits,
+            stall_free=config.timing_registers)
         sequencer = m.submodules.sequencer = Sequencer(
             cores=config.cores, tiles=sizes.tiles, segment_bits=sizes.segment_bits,
             phase_table_depth=sizes.phase_table_depth, delay_slots=config.delay_slots,
@@ -161,6 +162,9 @@ class Accelerator(wiring.Component):
         links: list[StreamRegister] = []
 
         def link(name: str, source: stream.Interface, sink: stream.Interface) -> None:
+            if not config.timing_registers:   # small parts at low clocks: a plain connection
+                wiring.connect(m, source, sink)
+                return
             register = m.submodules[name] = StreamRegister(source.payload.shape())
             wiring.connect(m, source, register.i)
             wiring.connect(m, register.o, sink)

@@ -47,12 +47,13 @@ async def load_table(ctx, dut: Router, table, cores: int) -> None:
 
 def run_traffic(events_per_port: list[list[int]], *, offer_probability: float,
                 ready_probability: float, blocked_cycles: dict | None = None, seed: int = 1,
-                queue_depth: int = 4):
+                queue_depth: int = 4, stall_free: bool = True):
     """Drive every input and output from one testbench (no races between processes).
 
     Returns (received per destination in order, cycles, idle seen at the end, idle history,
     input stall seen)."""
-    dut = Router(cores=CORES, queue_depth=queue_depth, table_entries=8, write_data_bits=DATA_BITS)
+    dut = Router(cores=CORES, queue_depth=queue_depth, table_entries=8, write_data_bits=DATA_BITS,
+                 stall_free=stall_free)
     table = table_for(CORES)
     rng = random.Random(seed)
     inputs = [*dut.core_events_in, dut.host_events_in]
@@ -133,14 +134,16 @@ def test_multicast_routes_each_event_to_its_table_destinations():
     assert result["idle"]
 
 
+@pytest.mark.parametrize("stall_free", [True, False])
 @pytest.mark.parametrize("seed", range(6))
-def test_no_loss_or_duplication_under_random_stalls(seed):
+def test_no_loss_or_duplication_under_random_stalls(seed, stall_free):
     rng = random.Random(100 + seed)
     unique = rng.sample(range(40), 40)
     events = [unique[port * 10:(port + 1) * 10] for port in range(CORES + 1)]
     events[1] += [rng.choice(events[1]) for _ in range(30)]   # repeats of its own ids too
     received, result, table = run_traffic(events, offer_probability=0.7, ready_probability=0.3,
-                                          seed=seed, queue_depth=2 if seed % 2 else 8)
+                                          seed=seed, queue_depth=2 if seed % 2 else 8,
+                                          stall_free=stall_free)
     check_delivery(events, received, table)
     assert result["idle"]
 
