@@ -96,7 +96,8 @@ class NeuronUnit(wiring.Component):
                                    max_depth=self.max_depth, name="neuron",
                                    dsp_bits=self.dsp_bits,
                                    lut_product_bits=LUT_PRODUCT_BITS[self.dsp_bits],
-                                   product_registers=PRODUCT_REGISTERS[self.dsp_bits])
+                                   product_registers=PRODUCT_REGISTERS[self.dsp_bits],
+                                   reset_less=True)
         # Every input is registered first: the unit's timing does not depend on its driver.
         registered = {name: pipe.register(self.neuron[name]) for name in
                                  ("synaptic_input", "voltage", "current", "adaptation", "bias")}
@@ -123,11 +124,12 @@ class NeuronUnit(wiring.Component):
 
         (voltage, current, adaptation, spike), latency = pipe.align(
             [voltage, current, adaptation, spike])
-        # Valid and tag ride along in a plain shift register of the same length.
+        # Valid and tag ride along in a plain shift register of the same length; only the valid
+        # bits are reset (the datapath registers are reset-less, see ExpressionPipeliner).
         valid, tag = self.neuron_valid, self.neuron.tag
         for stage in range(latency):
             next_valid = Signal(name=f"valid_{stage}")
-            next_tag = Signal(len(self.neuron.tag), name=f"tag_{stage}")
+            next_tag = Signal(len(self.neuron.tag), name=f"tag_{stage}", reset_less=True)
             m.d.sync += [next_valid.eq(valid), next_tag.eq(tag)]
             valid, tag = next_valid, next_tag
         m.d.comb += [

@@ -75,12 +75,18 @@ class ExpressionPipeliner:
     ``product_registers`` is the number of registers after each DSP product (2: one the placer
     can keep next to the DSP block, one to travel to the adder tree; ECP5's DSP blocks sit in a
     few rows, far from much of the fabric).
+
+    ``reset_less``: the registers ignore the domain's reset. For pure datapath pipelines whose
+    validity travels beside them in reset registers: on ECP5 the flip-flops then need no LSR
+    net, so thousands of them neither load one reset net nor constrain slice packing.
     """
 
     def __init__(self, module: Module, *, static: Iterable[Value] = (), max_depth: float = 2.0,
                  domain: str = "sync", name: str = "pipe", dsp_bits: int = _DSP_SIGNED_BITS,
-                 lut_product_bits: int = 0, product_registers: int = 1):
+                 lut_product_bits: int = 0, product_registers: int = 1,
+                 reset_less: bool = False):
         self.module = module
+        self.reset_less = reset_less
         self.product_registers = product_registers
         self.max_depth = max_depth
         self.dsp_bits = dsp_bits
@@ -118,7 +124,8 @@ class ExpressionPipeliner:
 
     # -- internals --------------------------------------------------------------------------
     def _new_register(self, value: Value, cycle: int | None) -> Signal:
-        register = Signal(value.shape(), name=f"{self.name}_{self.registers}")
+        register = Signal(value.shape(), name=f"{self.name}_{self.registers}",
+                          reset_less=self.reset_less)
         self.registers += 1
         self.module.d[self.domain] += register.eq(value)
         self._cycle_of_register[id(register)] = cycle

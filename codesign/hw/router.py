@@ -61,11 +61,14 @@ class Router(wiring.Component):
     index, ``data`` = entry word), ``idle`` and ``deliveries`` (events written into core queues,
     counting each multicast copy; wraps at 2^32). ``stall_free=False`` (small parts at low
     clocks) keeps the queues at ``queue_depth`` entries and stalls stage by stage instead.
+    ``write_register`` (default) stores a table write one cycle later, through a registered
+    entry select; without it the write goes straight from the bus into the entry.
     """
 
     def __init__(self, cores: int, queue_depth: int, table_entries: int, write_data_bits: int,
-                 stall_free: bool = True):
+                 stall_free: bool = True, write_register: bool = True):
         self.cores = cores
+        self.write_register = write_register
         self.queue_depth = queue_depth
         self.stall_free = stall_free
         self.table_entries = table_entries
@@ -91,15 +94,22 @@ class Router(wiring.Component):
         lasts = [Signal(SOURCE_ID_BITS, name=f"last_{i}") for i in range(self.table_entries)]
         masks = [Signal(len(destinations), name=f"mask_{i}") for i in range(self.table_entries)]
         write = self.table_write
-        with m.If(write.enable):
-            with m.Switch(write.address):
-                for index in range(self.table_entries):
-                    with m.Case(index):
-                        m.d.sync += [
-                            firsts[index].eq(write.data[:SOURCE_ID_BITS]),
-                            lasts[index].eq(write.data[SOURCE_ID_BITS:_RANGE_BITS]),
-                            masks[index].eq(write.data[_RANGE_BITS:]),
-                        ]
+        selects = [write.enable & (write.address == index) for index in range(self.table_entries)]
+        data = write.data
+        if self.write_register:
+            # The address decode is registered (a one-hot entry select) with the word: the wide
+            # address compare and the fan-out to every entry get a cycle each.
+            selected = Signal(self.table_entries)
+            data = Signal(len(write.data), reset_less=True)
+            m.d.sync += [selected.eq(Cat(selects)), data.eq(write.data)]
+            selects = list(selected)
+        for index, select in enumerate(selects):
+            with m.If(select):
+                m.d.sync += [
+                    firsts[index].eq(data[:SOURCE_ID_BITS]),
+                    lasts[index].eq(data[SOURCE_ID_BITS:_RANGE_BITS]),
+                    masks[index].eq(data[_RANGE_BITS:]),
+                ]
 
         # Intake: a 2-entry skid buffer. Its `ready` is a register (no skid entry), so the
         # inputs' `ready` never depends combinationally on the destination queues, it still

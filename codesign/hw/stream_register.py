@@ -33,14 +33,17 @@ class StreamRegister(wiring.Component):
         m = Module()
         width = Shape.cast(self.payload_shape).width
         skid_valid = Signal()
-        skid = Signal(width)
+        # Payloads are qualified by the valid bits: no reset (no LSR net on their flip-flops).
+        skid = Signal(width, reset_less=True)
+        payload = Signal(width, reset_less=True)
         incoming = Value.cast(self.i.payload)
-        m.d.comb += [self.i.ready.eq(~skid_valid), self.occupied.eq(self.o.valid)]
+        m.d.comb += [self.i.ready.eq(~skid_valid), self.occupied.eq(self.o.valid),
+                     self.o.payload.eq(payload)]
         with m.If(~self.o.valid | self.o.ready):
             # The output register moves on: the skid entry first (the input is not taken
             # while it is full), else whatever the input offers.
             m.d.sync += [self.o.valid.eq(skid_valid | self.i.valid),
-                         self.o.payload.eq(Mux(skid_valid, skid, incoming)),
+                         payload.eq(Mux(skid_valid, skid, incoming)),
                          skid_valid.eq(0)]
         with m.Elif(self.i.valid & ~skid_valid):
             m.d.sync += [skid_valid.eq(1), skid.eq(incoming)]

@@ -97,7 +97,7 @@ class Accelerator(wiring.Component):
         router = m.submodules.router = Router(
             cores=config.cores, queue_depth=config.router_queue_depth,
             table_entries=sizes.routing_table_entries, write_data_bits=sizes.write_data_bits,
-            stall_free=config.timing_registers)
+            stall_free=config.timing_registers, write_register=config.timing_registers)
         sequencer = m.submodules.sequencer = Sequencer(
             cores=config.cores, tiles=sizes.tiles, segment_bits=sizes.segment_bits,
             phase_table_depth=sizes.phase_table_depth, delay_slots=config.delay_slots,
@@ -133,9 +133,14 @@ class Accelerator(wiring.Component):
                              port.data.eq(program.data)]
                 continue
             m.d.sync += port.enable.eq(program.enable & addressed)
+            # The word's copy needs no reset (``enable`` qualifies it): no LSR on its flip-flops.
+            fields = [port.unit, port.memory, port.address, port.data]
+            copies = [Signal(len(field), reset_less=True, name=f"unit_{unit}_{name}")
+                      for field, name in zip(fields, ("unit", "memory", "address", "data"))]
+            m.d.comb += [field.eq(copy) for field, copy in zip(fields, copies)]
             with m.If(addressed):
-                m.d.sync += [port.unit.eq(program.unit), port.memory.eq(program.memory),
-                             port.address.eq(program.address), port.data.eq(program.data)]
+                m.d.sync += [copy.eq(source) for copy, source in zip(copies, (
+                    program.unit, program.memory, program.address, program.data))]
 
         # Read-back: the addressed core answers; any other unit answers 0 so READ_STATE ends.
         read = host.read
