@@ -194,9 +194,11 @@ class CrossbarTile(wiring.Component):
         stages: list[Signal] = []
 
         def stage(values: dict[str, Any], valid: Any) -> tuple[dict[str, Signal], Signal]:
-            """Registers ``values`` and ``valid`` whenever the pipeline advances."""
+            """Registers ``values`` and ``valid`` whenever the pipeline advances (only ``valid``
+            is reset: the values are qualified by it, and reset-less flip-flops need no LSR)."""
             number = len(stages) + 1
-            registered = {name: Signal(Value.cast(value).shape(), name=f"{name}_{number}")
+            registered = {name: Signal(Value.cast(value).shape(), name=f"{name}_{number}",
+                                       reset_less=True)
                           for name, value in values.items()}
             valid_register = Signal(name=f"valid_{number}")
             with m.If(advance):
@@ -232,12 +234,13 @@ class CrossbarTile(wiring.Component):
             cell = fifth["word"].word_select(lane, self.stored_bits)
             if not self.variation_scale:
                 cell = arithmetic.cell_conductance(cell, 0, self.cell_bits, Mux)
-            column_sum = Signal(sum_shape, name=f"column_sum_{lane}")
+            column_sum = Signal(sum_shape, name=f"column_sum_{lane}", reset_less=True)
             sums_next.append(Mux(fifth["first_row"], 0, column_sum) + cell)
             with m.If(advance & valid_5):
                 m.d.sync += column_sum.eq(sums_next[-1])
         # Stage 6: an output's finished column sums, held for the converter.
-        finished = [Signal(sum_shape, name=f"finished_sum_{lane}") for lane in range(self.lanes)]
+        finished = [Signal(sum_shape, name=f"finished_sum_{lane}", reset_less=True)
+                    for lane in range(self.lanes)]
         finished_output = Signal.like(output_index)
         lane_index = Signal(range(self.lanes))
         converting = Signal()
@@ -271,7 +274,7 @@ class CrossbarTile(wiring.Component):
                                                      eighth["slice_index"], self.cell_bits, Mux)
         ninth, valid_9 = stage({**carry(eighth, *column_flags), "contribution": contribution},
                                valid_8)
-        total = Signal(signed(self.output_bits))
+        total = Signal(signed(self.output_bits), reset_less=True)
         total_next = Mux(ninth["first_column"], 0, total) + ninth["contribution"]
         with m.If(advance & valid_9):
             m.d.sync += total.eq(total_next)
