@@ -128,7 +128,7 @@ class SynapseEngine(wiring.Component):
         # behind it, so no logic sits between the block RAM's slow output and a flip-flop.
         looked_up = Signal()       # the table's output holds an entry not yet moved on
         entry_valid = Signal()
-        entry = Signal(entry_layout)
+        entry = Signal(entry_layout, reset_less=True)  # data registers: qualified by valids
         entry_taken = Signal()
         table_read = source_table.read_port()
         move = looked_up & (~entry_valid | entry_taken)
@@ -174,11 +174,11 @@ class SynapseEngine(wiring.Component):
         # ECP5); crossbar sums wait the same two cycles, so they fill exactly the word gaps.
         word_read_valid = Signal()
         word_valid = Signal()
-        word = Signal(word_layout)
+        word = Signal(word_layout, reset_less=True)
         crossbar_accepted = Signal()
-        crossbar_accepted_sum = Signal(crossbar_sum_layout(layout))
+        crossbar_accepted_sum = Signal(crossbar_sum_layout(layout), reset_less=True)
         crossbar_valid = Signal()
-        crossbar_sum = Signal(crossbar_sum_layout(layout))
+        crossbar_sum = Signal(crossbar_sum_layout(layout), reset_less=True)
         m.d.sync += [word_read_valid.eq(issuing), word_valid.eq(word_read_valid),
                      word.eq(word_read.data),
                      crossbar_accepted.eq(sum_accepted), crossbar_valid.eq(crossbar_accepted),
@@ -226,7 +226,8 @@ class SynapseEngine(wiring.Component):
             read, write = accumulator_read[lane], accumulator_write[lane]
             reading = Signal(operation_layout, name=f"reading_{lane}")
             captured = Signal(operation_layout, name=f"captured_{lane}")
-            captured_value = Signal(signed(layout.accumulator_bits), name=f"captured_value_{lane}")
+            captured_value = Signal(signed(layout.accumulator_bits), name=f"captured_value_{lane}",
+                                    reset_less=True)
             m.d.sync += [reading.eq(decoded), captured.eq(reading), captured_value.eq(read.data)]
             # The two writes before this one landed after its read: forward them, newest first.
             # Which of them to forward is compared a cycle ahead (``reading`` against the
@@ -264,7 +265,7 @@ class SynapseEngine(wiring.Component):
             pipeline_valid += [reading.valid, captured.valid]
 
         # Every lane's output is registered, then the swept neuron's lane is selected.
-        lane_outputs = [Signal.like(read.data, name=f"sweep_output_{lane}")
+        lane_outputs = [Signal.like(read.data, name=f"sweep_output_{lane}", reset_less=True)
                         for lane, read in enumerate(accumulator_read)]
         m.d.sync += [output.eq(read.data) for output, read in zip(lane_outputs, accumulator_read)]
         m.d.comb += self.sweep_input.eq(Array(lane_outputs)[sweep_lane_delayed[1]])
