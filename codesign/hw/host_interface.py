@@ -117,10 +117,10 @@ class HostInterface(wiring.Component):
         output_read = outputs.read_port()
         output_count = Signal(range(self.output_buffer_depth + 1))
         output_overflow = Signal()
-        output_word = Signal.like(output_read.data)
+        output_word = Signal.like(output_read.data, reset_less=True)
 
         # WRITE: gather a word's fields, then pulse `enable` with the whole word the next cycle.
-        word = Signal(self.write_fields * FIELD_BITS)
+        word = Signal(self.write_fields * FIELD_BITS, reset_less=True)  # qualified by enable
         write_address = Signal(32)
         program = self.program
         m.d.comb += [program.unit.eq(unit), program.memory.eq(memory),
@@ -129,7 +129,7 @@ class HostInterface(wiring.Component):
         with m.If(program.enable):
             m.d.sync += write_address.eq(write_address + 1)
 
-        read_word = Signal(self.read_fields * FIELD_BITS)
+        read_word = Signal(self.read_fields * FIELD_BITS, reset_less=True)
         m.d.comb += [self.read.unit.eq(unit), self.read.memory.eq(memory),
                      self.read.address.eq(address)]
 
