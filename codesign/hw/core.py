@@ -28,7 +28,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from codesign.hw.core_layout import COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect
-from codesign.hw.host_interface import ProgramWriteSignature, ReadSignature
+from codesign.hw.host_interface import ProgramWriteSignature, ReadSignature, memory_write
 from codesign.hw.neuron_unit import NeuronUnit
 from codesign.hw.synapse_engine import SynapseEngine, crossbar_sum_layout
 
@@ -105,10 +105,12 @@ class Core(wiring.Component):
             memories[select] = memory
         program = self.program
         wiring.connect(m, wiring.flipped(program), engine.program)  # source table, synapses
+        writes = {select: memory_write(m, program, select, select.name.lower(),
+                                       layout.timing_registers) for select in memories}
         for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS):
             port = memories[select].write_port()
-            m.d.comb += [port.en.eq(program.enable & (program.memory == select)),
-                         port.addr.eq(program.address), port.data.eq(program.data)]
+            enable, address, word = writes[select]
+            m.d.comb += [port.en.eq(enable), port.addr.eq(address), port.data.eq(word)]
         state_write = memories[MemorySelect.STATE].write_port()
         state_read = memories[MemorySelect.STATE].read_port()
         segment_read = memories[MemorySelect.SEGMENTS].read_port()
@@ -258,8 +260,9 @@ class Core(wiring.Component):
             m.d.comb += [state_write.en.eq(clear_neuron < neurons),
                          state_write.addr.eq(clear_neuron), state_write.data.eq(0)]
         with m.Else():
-            m.d.comb += [state_write.en.eq(program.enable & (program.memory == MemorySelect.STATE)),
-                         state_write.addr.eq(program.address), state_write.data.eq(program.data)]
+            enable, address, word = writes[MemorySelect.STATE]
+            m.d.comb += [state_write.en.eq(enable), state_write.addr.eq(address),
+                         state_write.data.eq(word)]
         m.d.comb += [
             spikes.w_stream.valid.eq(unit.result_valid & out.spike),
             spikes.w_stream.payload.eq(result_id),

@@ -20,7 +20,9 @@ This component is its hardware decoder:
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from typing import Any
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -43,6 +45,28 @@ class ProgramWriteSignature(wiring.Signature):
             "data": Out(data_bits),
             "enable": Out(1),
         })
+
+
+def memory_write(m: Module, program: Any, select: int, name: str,
+                 registered: bool) -> tuple[Value, Value, Value]:
+    """``(enable, address, data)`` of one memory's writes from a program-write bus (``program``
+    seen from the receiving side), the memory being addressed by ``memory == select``.
+
+    ``registered``: the memory gets its own copy, a registered ``enable`` and reset-less
+    ``address`` / ``data`` loaded only while it is addressed (so copies differ and are not
+    merged); the write lands one cycle later. The bus then drives one register per memory,
+    which the placer keeps beside it, instead of every block RAM and LUT RAM of a unit.
+    """
+    hit = program.enable & (program.memory == select)
+    if not registered:
+        return hit, program.address, program.data
+    enable = Signal(name=f"{name}_write_enable")
+    address = Signal.like(program.address, name=f"{name}_write_address", reset_less=True)
+    data = Signal.like(program.data, name=f"{name}_write_data", reset_less=True)
+    m.d.sync += enable.eq(hit)
+    with m.If(hit):
+        m.d.sync += [address.eq(program.address), data.eq(program.data)]
+    return enable, address, data
 
 
 class ReadSignature(wiring.Signature):

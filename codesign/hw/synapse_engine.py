@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from codesign.hw.core_layout import (COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect,
                                      bits_for)
-from codesign.hw.host_interface import ProgramWriteSignature
+from codesign.hw.host_interface import ProgramWriteSignature, memory_write
 
 
 def crossbar_sum_layout(layout: CoreLayout) -> data.StructLayout:
@@ -112,9 +112,9 @@ class SynapseEngine(wiring.Component):
         for memory, select in ((source_table, MemorySelect.SOURCE_TABLE),
                                (synapses, MemorySelect.SYNAPSES)):
             port = memory.write_port()
-            m.d.comb += [port.en.eq(program.enable & (program.memory == select)),
-                         port.addr.eq(program.address),
-                         port.data.eq(program.data)]
+            enable, address, word = memory_write(m, program, select, select.name.lower(),
+                                                 layout.timing_registers)
+            m.d.comb += [port.en.eq(enable), port.addr.eq(address), port.data.eq(word)]
         accumulator_read, accumulator_write = [], []
         for lane in range(lanes):
             memory = Memory(shape=signed(layout.accumulator_bits), depth=accumulator_depth,
