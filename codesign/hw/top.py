@@ -74,7 +74,7 @@ class Accelerator(wiring.Component):
 
     Ports: ``command`` (In) and ``response`` (Out), ``amaranth.lib.stream`` of
     ``config.host_width`` bits carrying the host protocol (docs/hardware.md, "Host interface
-    protocol"); ``running`` (Out) is high while a timestep runs (for a board LED).
+    protocol"); ``running`` (Out) is high while a timestep runs, one cycle late (for a board LED).
     """
 
     def __init__(self, config: HWConfig):
@@ -200,9 +200,11 @@ class Accelerator(wiring.Component):
             host.input_play.eq(sequencer.input_play),
             sequencer.input_busy.eq(input_busy),
             sequencer.router_idle.eq(router_idle),
-            self.running.eq(host.step_start | sequencer.cores_busy.any() | ~router_idle
-                            | input_busy),
         ]
+        # Registered: it drives a pin (a board LED), and a combinational OR of every unit's
+        # busy flag would be a path from the far corners of the die to the pad.
+        m.d.sync += self.running.eq(host.step_start | sequencer.cores_busy.any() | ~router_idle
+                                    | input_busy)
         for index, core in enumerate(cores):
             m.d.comb += [core.fire.eq(sequencer.fire[index]), core.segment.eq(sequencer.segment),
                          core.timestep_slot.eq(sequencer.timestep_slot),
