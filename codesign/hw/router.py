@@ -43,6 +43,8 @@ from codesign.hw.host_interface import SOURCE_ID_BITS, ProgramWriteSignature
 
 #: Width of one routing-table entry beyond its destination mask: first_id and last_id.
 _RANGE_BITS = 2 * SOURCE_ID_BITS
+#: Copies of the intake's event id for the range comparators (see ``elaborate``).
+INTAKE_COPIES = 4
 #: Queue entries beyond ``queue_depth``: events past the intake when it last saw room (the one
 #: entering the match stage, the match and deliver stages, and one for the flag's register).
 IN_FLIGHT = 3
@@ -168,22 +170,42 @@ class Router(wiring.Component):
             m.d.sync += self.deliveries.eq(
                 self.deliveries + sum(deliver_mask[index] for index in range(self.cores)))
 
+        # The comparators read copies of the intake head, each feeding a group of table entries:
+        # one register driving every comparator spread over the die (13 ns of routing on one
+        # bit of the default chip). Yosys merges flip-flops with equal inputs and initial value,
+        # bit by bit, so the copies differ in both: copy k stores the id inverted if k is odd
+        # and starts at all ones if k & 2 (four distinct flip-flops per bit).
+        copies = [Signal(SOURCE_ID_BITS, reset_less=True, name=f"intake_id_copy_{copy}",
+                         init=(1 << SOURCE_ID_BITS) - 1 if copy & 2 else 0)
+                  for copy in range(INTAKE_COPIES)]
+        inverted = [copy & 1 for copy in range(INTAKE_COPIES)]
+        group = -(-self.table_entries // INTAKE_COPIES)
+        compared = [~copies[index // group] if inverted[index // group] else copies[index // group]
+                    for index in range(self.table_entries)]
         with m.If(match_free):
             m.d.sync += [match_valid.eq(advance), match_id.eq(intake_id),
-                         hits.eq(Cat((intake_id >= first) & (intake_id <= last)
-                                     for first, last in zip(firsts, lasts)))]
+                         hits.eq(Cat((value >= first) & (value <= last)
+                                     for value, first, last in zip(compared, firsts, lasts)))]
+        next_id = Signal(SOURCE_ID_BITS)
+        load_id = Signal()
         with m.If(advance):
             with m.If(skid_valid):
-                m.d.sync += [intake_id.eq(skid_id), skid_valid.eq(0)]
+                m.d.comb += [next_id.eq(skid_id), load_id.eq(1)]
+                m.d.sync += skid_valid.eq(0)
             with m.Elif(granted):
-                m.d.sync += intake_id.eq(granted_id)
+                m.d.comb += [next_id.eq(granted_id), load_id.eq(1)]
             with m.Else():
                 m.d.sync += intake_valid.eq(0)
         with m.Elif(granted):
             with m.If(intake_valid):
                 m.d.sync += [skid_valid.eq(1), skid_id.eq(granted_id)]
             with m.Else():
-                m.d.sync += [intake_valid.eq(1), intake_id.eq(granted_id)]
+                m.d.comb += [next_id.eq(granted_id), load_id.eq(1)]
+                m.d.sync += intake_valid.eq(1)
+        with m.If(load_id):
+            m.d.sync += intake_id.eq(next_id)
+            m.d.sync += [copy.eq(~next_id if invert else next_id)
+                         for copy, invert in zip(copies, inverted)]
         with m.If(deliver_free):
             m.d.sync += [deliver_valid.eq(match_valid), deliver_id.eq(match_id),
                          deliver_mask.eq(reduce(operator.or_, [
