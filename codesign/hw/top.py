@@ -126,12 +126,18 @@ class Accelerator(wiring.Component):
                  + [(protocol.ROUTER_UNIT, router.table_write),
                     (protocol.SEQUENCER_UNIT, sequencer.program)])
         for unit, port in units:
-            addressed = program.unit == unit
             if not config.timing_registers:
+                addressed = program.unit == unit
                 m.d.comb += [port.enable.eq(program.enable & addressed), port.unit.eq(program.unit),
                              port.memory.eq(program.memory), port.address.eq(program.address),
                              port.data.eq(program.data)]
                 continue
+            # The unit compare is registered, so the host's unit register feeds one comparator
+            # per unit instead of the enables of every copy across the die. A command sets the
+            # unit in its header at least three cycles before its first write (ADDRESS, COUNT
+            # and a data field come between).
+            addressed = Signal(name=f"unit_{unit}_addressed")
+            m.d.sync += addressed.eq(program.unit == unit)
             m.d.sync += port.enable.eq(program.enable & addressed)
             # The word's copy needs no reset (``enable`` qualifies it): no LSR on its flip-flops.
             fields = [port.unit, port.memory, port.address, port.data]
@@ -146,6 +152,11 @@ class Accelerator(wiring.Component):
         read = host.read
         addressed_core = Cat(read.unit == protocol.core_unit(index)
                              for index in range(config.cores))
+        if config.timing_registers:
+            # Registered like the write side's unit compare (READ_STATE's header comes at least
+            # two cycles before its first read: ADDRESS and COUNT).
+            addressed_now, addressed_core = addressed_core, Signal(config.cores)
+            m.d.sync += addressed_core.eq(addressed_now)
         other_unit_valid = Signal()
         m.d.sync += other_unit_valid.eq(read.enable & ~addressed_core.any())
         answers = []
