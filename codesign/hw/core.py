@@ -160,6 +160,8 @@ class Core(wiring.Component):
         with m.If(self.clear):
             m.d.sync += clear_pending.eq(1)
 
+        # High exactly in the SWEEP state, as a flip-flop of its own: it drives every lane's
+        # accumulator address and write data in the engine, away from the state register.
         issue = Signal()
         clearing = Signal()
         serve_read = Signal()
@@ -194,11 +196,12 @@ class Core(wiring.Component):
                 with m.If(segment.first > segment.last):
                     m.next = "IDLE"
                 with m.Else():
+                    m.d.sync += issue.eq(1)
                     m.next = "SWEEP"
             with m.State("SWEEP"):
-                m.d.comb += issue.eq(1)
                 m.d.sync += neuron.eq(neuron + 1)
                 with m.If(neuron == last_neuron):
+                    m.d.sync += issue.eq(0)
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 with m.If((in_flight == 0) & ~issued[0] & ~issued[1]):
