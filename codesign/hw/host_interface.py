@@ -28,7 +28,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from codesign.hw import host_driver as protocol
-from codesign.hw.core_layout import COLLISION_FREE
+from codesign.hw.core_layout import COLLISION_FREE, bits_for
 
 SOURCE_ID_BITS = protocol.SOURCE_ID_BITS
 FIELD_BITS = protocol.FIELD_BITS
@@ -255,7 +255,9 @@ class HostInterface(wiring.Component):
 
             with m.State("OUTPUT_FETCH"):
                 m.d.comb += output_read.addr.eq(address)
-                with m.If(address == output_count):
+                # READ_OUTPUT counts `address` up from 0 to `output_count`, so its high bits are
+                # zero here: comparing only the low ones keeps 32-bit compares out of the FSM.
+                with m.If(address[:len(output_count)] == output_count):
                     m.next = "OUTPUT_END"
                 with m.Else():
                     m.next = "OUTPUT_LOAD"
@@ -304,13 +306,15 @@ class HostInterface(wiring.Component):
 
             with m.State("COUNTERS_SEND"):
                 m.d.comb += out_valid.eq(1)
-                with m.Switch(address):
+                # READ_COUNTERS counts `address` up from 0: only its low bits select a counter.
+                counter_index = address[:bits_for(len(self.counters))]
+                with m.Switch(counter_index):
                     for index, counter in enumerate(self.counters):
                         with m.Case(index):
                             m.d.comb += out_field.eq(counter)
                 with m.If(out_ready):
                     m.d.sync += address.eq(address + 1)
-                    with m.If(address == len(self.counters) - 1):
+                    with m.If(counter_index == len(self.counters) - 1):
                         m.next = "HEADER"
 
         # Output capture: always ready, so the router never waits for the host.
