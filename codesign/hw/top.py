@@ -113,8 +113,18 @@ class Accelerator(wiring.Component):
             m.submodules[f"tile_{index}"] = tile
             tiles.append(tile)
 
-        wiring.connect(m, wiring.flipped(self.command), host.command)
-        wiring.connect(m, host.response, wiring.flipped(self.response))
+        if config.timing_registers:
+            # The host streams pass register slices too: no path runs from a pin (or the UART
+            # bridge) through the host interface's FSM into its field register's enable.
+            command_link = m.submodules.command_link = StreamRegister(config.host_width)
+            response_link = m.submodules.response_link = StreamRegister(config.host_width)
+            wiring.connect(m, wiring.flipped(self.command), command_link.i)
+            wiring.connect(m, command_link.o, host.command)
+            wiring.connect(m, host.response, response_link.i)
+            wiring.connect(m, response_link.o, wiring.flipped(self.response))
+        else:
+            wiring.connect(m, wiring.flipped(self.command), host.command)
+            wiring.connect(m, host.response, wiring.flipped(self.response))
 
         # Program loading: every unit gets its own registered copy of the bus, loaded only
         # while it is addressed, so the host's write word never fans out combinationally across
