@@ -43,7 +43,8 @@ from codesign.hw.host_interface import SOURCE_ID_BITS, ProgramWriteSignature
 
 #: Width of one routing-table entry beyond its destination mask: first_id and last_id.
 _RANGE_BITS = 2 * SOURCE_ID_BITS
-#: Copies of the intake's event id for the range comparators (see ``elaborate``).
+#: Copies of the intake's event id for the range comparators (see ``elaborate``); a single
+#: copy (small parts) is the intake register itself.
 INTAKE_COPIES = 4
 #: Queue entries beyond ``queue_depth``: events past the intake when it last saw room (the one
 #: entering the match stage, the match and deliver stages, and one for the flag's register).
@@ -65,11 +66,15 @@ class Router(wiring.Component):
     clocks) keeps the queues at ``queue_depth`` entries and stalls stage by stage instead.
     ``write_register`` (default) stores a table write one cycle later, through a registered
     entry select; without it the write goes straight from the bus into the entry.
+    ``intake_copies`` (1-4) copies of the intake's event id feed the range comparators.
     """
 
     def __init__(self, cores: int, queue_depth: int, table_entries: int, write_data_bits: int,
-                 stall_free: bool = True, write_register: bool = True):
+                 stall_free: bool = True, write_register: bool = True,
+                 intake_copies: int = INTAKE_COPIES):
+        assert 1 <= intake_copies <= 4, "four distinct flip-flops per bit at most"
         self.cores = cores
+        self.intake_copies = intake_copies
         self.write_register = write_register
         self.queue_depth = queue_depth
         self.stall_free = stall_free
@@ -177,9 +182,9 @@ class Router(wiring.Component):
         # and starts at all ones if k & 2 (four distinct flip-flops per bit).
         copies = [Signal(SOURCE_ID_BITS, reset_less=True, name=f"intake_id_copy_{copy}",
                          init=(1 << SOURCE_ID_BITS) - 1 if copy & 2 else 0)
-                  for copy in range(INTAKE_COPIES)]
-        inverted = [copy & 1 for copy in range(INTAKE_COPIES)]
-        group = -(-self.table_entries // INTAKE_COPIES)
+                  for copy in range(self.intake_copies)]
+        inverted = [copy & 1 for copy in range(self.intake_copies)]
+        group = -(-self.table_entries // self.intake_copies)
         compared = [~copies[index // group] if inverted[index // group] else copies[index // group]
                     for index in range(self.table_entries)]
         with m.If(match_free):

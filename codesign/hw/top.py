@@ -33,7 +33,7 @@ from codesign.hw.core import Core
 from codesign.hw.core_layout import CoreLayout, MemorySelect, bits_for
 from codesign.hw.crossbar_tile import CrossbarTile
 from codesign.hw.host_interface import HostInterface
-from codesign.hw.router import Router, routing_entry_bits
+from codesign.hw.router import INTAKE_COPIES, Router, routing_entry_bits
 from codesign.hw.sequencer import Sequencer
 from codesign.hw.stream_register import StreamRegister
 
@@ -97,7 +97,8 @@ class Accelerator(wiring.Component):
         router = m.submodules.router = Router(
             cores=config.cores, queue_depth=config.router_queue_depth,
             table_entries=sizes.routing_table_entries, write_data_bits=sizes.write_data_bits,
-            stall_free=config.timing_registers, write_register=config.timing_registers)
+            stall_free=config.timing_registers, write_register=config.timing_registers,
+            intake_copies=INTAKE_COPIES if config.timing_registers else 1)
         sequencer = m.submodules.sequencer = Sequencer(
             cores=config.cores, tiles=sizes.tiles, segment_bits=sizes.segment_bits,
             phase_table_depth=sizes.phase_table_depth, delay_slots=config.delay_slots,
