@@ -223,10 +223,15 @@ def _run(verilog: str, family: str, top: str | None, pnr: bool, device: str | No
 
 
 def _worst_path(paths: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Summary of the longest path of nextpnr's ``critical_paths`` report."""
+    """Summary of the longest clock-to-clock path of nextpnr's ``critical_paths`` report (the
+    one that sets ``fmax``); paths from or to unconstrained pins (``<async>``) only if there is
+    no other."""
     if not paths:
         return None
-    worst = max(paths, key=lambda path: sum(step["delay"] for step in path.get("path", [])))
+    clocked = [path for path in paths
+               if path.get("from") == path.get("to") and "<async>" not in path.get("from", "")]
+    worst = max(clocked or paths,
+                key=lambda path: sum(step["delay"] for step in path.get("path", [])))
     steps = worst.get("path", [])
     if not steps:
         return None

@@ -81,7 +81,9 @@ def test_place_and_route_gives_fmax():
     assert result.pnr_utilization["DP16KD"]["used"] == 2
     assert result.device == "85k"
     path = result.critical_path
-    assert path is not None and path["delay_ns"] > 0
+    assert path is not None and "<async>" not in path["clock"]
+    # the summary is the path that sets fmax, not a pin's
+    assert abs(1000 / path["delay_ns"] - result.fmax_mhz) < 0.05 * result.fmax_mhz
     assert any("test_synthesis.py" in source for source in path["sources"])
 
 
