@@ -184,9 +184,9 @@ class Router(wiring.Component):
                          init=(1 << SOURCE_ID_BITS) - 1 if copy & 2 else 0)
                   for copy in range(self.intake_copies)]
         inverted = [copy & 1 for copy in range(self.intake_copies)]
+        views = [~copy if invert else copy for copy, invert in zip(copies, inverted)]
         group = -(-self.table_entries // self.intake_copies)
-        compared = [~copies[index // group] if inverted[index // group] else copies[index // group]
-                    for index in range(self.table_entries)]
+        compared = [views[index // group] for index in range(self.table_entries)]
         with m.If(match_free):
             m.d.sync += [match_valid.eq(advance), match_id.eq(intake_id),
                          hits.eq(Cat((value >= first) & (value <= last)

@@ -114,18 +114,25 @@ class Accelerator(wiring.Component):
             m.submodules[f"tile_{index}"] = tile
             tiles.append(tile)
 
-        if config.timing_registers:
-            # The host streams pass register slices too: no path runs from a pin (or the UART
-            # bridge) through the host interface's FSM into its field register's enable.
-            command_link = m.submodules.command_link = StreamRegister(config.host_width)
-            response_link = m.submodules.response_link = StreamRegister(config.host_width)
-            wiring.connect(m, wiring.flipped(self.command), command_link.i)
-            wiring.connect(m, command_link.o, host.command)
-            wiring.connect(m, host.response, response_link.i)
-            wiring.connect(m, response_link.o, wiring.flipped(self.response))
-        else:
-            wiring.connect(m, wiring.flipped(self.command), host.command)
-            wiring.connect(m, host.response, wiring.flipped(self.response))
+        # Every stream between two components (or a pin and a component) passes a register
+        # slice, so no combinational path crosses from one into the other (valid/payload into a
+        # block-RAM address, ready back through an arbiter or the host's FSM). Event links are
+        # part of the phase barrier; the host's command and response links are not.
+        links: list[StreamRegister] = []
+
+        def link(name: str, source: stream.Interface, sink: stream.Interface,
+                 barrier: bool = True) -> None:
+            if not config.timing_registers:   # small parts at low clocks: a plain connection
+                wiring.connect(m, source, sink)
+                return
+            register = m.submodules[name] = StreamRegister(source.payload.shape())
+            wiring.connect(m, source, register.i)
+            wiring.connect(m, register.o, sink)
+            if barrier:
+                links.append(register)
+
+        link("command_link", wiring.flipped(self.command), host.command, barrier=False)
+        link("response_link", host.response, wiring.flipped(self.response), barrier=False)
 
         # Program loading: every unit gets its own registered copy of the bus, loaded only
         # while it is addressed, so the host's write word never fans out combinationally across
@@ -183,20 +190,7 @@ class Accelerator(wiring.Component):
             read.data.eq(reduce(operator.or_, [Mux(valid, data, 0) for valid, data in answers])),
         ]
 
-        # Events: cores <-> router <-> host, each link through a register slice so no
-        # combinational path crosses from one component into another (valid/payload into a
-        # block-RAM address, ready back through an arbiter).
-        links: list[StreamRegister] = []
-
-        def link(name: str, source: stream.Interface, sink: stream.Interface) -> None:
-            if not config.timing_registers:   # small parts at low clocks: a plain connection
-                wiring.connect(m, source, sink)
-                return
-            register = m.submodules[name] = StreamRegister(source.payload.shape())
-            wiring.connect(m, source, register.i)
-            wiring.connect(m, register.o, sink)
-            links.append(register)
-
+        # Events: cores <-> router <-> host.
         for index, core in enumerate(cores):
             link(f"spikes_link_{index}", core.spikes_out, router.core_events_in[index])
             link(f"events_link_{index}", router.core_events_out[index], core.events_in)
