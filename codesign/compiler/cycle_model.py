@@ -116,9 +116,10 @@ def _tile_convert(program: MappedProgram, active: np.ndarray) -> np.ndarray:
 
 
 def _sweep_overrun(spikes: np.ndarray, segments: list, sweep: int,
-                   delivery: int = HOST_DELIVERY_CYCLES) -> np.ndarray:
+                   delivery: int) -> np.ndarray:
     """Cycles ``[T, B]`` that host-bound spikes add after a sweep of ``sweep`` cycles: the
-    segments' local neuron ``i`` spikes in cycle ``i`` and the router takes one per cycle."""
+    segments' local neuron ``i`` spikes in cycle ``i``, the router takes one per cycle, and the
+    last one ends the phase ``delivery`` cycles after its router slot."""
     arrivals = np.zeros((*spikes.shape[:2], sweep), dtype=np.int64)
     for segment in segments:
         arrivals[:, :, :segment.size] += spikes[:, :, segment.start:segment.stop]
@@ -139,6 +140,7 @@ def predict(program: MappedProgram, counts: np.ndarray,
     cycles = np.full((steps, batch), STEP_CYCLES, dtype=np.int64)
     drain = neuron_latency(config)
     unlinked = 0 if config.timing_registers else LINK_CYCLES
+    host_delivery = HOST_DELIVERY_CYCLES - unlinked
     totals = {"events": 0, "words": 0, "swept": 0}
 
     def deliver(spikes: np.ndarray, work: np.ndarray, to_host: bool,
@@ -155,7 +157,7 @@ def predict(program: MappedProgram, counts: np.ndarray,
         totals["events"] += int(events.sum())
         totals["words"] += int(per_core.sum())
         busiest = per_core.max(axis=2, initial=0)
-        host_only = events + HOST_DELIVERY_CYCLES - unlinked if overrun is None else overrun
+        host_only = events + host_delivery if overrun is None else overrun
         return np.where(to_cores > 0, DELIVERY_CYCLES - unlinked + np.maximum(events, busiest),
                         np.where(events > 0, host_only, looked_up))
 
@@ -177,8 +179,7 @@ def predict(program: MappedProgram, counts: np.ndarray,
         to_host = phase.population == network.output
         cycles += PHASE_CYCLES + drain + sweep + deliver(
             spikes, work, to_host,
-            _sweep_overrun(spikes, segments, sweep, HOST_DELIVERY_CYCLES - unlinked) if to_host
-            else None)
+            _sweep_overrun(spikes, segments, sweep, host_delivery) if to_host else None)
         if phase.tiles:
             convert = np.zeros((steps, batch), dtype=np.int64)
             for block in program.tiles:
