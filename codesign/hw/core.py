@@ -170,13 +170,18 @@ class Core(wiring.Component):
         read_state = Signal()
         m.d.comb += [
             segment_read.addr.eq(segment_index),
-            profile_read.addr.eq(segment.profile),
             engine.sweep_neuron.eq(neuron),
             engine.sweep_slot.eq(slot),
             engine.sweep_read.eq(issue),
         ]
         m.d.sync += [issued[0].eq(issue), issued_neuron.eq(neuron), issued[1].eq(issued[0])]
         engine_idle = ~engine.busy
+        # The engine's clear strobe leaves a flip-flop: it resets the engine's clear counter,
+        # whose flip-flops sit by the accumulator block RAMs, far from this FSM. A clear is not
+        # counted (the sequencer quiesces), and the sweep's CLEAR state outlasts the extra cycle.
+        engine_clear = Signal()
+        m.d.sync += engine_clear.eq(0)
+        m.d.comb += engine.clear.eq(engine_clear)
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.comb += [engine_enable.eq(~fire_pending & ~clear_pending),
@@ -186,11 +191,10 @@ class Core(wiring.Component):
                     m.d.sync += fire_pending.eq(0)
                     m.next = "SEGMENT"
                 with m.Elif(clear_pending & engine_idle):
-                    m.d.comb += engine.clear.eq(1)
+                    m.d.sync += engine_clear.eq(1)
                     m.d.sync += [clear_pending.eq(0), clear_neuron.eq(0)]
                     m.next = "CLEAR"
             with m.State("SEGMENT"):
-                m.d.comb += profile_read.en.eq(1)
                 m.d.sync += [neuron.eq(segment.first), result_neuron.eq(segment.first),
                              result_id.eq(segment.base_id)]
                 with m.If(segment.first > segment.last):
@@ -216,11 +220,17 @@ class Core(wiring.Component):
         # The profile is copied out of its memory so the unit's multipliers start at a register;
         # the copy is ready before the first neuron's registered inputs reach them. Without
         # timing registers the memory's output (read once per segment, then held) is used.
+        # With timing registers the profile memory's address is a register too (the memory is
+        # LUT RAM spread over many slices, far from the segment table): the profile is then
+        # valid from the third cycle of the sweep, still before the unit's first use of it.
         profile = Signal.like(profile_read.data)
         if layout.timing_registers:
-            m.d.sync += profile.eq(profile_read.data)
+            profile_address = Signal.like(segment.profile, reset_less=True)
+            m.d.sync += [profile_address.eq(segment.profile), profile.eq(profile_read.data)]
+            m.d.comb += [profile_read.addr.eq(profile_address), profile_read.en.eq(1)]
         else:
-            m.d.comb += profile.eq(profile_read.data)
+            m.d.comb += [profile.eq(profile_read.data), profile_read.addr.eq(segment.profile),
+                         profile_read.en.eq(fsm.ongoing("SEGMENT"))]
 
         # The unit takes the reads issued two cycles earlier, from registers. Without timing
         # registers the block RAMs are read a cycle later instead and feed the unit (whose inputs

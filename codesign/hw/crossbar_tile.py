@@ -19,7 +19,8 @@ Ports (all in the ``sync`` domain):
 
   Program only while ``busy`` is low; ``adc_shift`` must not change during a conversion.
 * ``row_events`` (stream of row numbers): a spike on a row. Rows are binary: a row that is already
-  active, or a number >= ``rows``, is dropped. Not ready while ``busy`` or ``convert``.
+  active, or a number >= ``rows``, is dropped. Not ready while ``busy``, in the cycle of
+  ``convert`` and the one after, nor in the cycle after ``busy`` falls.
 * ``convert`` (strobe): convert the active rows. Ignored while ``busy`` or when no row is active
   (then nothing is emitted). ``busy`` rises the cycle after ``convert`` and falls when the last
   result has been accepted; the active rows are cleared by the conversion.
@@ -157,8 +158,15 @@ class CrossbarTile(wiring.Component):
         row_write = active_rows.write_port()
         row = self.row_events.payload
         busy = Signal()
+        # `ready` reads `busy` a cycle late (an OR of a dozen flip-flops, too slow in front of
+        # the active-row list's write enable). The only rise of `busy` that matters, the cycle
+        # after `convert`, is covered by a registered copy of `convert`; the only cost is one
+        # cycle of not-ready after `busy` falls, which the phase barrier outlasts.
+        busy_before = Signal()
+        convert_before = Signal()
+        m.d.sync += [busy_before.eq(busy), convert_before.eq(self.convert)]
         m.d.comb += [
-            self.row_events.ready.eq(~busy & ~self.convert),
+            self.row_events.ready.eq(~busy_before & ~convert_before & ~self.convert),
             row_write.addr.eq(active_count),
             row_write.data.eq(row),
         ]

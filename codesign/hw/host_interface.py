@@ -145,10 +145,13 @@ class HostInterface(wiring.Component):
 
         # WRITE: gather a word's fields, then pulse `enable` with the whole word the next cycle.
         word = Signal(self.write_fields * FIELD_BITS, reset_less=True)  # qualified by enable
+        # Fields the host does not send for a narrower memory read as zero: masked on the way
+        # out rather than cleared in `word`, whose flip-flops then need no reset input.
+        sent_fields = Signal.like(word, reset_less=True)
         write_address = Signal(32)
         program = self.program
         m.d.comb += [program.unit.eq(unit), program.memory.eq(memory),
-                     program.address.eq(write_address), program.data.eq(word)]
+                     program.address.eq(write_address), program.data.eq(word & sent_fields)]
         m.d.sync += program.enable.eq(0)
         with m.If(program.enable):
             m.d.sync += write_address.eq(write_address + 1)
@@ -168,6 +171,9 @@ class HostInterface(wiring.Component):
                     m.d.sync += [opcode.eq(in_field[24:]), unit.eq(in_field[16:24]),
                                  memory.eq(in_field[8:16]), per_word.eq(in_field[:8]),
                                  count.eq(in_field[:24]), slot.eq(0), steps_done.eq(0)]
+                    m.d.sync += sent_fields.eq(Cat(   # the first field is always sent
+                        ((in_field[:8] > index) | (index == 0)).replicate(FIELD_BITS)
+                        for index in range(self.write_fields)))
                     with m.Switch(in_field[24:]):
                         with m.Case(protocol.WRITE, protocol.READ_STATE):
                             m.next = "ADDRESS"
@@ -209,10 +215,6 @@ class HostInterface(wiring.Component):
                         for index in range(self.write_fields):
                             with m.Case(index):
                                 m.d.sync += word.word_select(index, FIELD_BITS).eq(in_field)
-                    if self.write_fields > 1:
-                        with m.If(slot == 0):
-                            # Fields the host does not send for a narrower memory read as zero.
-                            m.d.sync += word[FIELD_BITS:].eq(0)
                     with m.If(last_field_of_word):
                         m.d.sync += [slot.eq(0), program.enable.eq(1), count.eq(count - 1)]
                         with m.If(count == 1):

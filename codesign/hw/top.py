@@ -121,18 +121,24 @@ class Accelerator(wiring.Component):
         links: list[StreamRegister] = []
 
         def link(name: str, source: stream.Interface, sink: stream.Interface,
-                 barrier: bool = True) -> None:
+                 barrier: bool = True, slices: int = 1) -> None:
             if not config.timing_registers:   # small parts at low clocks: a plain connection
                 wiring.connect(m, source, sink)
                 return
-            register = m.submodules[name] = StreamRegister(source.payload.shape())
-            wiring.connect(m, source, register.i)
-            wiring.connect(m, register.o, sink)
-            if barrier:
-                links.append(register)
+            for index in range(slices):
+                register = StreamRegister(source.payload.shape())
+                m.submodules[name if slices == 1 else f"{name}_{index}"] = register
+                wiring.connect(m, source, register.i)
+                source = register.o
+                if barrier:
+                    links.append(register)
+            wiring.connect(m, source, sink)
 
-        link("command_link", wiring.flipped(self.command), host.command, barrier=False)
-        link("response_link", host.response, wiring.flipped(self.response), barrier=False)
+        # The pins sit at the die's edge, far from the host's FSM: two slices each way let the
+        # placer put one of them halfway (host commands are not counted in step cycles).
+        link("command_link", wiring.flipped(self.command), host.command, barrier=False, slices=2)
+        link("response_link", host.response, wiring.flipped(self.response), barrier=False,
+             slices=2)
 
         # Program loading: every unit gets its own registered copy of the bus, loaded only
         # while it is addressed, so the host's write word never fans out combinationally across
