@@ -2,8 +2,9 @@
 else ``HWConfig()``), for BENCHMARKS.md.
 
 * speed: the Braille SRNN loaded through the host interface, then one STEP of many timesteps
-  with no host traffic (Verilator's own speed, accelerator cycles per wall-clock second), and a
-  streamed run (per-step INPUT / STEP / READ_OUTPUT / READ_COUNTERS from cocotb);
+  with no host traffic (Verilator's own speed, accelerator cycles per CPU second), on the plain
+  build and on the profile-guided one (``codesign run --target rtl --profile-guided``; trained on
+  a random LIF chain, not on this network), runs taking turns;
 * latency: measured cycles per timestep of the Braille SRNN (256 steps) and of the SCNN (first 20
   N-MNIST frames), with synaptic events per cycle against the lanes bound (``cores x
   synapse_lanes``), the cycle model's error and microseconds at the config's fmax from
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import statistics
 import time
 from pathlib import Path
 
@@ -88,7 +90,8 @@ def main() -> None:
     parser.add_argument("--hw", help="HWConfig YAML (default: configs/default.yaml)")
     parser.add_argument("--steps", type=int, default=20000, help="free-running timesteps")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="free runs (one build; a shared machine makes single runs noisy)")
+                        help="free runs of each build, plain and profile-guided, taking turns "
+                             "(a shared machine makes single runs noisy)")
     parser.add_argument("--speed-only", action="store_true", help="skip the latency table")
     parser.add_argument("--fmax-mhz", type=float,
                         help="clock for the microsecond columns (default: synthesise the config)")
@@ -97,12 +100,25 @@ def main() -> None:
     braille = CASES / "NIR_paper/03_rnn/braille_noDelay_bias_zero.nir"
     network = quantized(frontend.load(braille), CompileOptions())
     image = program_image.build_image(map_network(network, config))
+    # The plain and the profile-guided build (codesign.compiler.backends.rtl_training) take
+    # turns, so a busy machine slows both alike and their ratio stays fair.
+    speeds = {False: [], True: []}
     for _ in range(args.repeat):
-        speed = free_run_speed(image, args.steps)
-        print(f"free-running: {speed['steps']} timesteps, {speed['cycles']} cycles in "
-              f"{speed['seconds']:.2f} s wall = {speed['cycles_per_second'] / 1e3:.0f} k "
-              f"cycles/s, {speed['cpu_seconds']:.2f} s CPU = "
-              f"{speed['cycles_per_cpu_second'] / 1e3:.0f} k cycles per CPU second", flush=True)
+        for profile_guided in (False, True):
+            speed = free_run_speed(image, args.steps, profile_guided=profile_guided)
+            speeds[profile_guided].append(speed["cycles_per_cpu_second"])
+            print(f"free-running, {'profile-guided' if profile_guided else 'plain'} build: "
+                  f"{speed['steps']} timesteps, {speed['cycles']} cycles in "
+                  f"{speed['seconds']:.2f} s wall = {speed['cycles_per_second'] / 1e3:.0f} k "
+                  f"cycles/s, {speed['cpu_seconds']:.2f} s CPU = "
+                  f"{speed['cycles_per_cpu_second'] / 1e3:.0f} k cycles per CPU second",
+                  flush=True)
+    if args.repeat:
+        plain, guided = (statistics.median(speeds[key]) for key in (False, True))
+        ratios = [g / p for p, g in zip(speeds[False], speeds[True])]
+        print(f"median k cycles per CPU second: plain {plain / 1e3:.1f}, profile-guided "
+              f"{guided / 1e3:.1f}; profile-guided / plain per round: "
+              f"{' '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f})")
     if args.speed_only:
         return
     fmax_mhz = args.fmax_mhz or synthesised_fmax(config)

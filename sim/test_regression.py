@@ -117,10 +117,11 @@ def divergence(program: MappedProgram, expected: golden.GoldenResult, got) -> st
 
 
 def check_cases(config: HWConfig, cases: dict[str, tuple[MappedProgram, np.ndarray]],
-                cycle_tolerance: float = CYCLE_TOLERANCE) -> None:
+                cycle_tolerance: float = CYCLE_TOLERANCE, profile_guided: bool = False) -> None:
     """Run every case in one simulation; assert bit-exactness and the cycle model."""
     images = {name: program_image.build_image(program) for name, (program, _) in cases.items()}
-    results = run_rtl_many([(images[name], inputs) for name, (_, inputs) in cases.items()])
+    results = run_rtl_many([(images[name], inputs) for name, (_, inputs) in cases.items()],
+                           profile_guided=profile_guided)
     failures, worst = [], (0.0, "")
     for (name, (program, inputs)), got in zip(cases.items(), results):
         prediction, expected = cycle_model.predict_run(program, inputs)
@@ -155,6 +156,26 @@ def test_nir_cases_bit_exact_on_rtl(config_name):
     if config_name == "crossbar":
         assert any("crossbar" in program.engines for program, _ in cases.values())
     check_cases(config, cases)
+
+
+@pytest.mark.slow
+def test_profile_guided_build_bit_exact_on_rtl():
+    """``codesign run --target rtl --profile-guided``: the model gcc optimised with the counts of
+    a training run (a random LIF chain, digital and on the tiles) computes the same bits."""
+    from codesign.compiler.backends import rtl_runner
+    from codesign.hw.verilator import build
+
+    config, mapping = CONFIGS["crossbar"]
+    cases = {}
+    for name in ("lif", "braille-zero"):
+        path, options, make_input = SMALL_CASES[name]
+        network = quantized(frontend.load(shared_case(path)), options)
+        cases[name] = (map_network(network, config, mapping), make_input())
+    check_cases(config, cases, profile_guided=True)
+    guided = build(rtl_runner.verilog_path(config), rtl_runner.TOPLEVEL,
+                   build_args=rtl_runner.SIM_BUILD_ARGS, ports_only=True,
+                   training=rtl_runner.profile_training(config))
+    assert any(guided.glob("*.gcda")) and "-fprofile-use" in (guided / "build.log").read_text()
 
 
 def test_convolution_with_shared_rows_bit_exact_on_rtl():

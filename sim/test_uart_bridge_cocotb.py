@@ -110,3 +110,26 @@ def test_runner_reuses_its_build_and_fails_when_no_test_runs():
     with pytest.raises(CocotbFailure):
         run_cocotb(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge", Path(__file__).stem,
                    Path(__file__).parent, testcase="no_such_test")
+
+
+def test_profile_guided_build_trains_on_its_workload_and_needs_a_profile():
+    import pytest
+
+    from codesign.hw.uart_bridge import UARTBridge
+    from codesign.hw.verilator import (ProfileTraining, VerilatorBuildError, build, run_built,
+                                       run_cocotb)
+
+    def exercise(build_dir: Path) -> None:
+        run_built(build_dir, "uart_bridge", Path(__file__).stem, Path(__file__).parent)
+
+    training = ProfileTraining("uart-bridge-test", exercise)
+    result = run_cocotb(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge", Path(__file__).stem,
+                        Path(__file__).parent, training=training)
+    assert result.passed
+    guided = build(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge", training=training)
+    assert guided != build(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge")
+    assert any(guided.glob("*.gcda")), "the training run left no profile"
+    assert "-fprofile-use" in (guided / "build.log").read_text()
+    with pytest.raises(VerilatorBuildError, match="left no profile"):
+        build(UARTBridge(DIVISOR + 2, HOST_WIDTH), "uart_bridge",
+              training=ProfileTraining("does-nothing", lambda build_dir: None))

