@@ -57,6 +57,13 @@ def run_synth(args: argparse.Namespace) -> int:
         print(f"  critical path {path['delay_ns']} ns: {path['start']} -> {path['end']}")
         for source in path["sources"][:6]:
             print(f"    via {source}")
+    timing = result.timing_endpoints
+    if timing and timing["failing_endpoints"]:
+        print(f"  {timing['failing_endpoints']} of {timing['endpoints']} endpoints miss "
+              f"{config.clock_mhz} MHz (worst slack {timing['worst_slack_ns']} ns); "
+              "by start -> end block:")
+        for start, end, count in timing["failing_by_block"]:
+            print(f"    {count:5d}  {start} -> {end}")
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         print(f"wrote {args.json}")

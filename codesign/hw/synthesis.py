@@ -16,7 +16,9 @@ carry    SB_CARRY                  CCU2C                           CARRY4
 =======  ========================  ==============================  ========================
 
 With ``pnr=True`` (ice40 and ecp5) nextpnr places and routes with ``--timing-allow-fail`` and
-``fmax_mhz`` is the slowest clock's achieved frequency from ``--report``. Results are cached by
+``fmax_mhz`` is the slowest clock's achieved frequency from ``--report``; ``timing_endpoints``
+counts the endpoints that miss ``freq_mhz`` by block, from nextpnr's SDF
+(:mod:`codesign.hw.timing_paths`). Results are cached by
 the sha256 of the Verilog and every option (``codesign.hw.cache``), so the DSE pays once per
 design. Tool failures and timeouts raise :class:`SynthesisError`, which the DSE records as a
 failed trial and the CLI prints on one line.
@@ -42,6 +44,7 @@ from amaranth.lib import wiring
 
 from codesign.errors import CodesignError
 from codesign.hw.cache import cache_dir, content_key, write_atomically
+from codesign.hw.timing_paths import endpoint_slacks, failing_summary
 from codesign.hw.verilog import to_verilog
 
 FAMILIES = ("ice40", "ecp5", "xc7")
@@ -101,6 +104,9 @@ class SynthesisResult:
     #: After place and route: the slowest path (``delay_ns``, ``start``, ``end`` cells and the
     #: Amaranth ``sources`` lines it runs through), to show where to pipeline.
     critical_path: dict[str, Any] | None = None
+    #: After place and route: every endpoint's slack against the target clock
+    #: (:func:`codesign.hw.timing_paths.failing_summary`): how many miss it, and where.
+    timing_endpoints: dict[str, Any] | None = None
     seconds: float = 0.0
     cached: bool = False
 
@@ -206,11 +212,12 @@ def _run(verilog: str, family: str, top: str | None, pnr: bool, device: str | No
         fmax = None
         utilization = None
         critical_path = None
+        timing_endpoints = None
         if pnr:
             command = [_PNR_TOOL[family], f"--{device}", "--package", package,
                        "--json", "netlist.json", "--report", "report.json",
                        "--freq", str(freq_mhz), "--timing-allow-fail", "--seed", str(seed),
-                       "--router", PNR_ROUTER, "-q", "-l", "nextpnr.log"]
+                       "--router", PNR_ROUTER, "--sdf", "timing.sdf", "-q", "-l", "nextpnr.log"]
             command.append("--pcf-allow-unconstrained" if family == "ice40"
                            else "--lpf-allow-unconstrained")
             clock_site = _clock_site(family, package)
@@ -225,10 +232,13 @@ def _run(verilog: str, family: str, top: str | None, pnr: bool, device: str | No
                            for name, value in report.get("utilization", {}).items()
                            if value["used"]}
             critical_path = _worst_path(report.get("critical_paths", []))
+            timing_endpoints = failing_summary(endpoint_slacks(
+                (work / "timing.sdf").read_text(), 1000 / freq_mhz))
 
     return SynthesisResult(**count_resources(family, cells), fmax_mhz=fmax, family=family,
                            device=device if pnr else None, top=top_name, cells=cells,
                            pnr_utilization=utilization, critical_path=critical_path,
+                           timing_endpoints=timing_endpoints,
                            seconds=round(time.monotonic() - started, 2))
 
 

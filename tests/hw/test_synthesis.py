@@ -85,6 +85,11 @@ def test_place_and_route_gives_fmax():
     # the summary is the path that sets fmax, not a pin's
     assert abs(1000 / path["delay_ns"] - result.fmax_mhz) < 0.05 * result.fmax_mhz
     assert any("test_synthesis.py" in source for source in path["sources"])
+    # The SDF analysis' worst endpoint is nextpnr's own critical path, timed independently.
+    timing = result.timing_endpoints
+    assert timing["endpoints"] >= 16  # the counter (the product's register is in the DSP)
+    assert timing["worst_slack_ns"] == pytest.approx(1000 / 50 - path["delay_ns"], abs=0.002)
+    assert timing["failing_endpoints"] == 0 and timing["failing_by_block"] == []
 
 
 def test_timeout_is_a_synthesis_error():
