@@ -5,7 +5,10 @@ It follows the architecture's packing rules (docs/hardware.md): neurons of a pop
 contiguous segments on cores; a source's synapses on one core are packed into words of
 ``synapse_lanes`` synapses where lane ``k`` only targets local neurons ``i % lanes == k``, so a
 source needs ``max_k(synapses in lane k)`` words on that core; each (source, core) pair takes one
-source-table entry. A projection mapped to crossbar tiles needs
+source-table entry. With ``shared_rows`` a core stores one copy of the words of sources whose
+synapses there are equal up to a shift of their targets by a multiple of ``lanes`` (a
+convolution's pixels), as the compiler's schedule pass does. A projection mapped to crossbar
+tiles needs
 ``ceil(sources / rows) * ceil(targets * weight_slices / cols)`` tiles instead.
 
 The DSE uses it to prune configurations that cannot hold the network and as the workload of the
@@ -32,8 +35,9 @@ PARTITION_POLICIES = ("spread", "pack")
 @dataclass
 class Placement:
     """Where the network landed. ``words[source]`` is ``[cores]`` synapse words that one spike of
-    each neuron of ``source`` streams per core (``[neurons, cores]``); ``neurons_on_core[pop]``
-    is ``[cores]``; ``misfits`` lists why it does not fit (empty = it fits)."""
+    each neuron of ``source`` streams per core (``[neurons, cores]``); ``words_per_core`` the
+    words each core stores (shared rows stored once); ``neurons_on_core[pop]`` is ``[cores]``;
+    ``misfits`` lists why it does not fit (empty = it fits)."""
 
     neurons_on_core: dict[str, np.ndarray]
     words: dict[str, np.ndarray]
@@ -88,6 +92,7 @@ def place(network: LayerNetwork, config: HWConfig, policy: str = "spread",
                        f"{config.neurons_per_core}")
     slots = cores * lanes
     counts: dict[str, sparse.csr_matrix] = {}
+    digital: dict[str, list[tuple[sparse.csr_matrix, np.ndarray, np.ndarray, int]]] = {}
     tiles_used, crossbar_projections = 0, []
     for index, projection in enumerate(network.projections):
         pattern = (projection.weight != 0).astype(np.int64).T.tocsr()   # [sources, targets]
@@ -105,6 +110,8 @@ def place(network: LayerNetwork, config: HWConfig, policy: str = "spread",
         contribution = pattern @ one_hot
         counts[projection.source] = counts[projection.source] + contribution \
             if projection.source in counts else contribution
+        digital.setdefault(projection.source, []).append(
+            (projection.weight.T.tocsr(), core_of[target], local_of[target], projection.delay))
     words = {}
     words_per_core = np.zeros(cores, dtype=np.int64)
     sources_per_core = np.zeros(cores, dtype=np.int64)
@@ -112,7 +119,8 @@ def place(network: LayerNetwork, config: HWConfig, policy: str = "spread",
         per_lane = count.toarray().reshape(count.shape[0], cores, lanes)
         source_words = per_lane.max(axis=2)
         words[source] = source_words
-        words_per_core += source_words.sum(axis=0)
+        words_per_core += _stored_words(digital[source], source_words, config) \
+            if config.shared_rows else source_words.sum(axis=0)
         sources_per_core += (source_words > 0).sum(axis=0)
     if words_per_core.max(initial=0) > config.synapse_memory_depth:
         misfits.append(f"{int(words_per_core.max())} synapse words on one core > "
@@ -127,3 +135,35 @@ def place(network: LayerNetwork, config: HWConfig, policy: str = "spread",
     return Placement(neurons_on_core=neurons_on_core, words=words, words_per_core=words_per_core,
                      sources_per_core=sources_per_core, crossbar_tiles_used=tiles_used,
                      crossbar_projections=crossbar_projections, misfits=misfits)
+
+
+def _stored_words(projections: list[tuple[sparse.csr_matrix, np.ndarray, np.ndarray, int]],
+                  source_words: np.ndarray, config: HWConfig) -> np.ndarray:
+    """Words ``[cores]`` the neurons of one source population store with shared rows: one copy
+    per distinct synapse list, targets taken relative to the source's lowest row on the core.
+
+    ``projections`` are ``(weight [sources, targets], core and local index of each target,
+    delay)``; ``source_words`` is ``[sources, cores]``."""
+    lanes = config.synapse_lanes
+    rows: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(source_words.shape[0])]
+    for weight, core_of_target, local_of_target, delay in projections:
+        for source in range(weight.shape[0]):
+            targets = weight.indices[weight.indptr[source]:weight.indptr[source + 1]]
+            values = weight.data[weight.indptr[source]:weight.indptr[source + 1]]
+            rows[source].append((core_of_target[targets], local_of_target[targets], values,
+                                 np.full(len(targets), delay)))
+    stored = np.zeros(config.cores, dtype=np.int64)
+    seen: list[set[bytes]] = [set() for _ in range(config.cores)]
+    for source, parts in enumerate(rows):
+        cores, local, values, delays = (np.concatenate(column) for column in zip(*parts))
+        keep = values != 0
+        cores, local, values, delays = cores[keep], local[keep], values[keep], delays[keep]
+        for core in np.unique(cores):
+            mine = np.flatnonzero(cores == core)
+            mine = mine[np.argsort(local[mine], kind="stable")]
+            shifted = local[mine] - (local[mine].min() // lanes) * lanes
+            key = shifted.tobytes() + values[mine].tobytes() + delays[mine].tobytes()
+            if key not in seen[core]:
+                seen[core].add(key)
+                stored[core] += source_words[source, core]
+    return stored

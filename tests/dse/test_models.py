@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sparse
 
+from mapping.networks import convolution, convolution_graph
+
+from codesign.compiler import frontend
 from codesign.compiler.layers import LayerNetwork, Population, Projection
+from codesign.compiler.mapping import MappingOptions, map_network
+from codesign.compiler.passes.discretize import Discretize
+from codesign.compiler.passes.fuse import Fuse
 from codesign.dse import energy, pareto, resource_model
 from codesign.dse.budget import Budget
 from codesign.dse.cycle_estimate import estimate
@@ -34,13 +40,34 @@ def test_placement_counts_words_per_lane():
     # each hidden neuron reaches 2 outputs per core, 1 per lane -> 1 word
     assert placement.words["in"].tolist() == [[2, 2]] * 6
     assert placement.words["hidden"].tolist() == [[1, 1]] * 8
-    assert placement.words_per_core.tolist() == [6 * 2 + 8, 6 * 2 + 8]
+    # all weights are 1, so every input's words on a core are the same and stored once (shared
+    # rows), and so are every hidden neuron's: 2 + 1 words stored per core, 6 * 2 + 8 without
+    assert placement.words_per_core.tolist() == [2 + 1, 2 + 1]
+    unshared = HWConfig(cores=2, neurons_per_core=8, synapse_lanes=2, synapse_memory_depth=64,
+                        shared_rows=False)
+    assert place(_network(), unshared, "spread").words_per_core.tolist() == [6 * 2 + 8] * 2
     assert placement.sources_per_core.tolist() == [14, 14]
     assert placement.fits
 
 
+@pytest.mark.parametrize("cores", [1, 2, 4])
+def test_placement_stores_a_convolutions_shared_rows_like_the_compiler(cores: int):
+    """A 3x3 convolution's pixels share shifted rows: the estimate stores the words the
+    compiler's schedule pass stores, core by core."""
+    config = HWConfig(cores=cores, neurons_per_core=256 // cores, synapse_lanes=4,
+                      synapse_memory_depth=4096, source_table_depth=256)
+    layers = Fuse().apply(Discretize(1e-3, "zero").apply(
+        frontend.nir_to_ir(convolution_graph((2, 4), 6))))
+    program = map_network(convolution((2, 4), 6), config,
+                          MappingOptions(partition="spread", crossbar="never"))
+    stored = [len(core.synapse_words) for core in program.cores]
+    placement = place(layers, config, "spread")
+    assert placement.words_per_core.tolist() == stored
+    assert sum(stored) < placement.words["input"].sum() / 2   # sharing is what the case tests
+
+
 def test_placement_reports_what_does_not_fit():
-    config = HWConfig(cores=1, neurons_per_core=8, synapse_lanes=1, synapse_memory_depth=16,
+    config = HWConfig(cores=1, neurons_per_core=8, synapse_lanes=1, synapse_memory_depth=8,
                       source_table_depth=4)
     placement = place(_network(), config, "pack")
     assert not placement.fits

@@ -21,6 +21,12 @@ def chain(sizes: list[int], seed: int = 0, recurrent: bool = False,
 
 def convolution(channels: tuple[int, int], side: int, seed: int = 0) -> QuantizedNetwork:
     """input [c_in, side, side] -> 3x3 Conv2d (padding 1) -> LIF [c_out, side, side]."""
+    return quantized(frontend.nir_to_ir(convolution_graph(channels, side, seed)),
+                     CompileOptions(dt=1e-3))
+
+
+def convolution_graph(channels: tuple[int, int], side: int, seed: int = 0) -> nir.NIRGraph:
+    """The NIR graph of :func:`convolution`."""
     rng = np.random.default_rng(seed)
     channels_in, channels_out = channels
     shape = (channels_out, side, side)
@@ -35,8 +41,7 @@ def convolution(channels: tuple[int, int], side: int, seed: int = 0) -> Quantize
         "output": nir.Output(output_type={"output": np.array(shape)}),
     }
     edges = [("input", "conv"), ("conv", "lif"), ("lif", "output")]
-    return quantized(frontend.nir_to_ir(nir.NIRGraph(nodes=nodes, edges=edges)),
-                     CompileOptions(dt=1e-3))
+    return nir.NIRGraph(nodes=nodes, edges=edges)
 
 
 def spikes(steps: int, size: int, rate: float = 0.3, seed: int = 0) -> np.ndarray:
