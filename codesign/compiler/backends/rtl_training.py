@@ -29,12 +29,12 @@ TRAINING_NAME = f"recurrent-lif-chain-v1-{TRAINING_STEPS}"
 def training_runs(config: HWConfig) -> list[tuple[ProgramImage, np.ndarray]]:
     """(program image, input counts ``[T, 1, inputs]``) pairs for one simulation."""
     hidden = min(256, config.cores * config.neurons_per_core // 4)
+    policies = ["never", "prefer"] if config.crossbar.tiles else ["never"]
     while hidden >= 4:
         sizes = [min(64, hidden), hidden, max(2, hidden // 4)]
         network = quantized(frontend.nir_to_ir(chain_graph(sizes, seed=1, recurrent=True,
                                                            density=0.3)),
                             CompileOptions(dt=1e-3))
-        policies = ["never", "prefer"] if config.crossbar.tiles else ["never"]
         try:
             images = [program_image.build_image(map_network(
                 network, config, MappingOptions(crossbar=policy))) for policy in policies]
