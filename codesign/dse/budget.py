@@ -1,4 +1,8 @@
-"""FPGA resource budgets: ``luts=50k,ffs=80k,bram=64,dsp=28`` (``k`` = 1e3, ``M`` = 1e6)."""
+"""FPGA resource budgets: ``luts=50k,ffs=80k,bram=64,dsp=28`` (``k`` = 1e3, ``M`` = 1e6).
+
+The DSE also holds every design to the capacity of the device it places on (the ECP5-85k for
+``ecp5``, the iCE40 UP5K for ``ice40``; :func:`within_device`): a design the budget allows but
+the device cannot hold would only fail in place and route."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from codesign.errors import CodesignError
+from codesign.hw.synthesis import DEVICE_RESOURCES, FAMILY_DEVICE
 
 #: Budgetable resources, in the order reports print them.
 RESOURCES = ("luts", "ffs", "bram", "dsp")
@@ -72,3 +77,21 @@ def parse_budget(text: str) -> Budget:
             raise CodesignError(f"budget value for {name} must be positive", _EXAMPLE)
         values[name] = int(amount)
     return Budget(**values)
+
+
+def within_device(budget: Budget, family: str) -> tuple[Budget, str]:
+    """``budget`` with every resource also limited to the capacity of ``family``'s device, and
+    a sentence saying what the device added or lowered ("" for a family without a device)."""
+    device = FAMILY_DEVICE.get(family)
+    if device is None:
+        return budget, ""
+    limits = budget.limits()
+    capacity = {name: DEVICE_RESOURCES[device][name] for name in RESOURCES}
+    added = [f"{name}<={capacity[name]}" for name in RESOURCES if name not in limits]
+    lowered = [f"{name}={limits[name]} to the device's {capacity[name]}" for name in RESOURCES
+               if name in limits and limits[name] > capacity[name]]
+    capped = Budget(**{name: min(limits.get(name, capacity[name]), capacity[name])
+                       for name in RESOURCES})
+    parts = ([f"adds {', '.join(added)}"] if added else []) + \
+        ([f"lowers {', '.join(lowered)}"] if lowered else [])
+    return capped, (f"the {device}'s capacity " + " and ".join(parts)) if parts else ""

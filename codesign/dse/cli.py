@@ -10,7 +10,7 @@ from pathlib import Path
 import optuna
 
 from codesign.dse import pareto, report, search, space
-from codesign.dse.budget import parse_budget
+from codesign.dse.budget import parse_budget, within_device
 from codesign.dse.evaluate import EvaluationFailed, Evaluator, Pruned
 from codesign.dse.workload import DEFAULT_SAMPLES, load_workload
 from codesign.errors import CodesignError
@@ -26,9 +26,12 @@ def _settings(args: argparse.Namespace, out: Path) -> search.SearchSettings:
     if args.synthesis_jobs < 1:
         raise CodesignError(f"--synthesis-jobs {args.synthesis_jobs} is out of range",
                             "use at least 1")
+    budget, device_note = within_device(parse_budget(args.budget), args.family)
+    if device_note:
+        print(f"budget {args.budget}: {device_note}")
     return search.SearchSettings(
         model=str(args.model), input=str(args.input) if args.input else None,
-        budget=parse_budget(args.budget), family=args.family,
+        budget=budget, family=args.family,
         objectives=search.parse_objectives(args.objectives), trials=args.trials,
         storage=args.storage or f"sqlite:///{(out / 'study.db').resolve()}",
         study=args.study, sampler=args.sampler, seed=args.seed, synthesis=args.synthesis,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from codesign.dse.budget import Budget, parse_budget
+from codesign.dse.budget import Budget, parse_budget, within_device
 from codesign.errors import CodesignError
 
 
@@ -52,3 +52,17 @@ def test_cli_rejects_a_bad_budget_on_one_line(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "luts=50k" in result.stderr
+
+
+def test_the_device_caps_the_budget():
+    """The DSE holds designs to the placement device too: the ECP5-85k's 208 block RAMs, 156
+    DSPs and 83,640 LUTs / FFs; the iCE40 UP5K's 5,280 / 30 / 8; xc7 has no device."""
+    budget, note = within_device(parse_budget("luts=50k,bram=500"), "ecp5")
+    assert budget == Budget(luts=50_000, ffs=83_640, bram=208, dsp=156)
+    assert note == ("the ecp5-85k's capacity adds ffs<=83640, dsp<=156 and lowers bram=500 to "
+                    "the device's 208")
+    assert within_device(parse_budget("luts=5k"), "ice40")[0] == Budget(luts=5000, ffs=5280,
+                                                                        bram=30, dsp=8)
+    full = parse_budget("luts=1k,ffs=1k,bram=1,dsp=1")
+    assert within_device(full, "ecp5") == (full, "")
+    assert within_device(parse_budget("luts=50k"), "xc7") == (Budget(luts=50_000), "")
