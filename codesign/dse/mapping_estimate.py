@@ -115,11 +115,12 @@ def place(network: LayerNetwork, config: HWConfig, policy: str = "spread",
     words = {}
     words_per_core = np.zeros(cores, dtype=np.int64)
     sources_per_core = np.zeros(cores, dtype=np.int64)
+    stored_lists: list[set[bytes]] = [set() for _ in range(cores)]   # shared across sources
     for source, count in counts.items():
         per_lane = count.toarray().reshape(count.shape[0], cores, lanes)
         source_words = per_lane.max(axis=2)
         words[source] = source_words
-        words_per_core += _stored_words(digital[source], source_words, config) \
+        words_per_core += _stored_words(digital[source], source_words, config, stored_lists) \
             if config.shared_rows else source_words.sum(axis=0)
         sources_per_core += (source_words > 0).sum(axis=0)
     if words_per_core.max(initial=0) > config.synapse_memory_depth:
@@ -138,9 +139,11 @@ def place(network: LayerNetwork, config: HWConfig, policy: str = "spread",
 
 
 def _stored_words(projections: list[tuple[sparse.csr_matrix, np.ndarray, np.ndarray, int]],
-                  source_words: np.ndarray, config: HWConfig) -> np.ndarray:
-    """Words ``[cores]`` the neurons of one source population store with shared rows: one copy
-    per distinct synapse list, targets taken relative to the source's lowest row on the core.
+                  source_words: np.ndarray, config: HWConfig,
+                  seen: list[set[bytes]]) -> np.ndarray:
+    """Words ``[cores]`` the neurons of one source population add to their cores with shared
+    rows: one copy per distinct synapse list, targets taken relative to the source's lowest row
+    on the core; ``seen[core]`` holds the lists already stored there (by any population).
 
     ``projections`` are ``(weight [sources, targets], core and local index of each target,
     delay)``; ``source_words`` is ``[sources, cores]``."""
@@ -153,7 +156,6 @@ def _stored_words(projections: list[tuple[sparse.csr_matrix, np.ndarray, np.ndar
             rows[source].append((core_of_target[targets], local_of_target[targets], values,
                                  np.full(len(targets), delay)))
     stored = np.zeros(config.cores, dtype=np.int64)
-    seen: list[set[bytes]] = [set() for _ in range(config.cores)]
     for source, parts in enumerate(rows):
         cores, local, values, delays = (np.concatenate(column) for column in zip(*parts))
         keep = values != 0

@@ -50,6 +50,22 @@ def test_placement_counts_words_per_lane():
     assert placement.fits
 
 
+def test_placement_shares_rows_across_source_populations():
+    """The compiler stores a synapse list once per core, whichever population it belongs to:
+    the inputs and the recurrent hidden neurons all reach the same 4 neurons with weight 1."""
+    ones = lambda rows, cols: sparse.csr_matrix(np.ones((rows, cols)))
+    network = LayerNetwork(
+        input=Population("in", (2,)), populations=[Population("hidden", (4,))],
+        projections=[Projection("in", "hidden", ones(4, 2)),
+                     Projection("hidden", "hidden", ones(4, 4))],
+        output="hidden", output_shape=(4,), dt=1e-4)
+    config = HWConfig(cores=1, neurons_per_core=8, synapse_lanes=2, synapse_memory_depth=64)
+    placement = place(network, config, "pack")
+    assert placement.words["in"].tolist() == [[2]] * 2 and placement.words["hidden"].tolist() \
+        == [[2]] * 4
+    assert placement.words_per_core.tolist() == [2]   # one list of 2 words for all 6 sources
+
+
 @pytest.mark.parametrize("cores", [1, 2, 4])
 def test_placement_stores_a_convolutions_shared_rows_like_the_compiler(cores: int):
     """A 3x3 convolution's pixels share shifted rows: the estimate stores the words the
