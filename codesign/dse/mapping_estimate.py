@@ -95,7 +95,8 @@ def place(network: LayerNetwork, config: HWConfig, policy: str = "spread",
     digital: dict[str, list[tuple[sparse.csr_matrix, np.ndarray, np.ndarray, int]]] = {}
     tiles_used, crossbar_projections = 0, []
     for index, projection in enumerate(network.projections):
-        pattern = (projection.weight != 0).astype(np.int64).T.tocsr()   # [sources, targets]
+        weight = projection.weight.T.tocsr()                              # [sources, targets]
+        pattern = (weight != 0).astype(np.int64)
         if projection.target in crossbar_targets:
             crossbar = config.crossbar
             sources, targets = pattern.shape
@@ -111,7 +112,7 @@ def place(network: LayerNetwork, config: HWConfig, policy: str = "spread",
         counts[projection.source] = counts[projection.source] + contribution \
             if projection.source in counts else contribution
         digital.setdefault(projection.source, []).append(
-            (projection.weight.T.tocsr(), core_of[target], local_of[target], projection.delay))
+            (weight, core_of[target], local_of[target], projection.delay))
     words = {}
     words_per_core = np.zeros(cores, dtype=np.int64)
     sources_per_core = np.zeros(cores, dtype=np.int64)
