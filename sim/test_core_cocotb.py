@@ -33,10 +33,15 @@ async def network_bit_exact(dut):
     dut.rst.value = 1
     await ClockCycles(dut.clk, 2)
     dut.rst.value = 0
+    previous = None
     for select, address, word in network.program():
         await FallingEdge(dut.clk)
+        if select != previous:   # the bus sets `memory` a cycle before its writes
+            dut.program__enable.value = 0
+            dut.program__memory.value = int(select)
+            await FallingEdge(dut.clk)
+            previous = select
         dut.program__enable.value = 1
-        dut.program__memory.value = int(select)
         dut.program__address.value = address
         dut.program__data.value = word
     await FallingEdge(dut.clk)

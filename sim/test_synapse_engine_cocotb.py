@@ -40,10 +40,12 @@ async def dense_and_sparse_bursts(dut):
     await ClockCycles(dut.clk, 2)
     dut.rst.value = 0
     for select, memory in ((MemorySelect.SYNAPSES, words), (MemorySelect.SOURCE_TABLE, entries)):
+        await FallingEdge(dut.clk)
+        dut.program__enable.value = 0   # the bus sets `memory` a cycle before its writes
+        dut.program__memory.value = int(select)
         for address, word in enumerate(memory):
             await FallingEdge(dut.clk)
             dut.program__enable.value = 1
-            dut.program__memory.value = int(select)
             dut.program__address.value = address
             dut.program__data.value = word
     await FallingEdge(dut.clk)

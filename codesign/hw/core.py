@@ -58,7 +58,8 @@ class Core(wiring.Component):
         self.unit = NeuronUnit(state_bits=layout.state_bits,
                                accumulator_bits=layout.accumulator_bits,
                                tag_bits=0,  # results return in order: counted below
-                               max_depth=layout.neuron_stage_depth, dsp_bits=layout.neuron_dsp_bits)
+                               max_depth=layout.neuron_stage_depth, dsp_bits=layout.neuron_dsp_bits,
+                               parameter_register=layout.timing_registers)
         super().__init__({
             "events_in": In(stream.Signature(SOURCE_ID_BITS)),
             "spikes_out": Out(stream.Signature(SOURCE_ID_BITS)),
@@ -182,11 +183,16 @@ class Core(wiring.Component):
         engine_clear = Signal()
         m.d.sync += engine_clear.eq(0)
         m.d.comb += engine.clear.eq(engine_clear)
+        # `spikes.level == 0` a cycle late: the level is a sum of the FIFO's counters, too slow
+        # in front of the FSM. Spikes are written only while sweeping or draining, and the last
+        # one two cycles before DRAIN ends, so the late flag never reads empty too early.
+        spikes_empty = Signal()
+        m.d.sync += spikes_empty.eq(spikes.level == 0)
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.comb += [engine_enable.eq(~fire_pending & ~clear_pending),
                              serve_read.eq(read_pending)]
-                with m.If(fire_pending & engine_idle & (spikes.level == 0)):
+                with m.If(fire_pending & engine_idle & spikes_empty):
                     m.d.comb += segment_read.en.eq(1)
                     m.d.sync += fire_pending.eq(0)
                     m.next = "SEGMENT"
@@ -222,7 +228,8 @@ class Core(wiring.Component):
         # timing registers the memory's output (read once per segment, then held) is used.
         # With timing registers the profile memory's address is a register too (the memory is
         # LUT RAM spread over many slices, far from the segment table): the profile is then
-        # valid from the third cycle of the sweep, still before the unit's first use of it.
+        # valid from the third cycle of the sweep, when the first neuron enters the unit, whose
+        # own copy of it is loaded with that neuron's registered inputs.
         profile = Signal.like(profile_read.data)
         if layout.timing_registers:
             profile_address = Signal.like(segment.profile, reset_less=True)
@@ -292,5 +299,5 @@ class Core(wiring.Component):
                      self.read.data.eq(Mux(read_state, state.as_value(), 0))]
 
         m.d.comb += self.busy.eq(fire_pending | clear_pending | ~fsm.ongoing("IDLE")
-                                 | engine.busy | (spikes.level != 0))
+                                 | engine.busy | ~spikes_empty)
         return m

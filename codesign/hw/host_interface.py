@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -35,7 +35,12 @@ FIELD_BITS = protocol.FIELD_BITS
 
 
 class ProgramWriteSignature(wiring.Signature):
-    """Program-loading bus, from the host interface's side: one memory word per ``enable``."""
+    """Program-loading bus, from the host interface's side: one memory word per ``enable``.
+
+    ``unit`` and ``memory`` are set at least one cycle before the first ``enable`` of their
+    writes and held through the last (the host sends a command's header, address and count
+    before its data), so receivers may compare them in registers.
+    """
 
     def __init__(self, data_bits: int):
         super().__init__({
@@ -52,21 +57,31 @@ def memory_write(m: Module, program: Any, select: int, name: str,
     """``(enable, address, data)`` of one memory's writes from a program-write bus (``program``
     seen from the receiving side), the memory being addressed by ``memory == select``.
 
-    ``registered``: the memory gets its own copy, a registered ``enable`` and reset-less
-    ``address`` / ``data`` loaded only while it is addressed (so copies differ and are not
-    merged); the write lands one cycle later. The bus then drives one register per memory,
-    which the placer keeps beside it, instead of every block RAM and LUT RAM of a unit.
+    ``registered``: the memory gets its own copy, one cycle later: the ``memory == select``
+    compare is a register (``memory`` is set before the writes, see ``ProgramWriteSignature``),
+    and the reset-less ``address`` / ``data`` copies load whenever it is high, so their clock
+    enable is that one flip-flop (no decode in front of a couple of hundred enables), and the
+    copies of different memories differ (synthesis cannot merge them). The bus then drives one
+    register per memory, which the placer keeps beside it.
     """
-    hit = program.enable & (program.memory == select)
     if not registered:
-        return hit, program.address, program.data
+        return program.enable & (program.memory == select), program.address, program.data
+    addressed = Signal(name=f"{name}_addressed")
     enable = Signal(name=f"{name}_write_enable")
     address = Signal.like(program.address, name=f"{name}_write_address", reset_less=True)
     data = Signal.like(program.data, name=f"{name}_write_data", reset_less=True)
-    m.d.sync += enable.eq(hit)
-    with m.If(hit):
+    m.d.sync += [addressed.eq(program.memory == select), enable.eq(program.enable & addressed)]
+    with m.If(addressed):
         m.d.sync += [address.eq(program.address), data.eq(program.data)]
     return enable, address, data
+
+
+#: What the command decoder asks of a field, computed as the field is gathered.
+FIELD_FACTS = data.StructLayout({
+    "zero": 1, "low_24_zero": 1,
+    "opcode_write": 1, "opcode_read_state": 1, "opcode_input": 1, "opcode_step": 1,
+    "opcode_read_output": 1, "opcode_read_counters": 1,
+})
 
 
 class ReadSignature(wiring.Signature):
@@ -111,7 +126,7 @@ class HostInterface(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        in_field, in_valid, in_ready = self._gather_fields(m)
+        in_field, in_valid, in_ready, facts = self._gather_fields(m)
         out_field, out_valid, out_ready = self._split_fields(m)
 
         opcode = Signal(8)
@@ -122,7 +137,6 @@ class HostInterface(wiring.Component):
         count = Signal(32)
         slot = Signal(8)
         flags = Signal(8)
-        steps_done = Signal(16)
         step_index = Signal(protocol.OUTPUT_STEP_BITS)
 
         # Input buffer: INPUT appends fields `repeat[31:16] id[15:0]`, phase 0 plays them. Both
@@ -149,6 +163,14 @@ class HostInterface(wiring.Component):
         # out rather than cleared in `word`, whose flip-flops then need no reset input.
         sent_fields = Signal.like(word, reset_less=True)
         write_address = Signal(32)
+        # One-hot: the field of `word` the next WRITE_DATA field fills (zero outside WRITE_DATA).
+        # Each field's clock enable is then this flip-flop and `in_valid`, not a decode of the
+        # FSM state and `slot` fanned out to all of `word`.
+        field_select = Signal(self.write_fields)
+        with m.If(in_valid):
+            for index in range(self.write_fields):
+                with m.If(field_select[index]):
+                    m.d.sync += word.word_select(index, FIELD_BITS).eq(in_field)
         program = self.program
         m.d.comb += [program.unit.eq(unit), program.memory.eq(memory),
                      program.address.eq(write_address), program.data.eq(word & sent_fields)]
@@ -170,26 +192,25 @@ class HostInterface(wiring.Component):
                 with m.If(in_valid):
                     m.d.sync += [opcode.eq(in_field[24:]), unit.eq(in_field[16:24]),
                                  memory.eq(in_field[8:16]), per_word.eq(in_field[:8]),
-                                 count.eq(in_field[:24]), slot.eq(0), steps_done.eq(0)]
+                                 count.eq(in_field[:24]), slot.eq(0)]
                     m.d.sync += sent_fields.eq(Cat(   # the first field is always sent
                         ((in_field[:8] > index) | (index == 0)).replicate(FIELD_BITS)
                         for index in range(self.write_fields)))
-                    with m.Switch(in_field[24:]):
-                        with m.Case(protocol.WRITE, protocol.READ_STATE):
-                            m.next = "ADDRESS"
-                        with m.Case(protocol.INPUT):
-                            with m.If(in_field[:24] != 0):
-                                m.next = "INPUT_DATA"
-                        with m.Case(protocol.STEP):
-                            m.next = "STEP_START"
-                        with m.Case(protocol.READ_OUTPUT):
-                            m.d.sync += address.eq(0)
-                            m.next = "OUTPUT_FETCH"
-                        with m.Case(protocol.READ_COUNTERS):
-                            m.d.sync += address.eq(0)
-                            m.next = "COUNTERS_SEND"
-                        with m.Default():
-                            m.d.sync += flags.eq(flags | protocol.FLAG_UNKNOWN_OPCODE)
+                    with m.If(facts.opcode_write | facts.opcode_read_state):
+                        m.next = "ADDRESS"
+                    with m.Elif(facts.opcode_input):
+                        with m.If(~facts.low_24_zero):
+                            m.next = "INPUT_DATA"
+                    with m.Elif(facts.opcode_step):
+                        m.next = "STEP_START"
+                    with m.Elif(facts.opcode_read_output):
+                        m.d.sync += address.eq(0)
+                        m.next = "OUTPUT_FETCH"
+                    with m.Elif(facts.opcode_read_counters):
+                        m.d.sync += address.eq(0)
+                        m.next = "COUNTERS_SEND"
+                    with m.Else():
+                        m.d.sync += flags.eq(flags | protocol.FLAG_UNKNOWN_OPCODE)
 
             with m.State("ADDRESS"):
                 m.d.comb += in_ready.eq(1)
@@ -201,9 +222,10 @@ class HostInterface(wiring.Component):
                 m.d.comb += in_ready.eq(1)
                 with m.If(in_valid):
                     m.d.sync += count.eq(in_field)
-                    with m.If(in_field == 0):
+                    with m.If(facts.zero):
                         m.next = "HEADER"
                     with m.Elif(opcode == protocol.WRITE):
+                        m.d.sync += field_select.eq(1)
                         m.next = "WRITE_DATA"
                     with m.Else():
                         m.next = "READ_ISSUE"
@@ -211,16 +233,14 @@ class HostInterface(wiring.Component):
             with m.State("WRITE_DATA"):
                 m.d.comb += in_ready.eq(1)
                 with m.If(in_valid):
-                    with m.Switch(slot):
-                        for index in range(self.write_fields):
-                            with m.Case(index):
-                                m.d.sync += word.word_select(index, FIELD_BITS).eq(in_field)
                     with m.If(last_field_of_word):
-                        m.d.sync += [slot.eq(0), program.enable.eq(1), count.eq(count - 1)]
+                        m.d.sync += [slot.eq(0), program.enable.eq(1), count.eq(count - 1),
+                                     field_select.eq(1)]
                         with m.If(count == 1):
+                            m.d.sync += field_select.eq(0)
                             m.next = "HEADER"
                     with m.Else():
-                        m.d.sync += slot.eq(slot + 1)
+                        m.d.sync += [slot.eq(slot + 1), field_select.eq(field_select << 1)]
 
             with m.State("INPUT_DATA"):
                 m.d.comb += in_ready.eq(1)
@@ -244,13 +264,16 @@ class HostInterface(wiring.Component):
 
             with m.State("STEP_WAIT"):
                 with m.If(self.step_done):
-                    m.d.sync += [count.eq(count - 1), steps_done.eq(steps_done + 1),
+                    m.d.sync += [count.eq(count - 1),
                                  step_index.eq(step_index + 1)]
                     m.next = "STEP_START"
 
             with m.State("STEP_ANSWER"):
                 m.d.comb += [out_valid.eq(1),
-                             out_field.eq(Cat(steps_done, step_flags, Const(protocol.STEP, 8)))]
+                             # Every requested step is done by now: steps_done[15:0] is the
+                             # header's steps[15:0] (no counter of its own).
+                             out_field.eq(Cat(per_word, memory, step_flags,
+                                              Const(protocol.STEP, 8)))]
                 with m.If(out_ready):
                     m.d.sync += flags.eq(0)
                     m.next = "HEADER"
@@ -374,9 +397,12 @@ class HostInterface(wiring.Component):
             m.d.sync += playing.eq(1)
 
     def _gather_fields(self, m: Module):
-        """Command words -> 32-bit fields (least significant word first)."""
+        """Command words -> 32-bit fields (least significant word first), with the field's
+        ``FIELD_FACTS`` registered beside it: the decoder's next state then depends on a few
+        flip-flops instead of 32-bit compares of the field."""
         per_field = FIELD_BITS // self.host_width
         field = Signal(FIELD_BITS)
+        facts = Signal(FIELD_FACTS)
         full = Signal()
         position = Signal(range(per_field))
         valid = Signal()
@@ -392,10 +418,17 @@ class HostInterface(wiring.Component):
                     with m.Case(index):
                         m.d.sync += field.word_select(index, self.host_width).eq(command.payload)
             with m.If(position == per_field - 1):
-                m.d.sync += [position.eq(0), full.eq(1)]
+                # The complete field: the earlier words (registered) and the last one arriving.
+                complete = Cat(field[:FIELD_BITS - self.host_width], command.payload)
+                opcode = complete[24:]
+                m.d.sync += [position.eq(0), full.eq(1), facts.eq(Cat(
+                    complete == 0, complete[:24] == 0,
+                    opcode == protocol.WRITE, opcode == protocol.READ_STATE,
+                    opcode == protocol.INPUT, opcode == protocol.STEP,
+                    opcode == protocol.READ_OUTPUT, opcode == protocol.READ_COUNTERS))]
             with m.Else():
                 m.d.sync += position.eq(position + 1)
-        return field, valid, ready
+        return field, valid, ready, facts
 
     def _split_fields(self, m: Module):
         """32-bit fields -> response words (least significant word first)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,19 +42,21 @@ class NeuronUnit(wiring.Component):
 
     * ``neuron_valid``, ``neuron`` (``tag``, ``synaptic_input``, ``voltage``, ``current``,
       ``adaptation``, ``bias``): one neuron per cycle; ``tag`` travels along unchanged.
-    * ``parameters``: the profile (stable while neurons are in flight).
+    * ``parameters``: the profile (stable while neurons are in flight, and set no later than
+      the first neuron's ``neuron_valid``).
     * ``result_valid``, ``result`` (``tag``, ``voltage``, ``current``, ``adaptation``,
       ``spike``): ``latency`` cycles after the input.
     """
 
     def __init__(self, *, state_bits: int, accumulator_bits: int, tag_bits: int = 8,
-                 max_depth: float = 1.5, dsp_bits: int = 18):
+                 max_depth: float = 1.5, dsp_bits: int = 18, parameter_register: bool = True):
         if dsp_bits not in LUT_PRODUCT_BITS:
             raise ValueError(f"dsp_bits must be one of {sorted(LUT_PRODUCT_BITS)}")
         self.state_bits = state_bits
         self.accumulator_bits = accumulator_bits
         self.max_depth = max_depth
         self.dsp_bits = dsp_bits
+        self.parameter_register = parameter_register
         bias_bits, _ = arithmetic.parameter_widths(state_bits)["bias"]
         state = {name: signed(state_bits) for name, _, _ in state_fields(state_bits).fields}
         self.input_layout = data.StructLayout({
@@ -81,7 +83,8 @@ class NeuronUnit(wiring.Component):
         return cls(state_bits=config.state_bits,
                    accumulator_bits=arithmetic.accumulator_bits(config.weight_bits),
                    tag_bits=tag_bits if tag_bits is not None else bits_for(config.neurons_per_core),
-                   max_depth=config.neuron_stage_depth, dsp_bits=config.neuron_dsp_bits)
+                   max_depth=config.neuron_stage_depth, dsp_bits=config.neuron_dsp_bits,
+                   parameter_register=config.timing_registers)
 
     @classmethod
     def latency_of(cls, config: Any) -> int:
@@ -92,7 +95,14 @@ class NeuronUnit(wiring.Component):
 
     def _build(self, m: Module) -> int:
         """Adds the datapath to ``m``; returns its latency in cycles."""
-        pipe = ExpressionPipeliner(m, static=[self.parameters.as_value()],
+        profile = self.parameters
+        if self.parameter_register:
+            # The unit's own copy of the profile, loaded with the registered inputs: the profile
+            # register upstream feeds only this copy, and the copy's bits sit by the multipliers
+            # and comparators they feed (a MULT18X18D has no input register of its own here).
+            profile = Signal(self.profile_layout, reset_less=True)
+            m.d.sync += profile.eq(self.parameters)
+        pipe = ExpressionPipeliner(m, static=[Value.cast(profile)],
                                    max_depth=self.max_depth, name="neuron",
                                    dsp_bits=self.dsp_bits,
                                    lut_product_bits=LUT_PRODUCT_BITS[self.dsp_bits],
@@ -103,7 +113,7 @@ class NeuronUnit(wiring.Component):
                                  ("synaptic_input", "voltage", "current", "adaptation", "bias")}
         parameters = arithmetic.NeuronParameters(
             bias=registered["bias"],
-            **{name: self.parameters[name] for name, _, _ in
+            **{name: profile[name] for name, _, _ in
                parameter_fields(self.state_bits, include_bias=False).fields})
         bits = self.state_bits
 

@@ -147,9 +147,14 @@ def run_core(network: Network, timing_registers: bool = True):
                     step_spikes.append(spike)
                     queue.append(spike)   # the router multicasts every spike back to this core
 
+        previous = None
         for select, address, word in network.program():
+            if select != previous:   # the bus sets `memory` a cycle before its writes
+                ctx.set(core.program.enable, 0)
+                ctx.set(core.program.memory, select)
+                await ctx.tick()
+                previous = select
             ctx.set(core.program.enable, 1)
-            ctx.set(core.program.memory, select)
             ctx.set(core.program.address, address)
             ctx.set(core.program.data, word)
             await ctx.tick()

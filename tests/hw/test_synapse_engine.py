@@ -32,9 +32,11 @@ def simulate(layout: CoreLayout, words: list[int], entries: list[int], steps: li
 
     async def testbench(ctx):
         for select, memory in ((MemorySelect.SYNAPSES, words), (MemorySelect.SOURCE_TABLE, entries)):
+            ctx.set(engine.program.enable, 0)   # the bus sets `memory` a cycle before its writes
+            ctx.set(engine.program.memory, select)
+            await ctx.tick()
             for address, word in enumerate(memory):
                 ctx.set(engine.program.enable, 1)
-                ctx.set(engine.program.memory, select)
                 ctx.set(engine.program.address, address)
                 ctx.set(engine.program.data, word)
                 await ctx.tick()
