@@ -325,12 +325,29 @@ def max_adc_shift(rows: int, cell_bits: int, adc_bits: int) -> int:
 def adc_convert(column_sum, adc_shift, adc_bits: int, select: Select):
     """ADC: the column sum in level units >> adc_shift, rounded half up, saturated to
     ``adc_bits`` unsigned bits."""
-    # round_shift with a run-time shift amount (shift - 1 would turn an unsigned hardware shift
-    # amount signed): half of 2^shift is (1 << shift) >> 1.
-    shift = adc_shift + CONDUCTANCE_FRACTION_BITS
-    code = (column_sum + ((1 << shift) >> 1)) >> shift
+    return adc_code(column_sum + adc_rounding(adc_shift), adc_saturation(adc_shift, adc_bits),
+                    adc_shift, adc_bits, select)
+
+
+def adc_rounding(adc_shift):
+    """Half of one ADC step (in conductance units), added to a column sum to round half up."""
+    # (1 << shift) >> 1 rather than 1 << (shift - 1): an unsigned hardware shift amount minus 1
+    # would turn signed.
+    return (1 << (adc_shift + CONDUCTANCE_FRACTION_BITS)) >> 1
+
+
+def adc_saturation(adc_shift, adc_bits: int):
+    """The smallest rounded column sum whose ADC code saturates."""
+    return (1 << (adc_shift + CONDUCTANCE_FRACTION_BITS)) << adc_bits
+
+
+def adc_code(rounded_sum, saturation, adc_shift, adc_bits: int, select: Select):
+    """The ADC code of ``rounded_sum`` = column sum + ``adc_rounding(adc_shift)``, given
+    ``saturation`` = ``adc_saturation(adc_shift, adc_bits)``. Both terms depend on ``adc_shift``
+    alone, so hardware computes them when it is written, not for every column."""
     high = (1 << adc_bits) - 1
-    return select(code > high, high, code)
+    return select(rounded_sum >= saturation, high,
+                  ((rounded_sum >> CONDUCTANCE_FRACTION_BITS) >> adc_shift) & high)
 
 
 def slice_contribution(code, polarity, slice_index, cell_bits: int, select: Select):

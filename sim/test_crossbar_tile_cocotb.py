@@ -75,6 +75,11 @@ async def random_layer_bit_exact(dut):
             dut.row_events__payload.value = row
             await RisingEdge(dut.clk)  # ready is high while the tile is idle and convert is low
         dut.row_events__valid.value = 0
+        await ReadOnly()
+        while int(dut.busy.value):  # row events in flight: convert waits, as the sequencer
+            await RisingEdge(dut.clk)
+            await ReadOnly()
+        await RisingEdge(dut.clk)
         dut.convert.value = 1
         await RisingEdge(dut.clk)
         dut.convert.value = 0

@@ -19,11 +19,14 @@ Ports (all in the ``sync`` domain):
 
   Program only while ``busy`` is low; ``adc_shift`` must not change during a conversion.
 * ``row_events`` (stream of row numbers): a spike on a row. Rows are binary: a row that is already
-  active, or a number >= ``rows``, is dropped. Not ready while ``busy``, in the cycle of
-  ``convert`` and the one after, nor in the cycle after ``busy`` falls.
-* ``convert`` (strobe): convert the active rows. Ignored while ``busy`` or when no row is active
-  (then nothing is emitted). ``busy`` rises the cycle after ``convert`` and falls when the last
-  result has been accepted; the active rows are cleared by the conversion.
+  active, or a number >= ``rows``, is dropped. An accepted event is in flight for two cycles
+  (``busy`` is high) before it counts as active. Not ready while a conversion or a cell write
+  keeps ``busy`` high, in the cycle of ``convert`` and the one after, nor in the cycle after a
+  conversion ends; events in flight do not lower ``ready``.
+* ``convert`` (strobe): convert the active rows. Ignored while ``busy`` (wait for it to fall
+  after the last row event, as the sequencer's barrier does) or when no row is active (then
+  nothing is emitted). ``busy`` rises the cycle after ``convert`` and falls when the last result
+  has been accepted; the active rows are cleared by the conversion.
 * ``results`` (stream of ``index``, ``value``): one result per output, ``index`` = 0 .. outputs-1
   in order, ``value`` = ``arithmetic.crossbar_matvec(...)[index]`` (signed, ``output_bits``), to
   be added into the accumulator of the neuron the core maps ``index`` to. Outputs the layer does
@@ -145,35 +148,54 @@ class CrossbarTile(wiring.Component):
             init=[])
         m.submodules.active_rows = active_rows = Memory(shape=unsigned(self.row_bits),
                                                         depth=self.rows, init=[])
+        # The ADC's terms that depend on adc_shift alone are registered with it: the rounding
+        # half starts every column sum, the saturation threshold is one compare per column.
         adc_shift = Signal(self.adc_shift_bits)
+        largest_shift = (1 << self.adc_shift_bits) - 1
+        adc_rounding = Signal(range(arithmetic.adc_rounding(largest_shift) + 1))
+        adc_saturation = Signal(range(arithmetic.adc_saturation(largest_shift, self.adc_bits) + 1))
         with m.If(self.program.enable & (self.program.memory == REGISTER_MEMORY)
                   & (self.program.address == ADC_SHIFT_REGISTER)):
-            m.d.sync += adc_shift.eq(self.program.data[:self.adc_shift_bits])
+            new_shift = self.program.data[:self.adc_shift_bits]
+            m.d.sync += [adc_shift.eq(new_shift),
+                         adc_rounding.eq(arithmetic.adc_rounding(new_shift)),
+                         adc_saturation.eq(arithmetic.adc_saturation(new_shift, self.adc_bits))]
         programming = self._program(m, cells)
 
         # Row activation: a list of distinct active rows (what the conversion walks) and a bitmap
-        # (to keep rows binary).
+        # (to keep rows binary). An event takes three registered steps, so no path runs from the
+        # row link through the bitmap's 64:1 mux into the list's write enable: it arrives; its
+        # flag is read (is the row new?) and set; a new row is appended to the list.
         active_count = Signal(range(self.rows + 1))
         active_map = Signal(self.rows)
         row_write = active_rows.write_port()
-        row = self.row_events.payload
-        busy = Signal()
-        # `ready` reads `busy` a cycle late (an OR of a dozen flip-flops, too slow in front of
-        # the active-row list's write enable). The only rise of `busy` that matters, the cycle
-        # after `convert`, is covered by a registered copy of `convert`; the only cost is one
-        # cycle of not-ready after `busy` falls, which the phase barrier outlasts.
-        busy_before = Signal()
+        arrived = Signal()
+        arrived_row = Signal(self.row_bits, reset_less=True)
+        new_row = Signal()
+        new_row_number = Signal(self.row_bits, reset_less=True)
+        # `working` is `busy` without the row events in flight (else `ready` would fall after
+        # every event). `ready` reads it a cycle late (an OR of a dozen flip-flops). The only
+        # rise that matters, the cycle after `convert`, is covered by a registered copy of
+        # `convert`; the only cost is one cycle of not-ready after a conversion, which the phase
+        # barrier outlasts.
+        working = Signal()
+        working_before = Signal()
         convert_before = Signal()
-        m.d.sync += [busy_before.eq(busy), convert_before.eq(self.convert)]
-        m.d.comb += [
-            self.row_events.ready.eq(~busy_before & ~convert_before & ~self.convert),
-            row_write.addr.eq(active_count),
-            row_write.data.eq(row),
-        ]
-        with m.If(self.row_events.valid & self.row_events.ready & (row < self.rows)
-                  & ~active_map.bit_select(row, 1)):
-            m.d.comb += row_write.en.eq(1)
-            m.d.sync += [active_count.eq(active_count + 1), active_map.bit_select(row, 1).eq(1)]
+        m.d.sync += [working_before.eq(working), convert_before.eq(self.convert)]
+        m.d.comb += self.row_events.ready.eq(~working_before & ~convert_before & ~self.convert)
+        m.d.sync += [arrived.eq(self.row_events.valid & self.row_events.ready),
+                     arrived_row.eq(self.row_events.payload)]
+        # Setting an already set flag changes nothing, so the flag is set before the check's
+        # result is used, and the next event (even the same row) reads it up to date.
+        in_range = arrived_row < self.rows
+        m.d.sync += [new_row.eq(arrived & in_range & ~active_map.bit_select(arrived_row, 1)),
+                     new_row_number.eq(arrived_row)]
+        with m.If(arrived & in_range):
+            m.d.sync += active_map.bit_select(arrived_row, 1).eq(1)
+        m.d.comb += [row_write.addr.eq(active_count), row_write.data.eq(new_row_number),
+                     row_write.en.eq(new_row)]
+        with m.If(new_row):
+            m.d.sync += active_count.eq(active_count + 1)
 
         # One global stall: the pipeline moves whenever the result register can take a value.
         advance = Signal()
@@ -181,23 +203,36 @@ class CrossbarTile(wiring.Component):
 
         # Stage 0: for each output, read the words of the active rows, then idle until the
         # output has had `period` = max(active rows, 2S) cycles, so that the column converter
-        # (2S cycles per output) is free whenever an output's sums are complete.
+        # (2S cycles per output) is free whenever an output's sums are complete. The ends of an
+        # output and of the conversion are registered flags (`last_step`, `last_output`) set a
+        # step ahead, and the active rows are cleared the cycle after the last step (by then
+        # `ready` is long low), so no subtract or compare drives the bitmap's 64 flags.
         running = Signal()
         output_index = Signal(range(self.output_count))
         word_base = Signal(range(self.output_count * self.rows))
         step = Signal(range(max(self.rows, self.lanes)))
-        period = Signal(range(max(self.rows, self.lanes) + 1))
+        step_before_last = Signal.like(step)  # period - 2 (period >= 2S >= 2)
+        last_step = Signal()
+        last_output = Signal()
+        clear_rows = Signal()
+        busy = Signal()
+        m.d.sync += clear_rows.eq(0)
         with m.If(self.convert & ~busy & (active_count != 0)):
             m.d.sync += [running.eq(1), output_index.eq(0), word_base.eq(0), step.eq(0),
-                         period.eq(Mux(active_count > self.lanes, active_count, self.lanes))]
+                         last_step.eq(0), last_output.eq(self.output_count == 1),
+                         step_before_last.eq(Mux(active_count > self.lanes, active_count - 2,
+                                                 self.lanes - 2))]
         with m.If(running & advance):
-            with m.If(step != period - 1):
-                m.d.sync += step.eq(step + 1)
+            with m.If(~last_step):
+                m.d.sync += [step.eq(step + 1), last_step.eq(step == step_before_last)]
             with m.Else():
-                m.d.sync += [step.eq(0), output_index.eq(output_index + 1),
-                             word_base.eq(word_base + self.rows)]
-                with m.If(output_index == self.output_count - 1):
-                    m.d.sync += [running.eq(0), active_count.eq(0), active_map.eq(0)]
+                m.d.sync += [step.eq(0), last_step.eq(0), output_index.eq(output_index + 1),
+                             word_base.eq(word_base + self.rows),
+                             last_output.eq(output_index == self.output_count - 2)]
+                with m.If(last_output):
+                    m.d.sync += [running.eq(0), clear_rows.eq(1)]
+        with m.If(clear_rows):
+            m.d.sync += [active_count.eq(0), active_map.eq(0)]
 
         stages: list[Signal] = []
 
@@ -235,15 +270,17 @@ class CrossbarTile(wiring.Component):
         m.d.comb += [cell_read.addr.eq(third["address"]), cell_read.en.eq(advance)]
         fourth, valid_4 = stage(carry(third, *row_flags), valid_3)
         fifth, valid_5 = stage({**carry(fourth, *row_flags), "word": cell_read.data}, valid_4)
-        # Accumulate the 2S column sums of the output over its active rows.
-        sum_shape = range(self.rows * (1 << arithmetic.conductance_bits(self.cell_bits)))
+        # Accumulate the 2S column sums of the output over its active rows, each started at the
+        # ADC's rounding half (so the sums are the rounded sums the ADC codes).
+        largest_cell = (1 << arithmetic.conductance_bits(self.cell_bits)) - 1
+        sum_shape = range(self.rows * largest_cell + arithmetic.adc_rounding(largest_shift) + 1)
         sums_next = []
         for lane in range(self.lanes):
             cell = fifth["word"].word_select(lane, self.stored_bits)
             if not self.variation_scale:
                 cell = arithmetic.cell_conductance(cell, 0, self.cell_bits, Mux)
             column_sum = Signal(sum_shape, name=f"column_sum_{lane}", reset_less=True)
-            sums_next.append(Mux(fifth["first_row"], 0, column_sum) + cell)
+            sums_next.append(Mux(fifth["first_row"], adc_rounding, column_sum) + cell)
             with m.If(advance & valid_5):
                 m.d.sync += column_sum.eq(sums_next[-1])
         # Stage 6: an output's finished column sums, held for the converter.
@@ -275,7 +312,8 @@ class CrossbarTile(wiring.Component):
                   "first_column": lane_index == 0, "last_column": lane_index == self.lanes - 1}
         column_flags = tuple(column)
         seventh, valid_7 = stage({**column, "column_sum": column_sum}, converting)
-        code = arithmetic.adc_convert(seventh["column_sum"], adc_shift, self.adc_bits, Mux)
+        code = arithmetic.adc_code(seventh["column_sum"], adc_saturation, adc_shift, self.adc_bits,
+                                   Mux)[:self.adc_bits]
         eighth, valid_8 = stage({**carry(seventh, *column_flags), "code": code}, valid_7)
         # Stage 9: shift-add recombination into the output's total.
         contribution = arithmetic.slice_contribution(eighth["code"], eighth["polarity"],
@@ -294,7 +332,11 @@ class CrossbarTile(wiring.Component):
                 self.results.payload.value.eq(arithmetic.crossbar_output(total_next, adc_shift)),
             ]
 
-        m.d.comb += busy.eq(running | programming | self.results.valid | Cat(*stages).any())
+        m.d.comb += [
+            working.eq(running | clear_rows | programming | self.results.valid
+                       | Cat(*stages).any()),
+            busy.eq(working | arrived | new_row),
+        ]
         m.d.comb += self.busy.eq(busy)
         return m
 

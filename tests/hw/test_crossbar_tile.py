@@ -59,6 +59,8 @@ def run_tile(tile: CrossbarTile, levels: np.ndarray, adc_shift: int, steps: list
                     await ctx.tick()
                 await ctx.tick()
             ctx.set(tile.row_events.valid, 0)
+            while ctx.get(tile.busy):  # row events in flight: convert waits, as the sequencer
+                await ctx.tick()
             ctx.set(tile.convert, 1)
             await ctx.tick()
             ctx.set(tile.convert, 0)
@@ -116,7 +118,8 @@ def test_ideal_tile_equals_exact_integer_matvec():
     weights = rng.integers(-127, 128, size=(rows, tile.output_count))
     weights[0, 0], weights[1, 0] = 127, -127
     levels = arithmetic.crossbar_levels(weights, rows, cols, weight_bits, cell_bits)
-    steps = random_steps(rng, rows, 4, 0.5) + [list(range(rows)), []]
+    # A row repeated back to back is checked against the flag its first event just set.
+    steps = random_steps(rng, rows, 4, 0.5) + [list(range(rows)), [], [2, 2, 7, 2, 7, 7]]
     results, _ = run_tile(tile, levels, 0, steps)
     spikes = spike_matrix(steps, rows)
     # 16 rows x level 3 = 48 < 2^12: nothing saturates, so the tile computes the exact matvec.
