@@ -33,6 +33,9 @@ LUT_PRODUCT_BITS = {18: 0, 16: 7}
 #: accelerator the MULT18X18D blocks are placed rows away from their consumers and the
 #: multiplier plus both routes did not fit one 10 ns cycle; 16 (iCE40, flip-flops scarce): one.
 PRODUCT_REGISTERS = {18: 2, 16: 1}
+#: ``dsp_bits`` -> whether each DSP product reads its own operand registers. 18 (ECP5): yes, the
+#: registers sit beside their MULT18X18D (it has none of its own in this flow); 16: no.
+OPERAND_REGISTERS = {18: True, 16: False}
 
 
 class NeuronUnit(wiring.Component):
@@ -107,6 +110,7 @@ class NeuronUnit(wiring.Component):
                                    dsp_bits=self.dsp_bits,
                                    lut_product_bits=LUT_PRODUCT_BITS[self.dsp_bits],
                                    product_registers=PRODUCT_REGISTERS[self.dsp_bits],
+                                   operand_registers=OPERAND_REGISTERS[self.dsp_bits],
                                    reset_less=True)
         # Every input is registered first: the unit's timing does not depend on its driver.
         registered = {name: pipe.register(self.neuron[name]) for name in

@@ -76,6 +76,11 @@ class ExpressionPipeliner:
     can keep next to the DSP block, one to travel to the adder tree; ECP5's DSP blocks sit in a
     few rows, far from much of the fabric).
 
+    ``operand_registers``: every DSP product reads its own copy of its two operand chunks (one
+    more cycle): an operand register shared by several DSP blocks, which the placer spreads
+    rows apart, has no place near all of them. Copies of one chunk differ in their initial
+    value (and from the third on, in polarity), so synthesis does not merge them back.
+
     ``reset_less``: the registers ignore the domain's reset. For pure datapath pipelines whose
     validity travels beside them in reset registers: on ECP5 the flip-flops then need no LSR
     net, so thousands of them neither load one reset net nor constrain slice packing.
@@ -84,8 +89,9 @@ class ExpressionPipeliner:
     def __init__(self, module: Module, *, static: Iterable[Value] = (), max_depth: float = 2.0,
                  domain: str = "sync", name: str = "pipe", dsp_bits: int = _DSP_SIGNED_BITS,
                  lut_product_bits: int = 0, product_registers: int = 1,
-                 reset_less: bool = False):
+                 operand_registers: bool = False, reset_less: bool = False):
         self.module = module
+        self.operand_registers = operand_registers
         self.reset_less = reset_less
         self.product_registers = product_registers
         self.max_depth = max_depth
@@ -208,15 +214,21 @@ class ExpressionPipeliner:
         left, right = self._aligned([left, right], float("inf"))
         shape = Operator("*", [left.value, right.value]).shape()
         partials = []
-        for left_chunk, left_shift in _dsp_chunks(left.value, self.dsp_bits):
-            for right_chunk, right_shift in _dsp_chunks(right.value, self.dsp_bits):
+        for left_index, (left_chunk, left_shift) in enumerate(_dsp_chunks(left.value,
+                                                                           self.dsp_bits)):
+            for right_index, (right_chunk, right_shift) in enumerate(_dsp_chunks(right.value,
+                                                                                  self.dsp_bits)):
                 if min(len(left_chunk), len(right_chunk)) <= self.lut_product_bits:
                     product = self._shift_add(left_chunk, right_chunk)
                 else:
                     operands = [Timed(left_chunk, left.cycle, 0.0),
                                 Timed(right_chunk, right.cycle, 0.0)]
-                    product = self._combined(Operator("*", [left_chunk, right_chunk]),
-                                             operands, 0.0)
+                    if self.operand_registers:
+                        # Copy k of a chunk is the k-th product it takes part in.
+                        operands = [self._operand_copy(operands[0], right_index),
+                                    self._operand_copy(operands[1], left_index)]
+                    product = self._combined(
+                        Operator("*", [operand.value for operand in operands]), operands, 0.0)
                     for _ in range(self.product_registers):
                         product = self._registered(product)
                 partials.append(Timed(product.value << (left_shift + right_shift),
@@ -224,6 +236,21 @@ class ExpressionPipeliner:
         total = self._sum(partials)
         exact = total.value[:shape.width]
         return Timed(exact.as_signed() if shape.signed else exact, total.cycle, total.depth)
+
+    def _operand_copy(self, operand: Timed, copy: int) -> Timed:
+        """A register holding ``operand`` for one DSP product; copy ``copy`` starts at all ones
+        if it is odd and stores the value inverted from the third on (distinct flip-flops)."""
+        assert copy < 4, "four distinct copies per bit at most"
+        shape = operand.value.shape()
+        register = Signal(shape, name=f"{self.name}_operand_{self.registers}",
+                          init=(-1 if shape.signed else (1 << shape.width) - 1) if copy & 1 else 0,
+                          reset_less=self.reset_less)
+        self.registers += 1
+        inverted = bool(copy & 2)
+        self.module.d[self.domain] += register.eq(~operand.value if inverted else operand.value)
+        self._keep.append(register)
+        cycle = None if operand.cycle is None else operand.cycle + 1
+        return Timed(~register if inverted else register, cycle, 0.0)
 
     def _shift_add(self, left: Value, right: Value) -> Timed:
         """``left * right`` as one selected, shifted copy of the wider operand per bit of the

@@ -134,11 +134,12 @@ class Accelerator(wiring.Component):
                     links.append(register)
             wiring.connect(m, source, sink)
 
-        # The pins sit at the die's edge, far from the host's FSM: two slices each way let the
-        # placer put one of them halfway (host commands are not counted in step cycles).
-        link("command_link", wiring.flipped(self.command), host.command, barrier=False, slices=2)
+        # The pins sit at the die's edge, far from the host's FSM (unconstrained, nextpnr puts
+        # the command and response pins on opposite sides): three slices each way let the
+        # placer spread them over the distance (host commands are not counted in step cycles).
+        link("command_link", wiring.flipped(self.command), host.command, barrier=False, slices=3)
         link("response_link", host.response, wiring.flipped(self.response), barrier=False,
-             slices=2)
+             slices=3)
 
         # Program loading: every unit gets its own registered copy of the bus, loaded only
         # while it is addressed, so the host's write word never fans out combinationally across
