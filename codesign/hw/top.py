@@ -35,7 +35,12 @@ from codesign.hw.crossbar_tile import CrossbarTile
 from codesign.hw.host_interface import HostInterface
 from codesign.hw.router import INTAKE_COPIES, Router, routing_entry_bits
 from codesign.hw.sequencer import Sequencer
+from codesign.hw.stream_pipe import StreamPipe
 from codesign.hw.stream_register import StreamRegister
+
+#: Forward registers of the credit-based pipes between the host-stream pins and the host
+#: interface (each way; the credits return through as many).
+HOST_PIPE_STAGES = 3
 
 
 @dataclass(frozen=True)
@@ -134,12 +139,18 @@ class Accelerator(wiring.Component):
                     links.append(register)
             wiring.connect(m, source, sink)
 
-        # The pins sit at the die's edge, far from the host's FSM (unconstrained, nextpnr puts
-        # the command and response pins on opposite sides): three slices each way let the
-        # placer spread them over the distance (host commands are not counted in step cycles).
-        link("command_link", wiring.flipped(self.command), host.command, barrier=False, slices=3)
-        link("response_link", host.response, wiring.flipped(self.response), barrier=False,
-             slices=3)
+        # The pins sit at the die's edge, far from the host's decoder (unconstrained, nextpnr
+        # puts the command and response pins on opposite sides): credit-based pipes, whose only
+        # backward signal is a credit, let the placer spread their registers over the distance
+        # (host commands are not counted in step cycles).
+        for name, source, sink in (("command_pipe", wiring.flipped(self.command), host.command),
+                                   ("response_pipe", host.response,
+                                    wiring.flipped(self.response))):
+            if config.timing_registers:
+                pipe = m.submodules[name] = StreamPipe(source.payload.shape(), HOST_PIPE_STAGES)
+                wiring.connect(m, source, pipe.i)
+                source = pipe.o
+            wiring.connect(m, source, sink)
 
         # Program loading: every unit gets its own registered copy of the bus, loaded only
         # while it is addressed, so the host's write word never fans out combinationally across
