@@ -52,14 +52,19 @@ INPUT_CYCLES = 1
 #: per phase).
 PHASE_CYCLES = 10
 #: Router and engine pipeline fill of a phase that delivers events, with the register slices
-#: on the core -> router and router -> core links and the registered barrier.
-DELIVERY_CYCLES = 11
+#: on the core -> router and router -> core links and the registered barrier (the router's
+#: five stages: grant, intake, halves, match, deliver).
+DELIVERY_CYCLES = 13
 #: From a host-bound spike's router slot (in sweep cycles) to the end of its phase, with the
-#: register slices on the core -> router and router -> host links.
-HOST_DELIVERY_CYCLES = 7
+#: register slices on the core -> router and router -> host links (and the router's five
+#: stages).
+HOST_DELIVERY_CYCLES = 9
 #: Cycles the two link registers on an event's way add (core or host -> router -> core or
 #: host); a config without ``timing_registers`` connects the streams directly.
 LINK_CYCLES = 2
+#: The router's halves stage (its range compare over two cycles, ``Router.split_compare``);
+#: a config without ``timing_registers`` compares in one.
+SPLIT_COMPARE_CYCLES = 1
 #: CONVERT, settle, the result link's register, the registered barrier and the result path of
 #: a tile conversion.
 CONVERT_CYCLES = 5
@@ -139,8 +144,8 @@ def predict(program: MappedProgram, counts: np.ndarray,
     counts = counts.reshape(steps, batch, -1).astype(np.int64)
     cycles = np.full((steps, batch), STEP_CYCLES, dtype=np.int64)
     drain = neuron_latency(config)
-    unlinked = 0 if config.timing_registers else LINK_CYCLES
-    host_delivery = HOST_DELIVERY_CYCLES - unlinked
+    unregistered = 0 if config.timing_registers else LINK_CYCLES + SPLIT_COMPARE_CYCLES
+    host_delivery = HOST_DELIVERY_CYCLES - unregistered
     totals = {"events": 0, "words": 0, "swept": 0}
 
     def deliver(spikes: np.ndarray, work: np.ndarray, to_host: bool,
@@ -158,7 +163,7 @@ def predict(program: MappedProgram, counts: np.ndarray,
         totals["words"] += int(per_core.sum())
         busiest = per_core.max(axis=2, initial=0)
         host_only = events + host_delivery if overrun is None else overrun
-        return np.where(to_cores > 0, DELIVERY_CYCLES - unlinked + np.maximum(events, busiest),
+        return np.where(to_cores > 0, DELIVERY_CYCLES - unregistered + np.maximum(events, busiest),
                         np.where(events > 0, host_only, looked_up))
 
     input_work = _source_work(program, network.input_name)
@@ -206,11 +211,11 @@ def static_estimate(program: MappedProgram, rate: float) -> float:
     work, for the mapping report before any input is known)."""
     network = program.network
     total = STEP_CYCLES
-    unlinked = 0 if program.config.timing_registers else LINK_CYCLES
+    unregistered = 0 if program.config.timing_registers else LINK_CYCLES + SPLIT_COMPARE_CYCLES
     input_work = _source_work(program, network.input_name)
     events = rate * network.input_size
     if events:
-        total += INPUT_CYCLES + DELIVERY_CYCLES - unlinked + max(
+        total += INPUT_CYCLES + DELIVERY_CYCLES - unregistered + max(
             events, rate * input_work.sum(axis=0).max(initial=0))
     for phase in program.phases:
         segments = [s for s in program.segments if s.phase == phase.index]
@@ -220,5 +225,6 @@ def static_estimate(program: MappedProgram, rate: float) -> float:
             continue
         work = _source_work(program, phase.population)
         events = rate * population.size
-        total += DELIVERY_CYCLES - unlinked + max(events, rate * work.sum(axis=0).max(initial=0))
+        total += DELIVERY_CYCLES - unregistered + max(
+            events, rate * work.sum(axis=0).max(initial=0))
     return float(total)

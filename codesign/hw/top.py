@@ -103,6 +103,7 @@ class Accelerator(wiring.Component):
             cores=config.cores, queue_depth=config.router_queue_depth,
             table_entries=sizes.routing_table_entries, write_data_bits=sizes.write_data_bits,
             stall_free=config.timing_registers, write_register=config.timing_registers,
+            split_compare=config.timing_registers,
             intake_copies=INTAKE_COPIES if config.timing_registers else 1)
         sequencer = m.submodules.sequencer = Sequencer(
             cores=config.cores, tiles=sizes.tiles, segment_bits=sizes.segment_bits,
