@@ -16,10 +16,34 @@ This component is its hardware decoder:
   accelerator and never change its cycle counts;
 * READ_STATE reads words through the :class:`ReadSignature` bus; READ_COUNTERS answers
   ``counters``.
+
+Pipelining (for ~100 MHz with the host's streams and the units far apart on the die)::
+
+    command words ─► gather ─► field + FIELD_FACTS register ─► decoder (one-hot states)
+    response words ◄─ split ◄─ field register ◄───────────────────┘
+
+Both field registers are :class:`StreamRegister` skid buffers: ``command.ready`` and the
+``ready`` the decoder sees are flip-flops, and ``response.ready`` reaches only the response
+register's clock enables. The decoder's state is one-hot (a state's decode is a flip-flop);
+its ``ready`` / ``valid`` toward the field registers are ORs of five state flip-flops. It reads
+registered facts instead of compares: the header's opcode decode and zero / one tests
+(``FIELD_FACTS``), ``count == 1`` (``count_is_one``; ``count`` itself is decremented the cycle
+after the decision), "last field of the word" (kept with the field count), the READ_COUNTERS
+counter (one-hot). ``step_start`` and ``read.enable`` are registered pulses, READ_STATE's bus
+address is its own register, and the response field is an AND-OR of registers selected by the
+state flip-flops.
+A field reaches the decoder the cycle after its last word, an answer field leaves the cycle after
+the decoder offers it, ``step_start`` rises the cycle after the STEP header or the previous
+``step_done`` (as before: the timestep cycle counts do not change), and fields stream at one per
+cycle each way. READ_COUNTERS takes one more cycle per counter (each is registered on its way in
+from across the die); a STEP answers one cycle sooner.
 """
 
 from __future__ import annotations
 
+import operator
+from contextlib import contextmanager
+from functools import reduce
 from typing import Any
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
@@ -28,7 +52,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from codesign.hw import host_driver as protocol
-from codesign.hw.core_layout import COLLISION_FREE, bits_for
+from codesign.hw.core_layout import COLLISION_FREE
+from codesign.hw.stream_register import StreamRegister
 
 SOURCE_ID_BITS = protocol.SOURCE_ID_BITS
 FIELD_BITS = protocol.FIELD_BITS
@@ -78,7 +103,7 @@ def memory_write(m: Module, program: Any, select: int, name: str,
 
 #: What the command decoder asks of a field, computed as the field is gathered.
 FIELD_FACTS = data.StructLayout({
-    "zero": 1, "low_24_zero": 1,
+    "zero": 1, "one": 1, "low_24_zero": 1, "low_24_one": 1,
     "opcode_write": 1, "opcode_read_state": 1, "opcode_input": 1, "opcode_step": 1,
     "opcode_read_output": 1, "opcode_read_counters": 1,
 })
@@ -97,6 +122,15 @@ class ReadSignature(wiring.Signature):
             "data": In(data_bits),
             "valid": In(1),
         })
+
+
+#: The decoder's states, in the order of the commands' flow (one flip-flop each). The
+#: ACCEPTING ones take command fields, the OFFERING ones offer a response field.
+STATES = ("HEADER", "ADDRESS", "COUNT", "WRITE_DATA", "INPUT_DATA", "STEP_WAIT", "STEP_ANSWER",
+          "OUTPUT_FETCH", "OUTPUT_LOAD", "OUTPUT_SEND", "OUTPUT_END", "READ_WAIT", "READ_SEND",
+          "COUNTERS_LOAD", "COUNTERS_SEND")
+ACCEPTING_STATES = {"HEADER", "ADDRESS", "COUNT", "WRITE_DATA", "INPUT_DATA"}
+OFFERING_STATES = {"STEP_ANSWER", "OUTPUT_SEND", "OUTPUT_END", "READ_SEND", "COUNTERS_SEND"}
 
 
 class HostInterface(wiring.Component):
@@ -126,16 +160,18 @@ class HostInterface(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        in_field, in_valid, in_ready, facts = self._gather_fields(m)
-        out_field, out_valid, out_ready = self._split_fields(m)
+        fields_in = self._gather_fields(m)
+        fields_out = self._split_fields(m)
+        in_field, facts = fields_in.payload.field, fields_in.payload.facts
+        in_valid = fields_in.valid
+        out_field, out_valid, out_ready = fields_out.payload, fields_out.valid, fields_out.ready
 
-        opcode = Signal(8)
+        command_is_write = Signal()
         unit = Signal(8)
         memory = Signal(8)
         per_word = Signal(8)
-        address = Signal(32)
         count = Signal(32)
-        slot = Signal(8)
+        count_is_one = Signal()       # `count == 1`, kept beside `count`
         flags = Signal(8)
         step_index = Signal(protocol.OUTPUT_STEP_BITS)
 
@@ -146,6 +182,7 @@ class HostInterface(wiring.Component):
         input_write = inputs.write_port()
         input_read = inputs.read_port()
         input_count = Signal(range(self.input_buffer_depth + 1))
+        m.d.comb += [input_write.addr.eq(input_count), input_write.data.eq(in_field)]
 
         # Output buffer: `step[30:16] id[15:0]` per event the router sends to the host.
         outputs = m.submodules.output_buffer = Memory(
@@ -156,6 +193,14 @@ class HostInterface(wiring.Component):
         output_count = Signal(range(self.output_buffer_depth + 1))
         output_overflow = Signal()
         output_word = Signal.like(output_read.data, reset_less=True)
+        # READ_OUTPUT's entry, also the buffer's read address in every state (no state decode
+        # in front of the block RAM).
+        output_index = Signal.like(output_count)
+        m.d.comb += output_read.addr.eq(output_index)
+        # READ_COUNTERS: one-hot, the counter to send next (no decode in front of the
+        # multiplexer, and the last one is a flip-flop).
+        counter_select = Signal(len(self.counters))
+        counter_word = Signal(32, reset_less=True)
 
         # WRITE: gather a word's fields, then pulse `enable` with the whole word the next cycle.
         word = Signal(self.write_fields * FIELD_BITS, reset_less=True)  # qualified by enable
@@ -165,7 +210,7 @@ class HostInterface(wiring.Component):
         write_address = Signal(32)
         # One-hot: the field of `word` the next WRITE_DATA field fills (zero outside WRITE_DATA).
         # Each field's clock enable is then this flip-flop and `in_valid`, not a decode of the
-        # FSM state and `slot` fanned out to all of `word`.
+        # FSM state and a field counter fanned out to all of `word`.
         field_select = Signal(self.write_fields)
         with m.If(in_valid):
             for index in range(self.write_fields):
@@ -178,169 +223,223 @@ class HostInterface(wiring.Component):
         with m.If(program.enable):
             m.d.sync += write_address.eq(write_address + 1)
 
+        # READ_STATE: the bus address is READ_STATE's own register (it fans out to every core),
+        # and the answer is sent from the low field of `read_word`, shifted down once sent.
+        read = self.read
+        read_address = Signal(32)
         read_word = Signal(self.read_fields * FIELD_BITS, reset_less=True)
-        m.d.comb += [self.read.unit.eq(unit), self.read.memory.eq(memory),
-                     self.read.address.eq(address)]
+        m.d.comb += [read.unit.eq(unit), read.memory.eq(memory), read.address.eq(read_address)]
 
-        last_field_of_word = slot + 1 >= per_word
+        # Fields of the current WRITE / READ_STATE word after the one in hand, and whether that
+        # one is the word's last, kept as registers instead of `slot + 1 >= per_word`.
+        fields_after = Signal(8)
+        last_field_of_word = Signal()
+
+        def start_word():
+            m.d.sync += [fields_after.eq(per_word - 1), last_field_of_word.eq(per_word <= 1)]
+
+        def next_field():
+            m.d.sync += [fields_after.eq(fields_after - 1),
+                         last_field_of_word.eq(fields_after == 1)]
+
+        # `count` is decremented the cycle after the decision (`count_down`), so its clock
+        # enable is a flip-flop rather than the OR of every state's condition; `count_is_one`
+        # allows for a decrement still pending. A header's or COUNT field's load (later in this
+        # function) overrides a pending decrement: the old count is done with.
+        count_decrement = Signal()
+        m.d.sync += count_decrement.eq(0)
+        with m.If(count_decrement):
+            m.d.sync += count.eq(count - 1)
+
+        def count_down():
+            m.d.sync += [count_decrement.eq(1),
+                         count_is_one.eq(Mux(count_decrement, count == 3, count == 2))]
+
+        # `step_start` and `read.enable` are registered pulses, set by the transition that
+        # starts a timestep / a read (both leave the host for far units).
+        m.d.sync += [self.step_start.eq(0), read.enable.eq(0)]
+
+        # The decoder's state is one-hot, one flip-flop per state: a state's decode is that
+        # flip-flop, not a compare of a binary state register that fans out to every clock
+        # enable. The field streams' `ready` / `valid` are ORs of five of them.
+        state = {name: Signal(init=name == "HEADER", name=f"state_{name.lower()}")
+                 for name in STATES}
+
+        def any_of(names: set[str]) -> Value:
+            return Cat(state[name] for name in STATES if name in names).any()
+
+        m.d.comb += [fields_in.ready.eq(any_of(ACCEPTING_STATES)),
+                     out_valid.eq(any_of(OFFERING_STATES))]
+        current = "HEADER"   # the state whose block is being described: `goto` leaves it
+
+        @contextmanager
+        def in_state(name: str):
+            nonlocal current
+            current = name
+            with m.If(state[name]):
+                yield
+
+        def goto(target: str):
+            m.d.sync += [state[current].eq(0), state[target].eq(1)]
+
+        # The response field: an AND-OR of the sources, selected by the offering states' flags.
         step_flags = flags | Cat(Const(0, 1), output_overflow)  # bit 1: FLAG_OUTPUT_OVERFLOW
         assert protocol.FLAG_OUTPUT_OVERFLOW == 1 << 1
+        answers = {
+            # Every requested step is done by now: steps_done[15:0] is the header's
+            # steps[15:0] (no counter of its own).
+            "STEP_ANSWER": Cat(per_word, memory, step_flags, Const(protocol.STEP, 8)),
+            "OUTPUT_SEND": output_word,
+            "OUTPUT_END": (protocol.END_MARKER | Cat(output_count.as_unsigned(), Const(0, 16))
+                           | (output_overflow << 30)),
+            "READ_SEND": read_word[:FIELD_BITS],
+            "COUNTERS_SEND": counter_word,
+        }
+        assert set(answers) == OFFERING_STATES
+        m.d.comb += out_field.eq(reduce(operator.or_, (
+            Value.cast(answer) & state[name].replicate(FIELD_BITS)
+            for name, answer in answers.items())))
 
-        with m.FSM():
-            with m.State("HEADER"):
-                m.d.comb += in_ready.eq(1)
-                with m.If(in_valid):
-                    m.d.sync += [opcode.eq(in_field[24:]), unit.eq(in_field[16:24]),
-                                 memory.eq(in_field[8:16]), per_word.eq(in_field[:8]),
-                                 count.eq(in_field[:24]), slot.eq(0)]
-                    m.d.sync += sent_fields.eq(Cat(   # the first field is always sent
-                        ((in_field[:8] > index) | (index == 0)).replicate(FIELD_BITS)
-                        for index in range(self.write_fields)))
-                    with m.If(facts.opcode_write | facts.opcode_read_state):
-                        m.next = "ADDRESS"
-                    with m.Elif(facts.opcode_input):
-                        with m.If(~facts.low_24_zero):
-                            m.next = "INPUT_DATA"
-                    with m.Elif(facts.opcode_step):
-                        m.next = "STEP_START"
-                    with m.Elif(facts.opcode_read_output):
-                        m.d.sync += address.eq(0)
-                        m.next = "OUTPUT_FETCH"
-                    with m.Elif(facts.opcode_read_counters):
-                        m.d.sync += address.eq(0)
-                        m.next = "COUNTERS_SEND"
+        with in_state("HEADER"):
+            with m.If(in_valid):
+                m.d.sync += [command_is_write.eq(facts.opcode_write),
+                             unit.eq(in_field[16:24]), memory.eq(in_field[8:16]),
+                             per_word.eq(in_field[:8]), count.eq(in_field[:24]),
+                             count_is_one.eq(facts.low_24_one)]
+                m.d.sync += sent_fields.eq(Cat(   # the first field is always sent
+                    ((in_field[:8] > index) | (index == 0)).replicate(FIELD_BITS)
+                    for index in range(self.write_fields)))
+                with m.If(facts.opcode_write | facts.opcode_read_state):
+                    goto("ADDRESS")
+                with m.Elif(facts.opcode_input):
+                    with m.If(~facts.low_24_zero):
+                        goto("INPUT_DATA")
+                with m.Elif(facts.opcode_step):
+                    with m.If(facts.low_24_zero):
+                        goto("STEP_ANSWER")
                     with m.Else():
-                        m.d.sync += flags.eq(flags | protocol.FLAG_UNKNOWN_OPCODE)
-
-            with m.State("ADDRESS"):
-                m.d.comb += in_ready.eq(1)
-                with m.If(in_valid):
-                    m.d.sync += [address.eq(in_field), write_address.eq(in_field)]
-                    m.next = "COUNT"
-
-            with m.State("COUNT"):
-                m.d.comb += in_ready.eq(1)
-                with m.If(in_valid):
-                    m.d.sync += count.eq(in_field)
-                    with m.If(facts.zero):
-                        m.next = "HEADER"
-                    with m.Elif(opcode == protocol.WRITE):
-                        m.d.sync += field_select.eq(1)
-                        m.next = "WRITE_DATA"
-                    with m.Else():
-                        m.next = "READ_ISSUE"
-
-            with m.State("WRITE_DATA"):
-                m.d.comb += in_ready.eq(1)
-                with m.If(in_valid):
-                    with m.If(last_field_of_word):
-                        m.d.sync += [slot.eq(0), program.enable.eq(1), count.eq(count - 1),
-                                     field_select.eq(1)]
-                        with m.If(count == 1):
-                            m.d.sync += field_select.eq(0)
-                            m.next = "HEADER"
-                    with m.Else():
-                        m.d.sync += [slot.eq(slot + 1), field_select.eq(field_select << 1)]
-
-            with m.State("INPUT_DATA"):
-                m.d.comb += in_ready.eq(1)
-                with m.If(in_valid):
-                    with m.If(input_count < self.input_buffer_depth):
-                        m.d.comb += [input_write.en.eq(1), input_write.addr.eq(input_count),
-                                     input_write.data.eq(in_field)]
-                        m.d.sync += input_count.eq(input_count + 1)
-                    with m.Else():
-                        m.d.sync += flags.eq(flags | protocol.FLAG_INPUT_OVERFLOW)
-                    m.d.sync += count.eq(count - 1)
-                    with m.If(count == 1):
-                        m.next = "HEADER"
-
-            with m.State("STEP_START"):
-                with m.If(count == 0):
-                    m.next = "STEP_ANSWER"
+                        m.d.sync += self.step_start.eq(1)
+                        goto("STEP_WAIT")
+                with m.Elif(facts.opcode_read_output):
+                    m.d.sync += output_index.eq(0)
+                    goto("OUTPUT_FETCH")
+                with m.Elif(facts.opcode_read_counters):
+                    m.d.sync += counter_select.eq(1)
+                    goto("COUNTERS_LOAD")
                 with m.Else():
-                    m.d.comb += self.step_start.eq(1)
-                    m.next = "STEP_WAIT"
+                    m.d.sync += flags.eq(flags | protocol.FLAG_UNKNOWN_OPCODE)
 
-            with m.State("STEP_WAIT"):
-                with m.If(self.step_done):
-                    m.d.sync += [count.eq(count - 1),
-                                 step_index.eq(step_index + 1)]
-                    m.next = "STEP_START"
+        with in_state("ADDRESS"):
+            with m.If(in_valid):
+                m.d.sync += [read_address.eq(in_field), write_address.eq(in_field)]
+                goto("COUNT")
 
-            with m.State("STEP_ANSWER"):
-                m.d.comb += [out_valid.eq(1),
-                             # Every requested step is done by now: steps_done[15:0] is the
-                             # header's steps[15:0] (no counter of its own).
-                             out_field.eq(Cat(per_word, memory, step_flags,
-                                              Const(protocol.STEP, 8)))]
-                with m.If(out_ready):
-                    m.d.sync += flags.eq(0)
-                    m.next = "HEADER"
-
-            with m.State("OUTPUT_FETCH"):
-                m.d.comb += output_read.addr.eq(address)
-                # READ_OUTPUT counts `address` up from 0 to `output_count`, so its high bits are
-                # zero here: comparing only the low ones keeps 32-bit compares out of the FSM.
-                with m.If(address[:len(output_count)] == output_count):
-                    m.next = "OUTPUT_END"
+        with in_state("COUNT"):
+            with m.If(in_valid):
+                m.d.sync += [count.eq(in_field), count_is_one.eq(facts.one)]
+                start_word()
+                with m.If(facts.zero):
+                    goto("HEADER")
+                with m.Elif(command_is_write):
+                    m.d.sync += field_select.eq(1)
+                    goto("WRITE_DATA")
                 with m.Else():
-                    m.next = "OUTPUT_LOAD"
+                    m.d.sync += read.enable.eq(1)
+                    goto("READ_WAIT")
 
-            with m.State("OUTPUT_LOAD"):
-                # The block RAM's output goes to a register before the response multiplexer.
-                m.d.sync += output_word.eq(output_read.data)
-                m.next = "OUTPUT_SEND"
+        with in_state("WRITE_DATA"):
+            with m.If(in_valid):
+                with m.If(last_field_of_word):
+                    m.d.sync += [program.enable.eq(1), field_select.eq(1)]
+                    count_down()
+                    start_word()
+                    with m.If(count_is_one):
+                        m.d.sync += field_select.eq(0)
+                        goto("HEADER")
+                with m.Else():
+                    m.d.sync += field_select.eq(field_select << 1)
+                    next_field()
 
-            with m.State("OUTPUT_SEND"):
-                m.d.comb += [out_valid.eq(1), out_field.eq(output_word)]
-                with m.If(out_ready):
-                    m.d.sync += address.eq(address + 1)
-                    m.next = "OUTPUT_FETCH"
+        with in_state("INPUT_DATA"):
+            with m.If(in_valid):
+                with m.If(input_count < self.input_buffer_depth):
+                    m.d.comb += input_write.en.eq(1)
+                    m.d.sync += input_count.eq(input_count + 1)
+                with m.Else():
+                    m.d.sync += flags.eq(flags | protocol.FLAG_INPUT_OVERFLOW)
+                count_down()
+                with m.If(count_is_one):
+                    goto("HEADER")
 
-            with m.State("OUTPUT_END"):
-                m.d.comb += [out_valid.eq(1),
-                             out_field.eq(protocol.END_MARKER
-                                          | Cat(output_count.as_unsigned(), Const(0, 16))
-                                          | (output_overflow << 30))]
-                with m.If(out_ready):
-                    m.d.sync += [output_count.eq(0), output_overflow.eq(0), step_index.eq(0)]
-                    m.next = "HEADER"
+        with in_state("STEP_WAIT"):
+            with m.If(self.step_done):
+                m.d.sync += step_index.eq(step_index + 1)
+                count_down()
+                with m.If(count_is_one):
+                    goto("STEP_ANSWER")
+                with m.Else():
+                    m.d.sync += self.step_start.eq(1)
 
-            with m.State("READ_ISSUE"):
-                m.d.comb += self.read.enable.eq(1)
-                m.next = "READ_WAIT"
+        with in_state("STEP_ANSWER"):
+            with m.If(out_ready):
+                m.d.sync += flags.eq(0)
+                goto("HEADER")
 
-            with m.State("READ_WAIT"):
-                with m.If(self.read.valid):
-                    m.d.sync += [read_word.eq(self.read.data), slot.eq(0)]
-                    m.next = "READ_SEND"
+        with in_state("OUTPUT_FETCH"):
+            with m.If(output_index == output_count):
+                goto("OUTPUT_END")
+            with m.Else():
+                goto("OUTPUT_LOAD")
 
-            with m.State("READ_SEND"):
-                m.d.comb += [out_valid.eq(1),
-                             out_field.eq(read_word.word_select(slot, FIELD_BITS))]
-                with m.If(out_ready):
-                    with m.If(last_field_of_word):
-                        m.d.sync += [address.eq(address + 1), count.eq(count - 1)]
-                        with m.If(count == 1):
-                            m.next = "HEADER"
-                        with m.Else():
-                            m.next = "READ_ISSUE"
+        with in_state("OUTPUT_LOAD"):
+            # The block RAM's output goes to a register before the response multiplexer.
+            m.d.sync += output_word.eq(output_read.data)
+            goto("OUTPUT_SEND")
+
+        with in_state("OUTPUT_SEND"):
+            with m.If(out_ready):
+                m.d.sync += output_index.eq(output_index + 1)
+                goto("OUTPUT_FETCH")
+
+        with in_state("OUTPUT_END"):
+            with m.If(out_ready):
+                m.d.sync += [output_count.eq(0), output_overflow.eq(0), step_index.eq(0)]
+                goto("HEADER")
+
+        with in_state("READ_WAIT"):
+            with m.If(read.valid):
+                m.d.sync += read_word.eq(read.data)
+                start_word()
+                goto("READ_SEND")
+
+        with in_state("READ_SEND"):
+            with m.If(out_ready):
+                with m.If(last_field_of_word):
+                    m.d.sync += read_address.eq(read_address + 1)
+                    count_down()
+                    with m.If(count_is_one):
+                        goto("HEADER")
                     with m.Else():
-                        m.d.sync += slot.eq(slot + 1)
+                        m.d.sync += read.enable.eq(1)
+                        goto("READ_WAIT")
+                with m.Else():
+                    m.d.sync += read_word.eq(read_word >> FIELD_BITS)
+                    next_field()
 
-            with m.State("COUNTERS_SEND"):
-                m.d.comb += out_valid.eq(1)
-                # READ_COUNTERS counts `address` up from 0: only its low bits select a counter.
-                counter_index = address[:bits_for(len(self.counters))]
-                with m.Switch(counter_index):
-                    for index, counter in enumerate(self.counters):
-                        with m.Case(index):
-                            m.d.comb += out_field.eq(counter)
-                with m.If(out_ready):
-                    m.d.sync += address.eq(address + 1)
-                    with m.If(counter_index == len(self.counters) - 1):
-                        m.next = "HEADER"
+        with in_state("COUNTERS_LOAD"):
+            # The counters come from across the die: registered before the response multiplexer.
+            m.d.sync += counter_word.eq(reduce(operator.or_, (
+                counter & selected.replicate(32)
+                for counter, selected in zip(self.counters, counter_select))))
+            goto("COUNTERS_SEND")
+
+        with in_state("COUNTERS_SEND"):
+            with m.If(out_ready):
+                m.d.sync += counter_select.eq(counter_select << 1)
+                with m.If(counter_select[-1]):
+                    goto("HEADER")
+                with m.Else():
+                    goto("COUNTERS_LOAD")
 
         # Output capture: always ready, so the router never waits for the host.
         m.d.comb += [self.output_events.ready.eq(1),
@@ -396,59 +495,58 @@ class HostInterface(wiring.Component):
         with m.If(start):
             m.d.sync += playing.eq(1)
 
-    def _gather_fields(self, m: Module):
-        """Command words -> 32-bit fields (least significant word first), with the field's
-        ``FIELD_FACTS`` registered beside it: the decoder's next state then depends on a few
-        flip-flops instead of 32-bit compares of the field."""
-        per_field = FIELD_BITS // self.host_width
-        field = Signal(FIELD_BITS)
-        facts = Signal(FIELD_FACTS)
-        full = Signal()
-        position = Signal(range(per_field))
-        valid = Signal()
-        ready = Signal()
-        command = self.command
-        take = command.valid & command.ready
-        m.d.comb += [valid.eq(full), command.ready.eq(~full | ready)]
-        with m.If(full & ready):
-            m.d.sync += full.eq(0)
-        with m.If(take):
-            with m.Switch(position):
-                for index in range(per_field):
-                    with m.Case(index):
-                        m.d.sync += field.word_select(index, self.host_width).eq(command.payload)
-            with m.If(position == per_field - 1):
-                # The complete field: the earlier words (registered) and the last one arriving.
-                complete = Cat(field[:FIELD_BITS - self.host_width], command.payload)
-                opcode = complete[24:]
-                m.d.sync += [position.eq(0), full.eq(1), facts.eq(Cat(
-                    complete == 0, complete[:24] == 0,
-                    opcode == protocol.WRITE, opcode == protocol.READ_STATE,
-                    opcode == protocol.INPUT, opcode == protocol.STEP,
-                    opcode == protocol.READ_OUTPUT, opcode == protocol.READ_COUNTERS))]
-            with m.Else():
-                m.d.sync += position.eq(position + 1)
-        return field, valid, ready, facts
+    def _gather_fields(self, m: Module) -> stream.Interface:
+        """Command words -> a stream of 32-bit fields (least significant word first), each with
+        its ``FIELD_FACTS``: the decoder's next state then depends on a few flip-flops instead
+        of 32-bit compares of the field.
 
-    def _split_fields(self, m: Module):
-        """32-bit fields -> response words (least significant word first)."""
+        A field and its facts enter a :class:`StreamRegister` as its last word arrives (no
+        added latency: that register is the field the decoder reads). ``command.ready`` is its
+        skid entry being free, a flip-flop: the decoder's ``ready`` reaches that register's
+        clock enables only, never the command link."""
         per_field = FIELD_BITS // self.host_width
-        field = Signal(FIELD_BITS)
-        loaded = Signal(FIELD_BITS)
-        full = Signal()
+        fields = m.submodules.command_fields = StreamRegister(
+            data.StructLayout({"field": FIELD_BITS, "facts": FIELD_FACTS}))
+        earlier = Signal(FIELD_BITS - self.host_width, reset_less=True)  # the field's words so far
         position = Signal(range(per_field))
-        valid = Signal()
-        ready = Signal()
+        command = self.command
+        last_word = position == per_field - 1
+        complete = Cat(earlier, command.payload)
+        opcode = complete[24:]
+        m.d.comb += [
+            command.ready.eq(fields.i.ready),
+            fields.i.valid.eq(command.valid & last_word),
+            fields.i.payload.field.eq(complete),
+            fields.i.payload.facts.eq(Cat(
+                complete == 0, complete == 1, complete[:24] == 0, complete[:24] == 1,
+                opcode == protocol.WRITE, opcode == protocol.READ_STATE,
+                opcode == protocol.INPUT, opcode == protocol.STEP,
+                opcode == protocol.READ_OUTPUT, opcode == protocol.READ_COUNTERS)),
+        ]
+        with m.If(command.valid & command.ready):
+            with m.Switch(position):
+                for index in range(per_field - 1):
+                    with m.Case(index):
+                        m.d.sync += earlier.word_select(index, self.host_width).eq(
+                            command.payload)
+            m.d.sync += position.eq(Mux(last_word, 0, position + 1))
+        return fields.o
+
+    def _split_fields(self, m: Module) -> stream.Interface:
+        """A stream of 32-bit fields -> response words (least significant word first).
+
+        The field being sent is the output register of a :class:`StreamRegister` that moves on
+        with the field's last word, so the decoder's ``ready`` is that register's skid entry
+        being free (a flip-flop), and ``response.ready`` reaches no further than its clock
+        enables."""
+        per_field = FIELD_BITS // self.host_width
+        fields = m.submodules.response_fields = StreamRegister(FIELD_BITS)
+        position = Signal(range(per_field))
         response = self.response
         last_word = position == per_field - 1
-        m.d.comb += [response.valid.eq(full),
-                     response.payload.eq(loaded.word_select(position, self.host_width)),
-                     ready.eq(~full | (response.ready & last_word))]
+        m.d.comb += [response.valid.eq(fields.o.valid),
+                     response.payload.eq(fields.o.payload.word_select(position, self.host_width)),
+                     fields.o.ready.eq(response.ready & last_word)]
         with m.If(response.valid & response.ready):
-            with m.If(last_word):
-                m.d.sync += [position.eq(0), full.eq(0)]
-            with m.Else():
-                m.d.sync += position.eq(position + 1)
-        with m.If(valid & ready):
-            m.d.sync += [loaded.eq(field), full.eq(1)]
-        return field, valid, ready
+            m.d.sync += position.eq(Mux(last_word, 0, position + 1))
+        return fields.i

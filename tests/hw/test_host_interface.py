@@ -186,3 +186,38 @@ def test_driver_packing_round_trips():
         hd.to_words([1], 12)
     with pytest.raises(CodesignError):
         hd.decode_output([0, 1])                          # no end marker
+
+
+@pytest.mark.parametrize("host_width", [8, 32])
+def test_commands_stream_at_one_word_per_cycle(host_width):
+    """While the decoder takes fields, ``command.ready`` never falls (one field per cycle on a
+    32-bit stream): WRITE, INPUT and the next header back to back."""
+    dut = HostInterface(host_width=host_width, write_data_bits=WORD_BITS,
+                        read_data_bits=READ_BITS, input_buffer_depth=8, output_buffer_depth=4)
+    commands = (hd.encode_write(hd.core_unit(0), 1, 5, [1, 2, 3, 4], 32)
+                + hd.encode_write(hd.core_unit(1), 2, 9, [7 << 64, 8], WORD_BITS)
+                + hd.encode_input([1, 2, 3]))
+    words = hd.to_words(commands, host_width)
+    writes = []
+
+    async def host(ctx):
+        ctx.set(dut.command.valid, 1)
+        for word in words:
+            ctx.set(dut.command.payload, word)
+            _, _, ready, enable, address, data = await ctx.tick().sample(
+                dut.command.ready, dut.program.enable, dut.program.address, dut.program.data)
+            assert ready, "the decoder stalled the command stream"
+            if enable:
+                writes.append((address, data))
+        ctx.set(dut.command.valid, 0)
+        for _ in range(4):
+            _, _, enable, address, data = await ctx.tick().sample(
+                dut.program.enable, dut.program.address, dut.program.data)
+            if enable:
+                writes.append((address, data))
+
+    simulator = Simulator(dut)
+    simulator.add_clock(1e-8)
+    simulator.add_testbench(host)
+    simulator.run()
+    assert writes == [(5, 1), (6, 2), (7, 3), (8, 4), (9, 7 << 64), (10, 8)]
