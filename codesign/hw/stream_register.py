@@ -46,5 +46,9 @@ class StreamRegister(wiring.Component):
                          payload.eq(Mux(skid_valid, skid, incoming)),
                          skid_valid.eq(0)]
         with m.Elif(self.i.valid & ~skid_valid):
-            m.d.sync += [skid_valid.eq(1), skid.eq(incoming)]
+            m.d.sync += skid_valid.eq(1)
+        # The skid entry's data follow the input while it is free (qualified by `skid_valid`),
+        # so their clock enable is that one flip-flop, not the consumer's `ready`.
+        with m.If(~skid_valid):
+            m.d.sync += skid.eq(incoming)
         return m
