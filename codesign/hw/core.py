@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -100,7 +100,13 @@ class Core(wiring.Component):
         for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS,
                        MemorySelect.STATE):
             small = select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS)
-            memory = Memory(shape=layout.words[select].layout, depth=layout.depth(select),
+            shape = layout.words[select].layout
+            if select == MemorySelect.SEGMENTS:
+                # Each segment entry is stored with `first > last` (an empty segment), computed
+                # as it is written: the sweep then decides on a stored bit, not on a compare of
+                # the memory's output.
+                shape = data.StructLayout({"entry": shape, "empty": 1})
+            memory = Memory(shape=shape, depth=layout.depth(select),
                             init=[], attrs=small_attrs if small else COLLISION_FREE)
             m.submodules[select.name.lower()] = memory
             memories[select] = memory
@@ -111,6 +117,9 @@ class Core(wiring.Component):
         for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS):
             port = memories[select].write_port()
             enable, address, word = writes[select]
+            if select == MemorySelect.SEGMENTS:
+                entry = layout.words[select].layout(word[:layout.words[select].width])
+                word = Cat(entry.as_value(), entry.first > entry.last)
             m.d.comb += [port.en.eq(enable), port.addr.eq(address), port.data.eq(word)]
         state_write = memories[MemorySelect.STATE].write_port()
         state_read = memories[MemorySelect.STATE].read_port()
@@ -147,7 +156,7 @@ class Core(wiring.Component):
         result_neuron = Signal.like(neuron)
         result_id = Signal(SOURCE_ID_BITS)
         clear_neuron = Signal(range(neurons + 1))
-        segment = segment_read.data
+        segment = segment_read.data.entry
         # The segment entry is held on its memory's output for the sweep; with timing registers
         # its last neuron is copied to a register (valid from the first SWEEP cycle on), which
         # keeps the block RAM's slow output off the sweep's end compare.
@@ -203,7 +212,7 @@ class Core(wiring.Component):
             with m.State("SEGMENT"):
                 m.d.sync += [neuron.eq(segment.first), result_neuron.eq(segment.first),
                              result_id.eq(segment.base_id)]
-                with m.If(segment.first > segment.last):
+                with m.If(segment_read.data.empty):
                     m.next = "IDLE"
                 with m.Else():
                     m.d.sync += issue.eq(1)

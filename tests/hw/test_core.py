@@ -24,6 +24,7 @@ INPUTS = 8                      # host sources 0..7 -> A
 A_BASE, B_BASE = 8, 32          # spike ids of A: 8..19, of B: 32..41
 CROSSBAR_SOURCE, CROSSBAR_ROW = 50, 7
 STEPS = 10
+EMPTY_SEGMENT = 2
 
 
 class Network:
@@ -72,7 +73,10 @@ class Network:
         image += [(MemorySelect.SEGMENTS, 0, fields[MemorySelect.SEGMENTS].pack(
                       {"first": A[0], "last": A[-1], "profile": 0, "base_id": A_BASE})),
                   (MemorySelect.SEGMENTS, 1, fields[MemorySelect.SEGMENTS].pack(
-                      {"first": B[0], "last": B[-1], "profile": 1, "base_id": B_BASE}))]
+                      {"first": B[0], "last": B[-1], "profile": 1, "base_id": B_BASE})),
+                  # An empty segment (first > last): firing it must update no neuron.
+                  (MemorySelect.SEGMENTS, EMPTY_SEGMENT, fields[MemorySelect.SEGMENTS].pack(
+                      {"first": B[-1], "last": A[0], "profile": 1, "base_id": B_BASE}))]
         image += [(MemorySelect.BIAS, i, fields[MemorySelect.BIAS].pack({"bias": int(b)}))
                   for i, b in enumerate(self.bias)]
         image += [(MemorySelect.STATE, i, fields[MemorySelect.STATE].pack(
@@ -173,7 +177,7 @@ def run_core(network: Network, timing_registers: bool = True):
             if t == 4:
                 queue.append(CROSSBAR_SOURCE)
             await settle(step_spikes)
-            for segment in (0, 1):
+            for segment in (0, EMPTY_SEGMENT, 1):
                 ctx.set(core.fire, 1)
                 ctx.set(core.segment, segment)
                 await cycle()
