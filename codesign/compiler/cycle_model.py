@@ -52,8 +52,9 @@ INPUT_CYCLES = 1
 #: per phase).
 PHASE_CYCLES = 10
 #: Router and engine pipeline fill of a phase that delivers events, with the register slices
-#: on the core -> router and router -> core links and the registered barrier.
-DELIVERY_CYCLES = 11
+#: on the core -> router and router -> core links, the engine's per-lane decode register (and
+#: its crossbar-row register) and the registered barrier.
+DELIVERY_CYCLES = 12
 #: From a host-bound spike's router slot (in sweep cycles) to the end of its phase, with the
 #: register slices on the core -> router and router -> host links.
 HOST_DELIVERY_CYCLES = 7
@@ -63,8 +64,9 @@ LINK_CYCLES = 2
 #: CONVERT, settle, the result link's register, the registered barrier and the result path of
 #: a tile conversion.
 CONVERT_CYCLES = 5
-#: Pipeline of a tile conversion (crossbar_tile.py: ``outputs * max(active_rows, 2S) + 13``).
-TILE_FIXED_CYCLES = 13
+#: Pipeline of a tile conversion (crossbar_tile.py: ``outputs * max(active_rows, 2S) + 13``),
+#: plus the cycle its last result then spends in the engine's decode register.
+TILE_FIXED_CYCLES = 14
 
 
 @dataclass
