@@ -52,9 +52,10 @@ INPUT_CYCLES = 1
 #: per phase).
 PHASE_CYCLES = 10
 #: Router and engine pipeline fill of a phase that delivers events, with the register slices
-#: on the core -> router and router -> core links and the registered barrier (the router's
-#: five stages: grant, intake, halves, match, deliver).
-DELIVERY_CYCLES = 13
+#: on the core -> router and router -> core links, the router's five stages (grant, intake,
+#: halves, match, deliver), the engine's per-lane decode register (and its crossbar-row
+#: register) and the registered barrier.
+DELIVERY_CYCLES = 14
 #: From a host-bound spike's router slot (in sweep cycles) to the end of its phase, with the
 #: register slices on the core -> router and router -> host links (and the router's five
 #: stages).
@@ -68,8 +69,9 @@ SPLIT_COMPARE_CYCLES = 1
 #: CONVERT, settle, the result link's register, the registered barrier and the result path of
 #: a tile conversion.
 CONVERT_CYCLES = 5
-#: Pipeline of a tile conversion (crossbar_tile.py: ``outputs * max(active_rows, 2S) + 13``).
-TILE_FIXED_CYCLES = 13
+#: Pipeline of a tile conversion (crossbar_tile.py: ``outputs * max(active_rows, 2S) + 13``),
+#: plus the cycle its last result then spends in the engine's decode register.
+TILE_FIXED_CYCLES = 14
 
 
 @dataclass

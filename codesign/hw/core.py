@@ -128,7 +128,9 @@ class Core(wiring.Component):
         bias_read = memories[MemorySelect.BIAS].read_port()
 
         # -- events, crossbar ------------------------------------------------------------------
-        engine_enable = Signal()
+        # A register (loaded with its value of the next cycle in the FSM below): it gates the
+        # engine's ready signals, the clock enables of the links in front of the core.
+        engine_enable = Signal(init=1)
         # The core's own copy of the slot (it changes only while every core is idle): the
         # sequencer's register would otherwise fan out to every core's accumulator addressing.
         # Loading it only while idle also keeps synthesis from merging the cores' copies.
@@ -185,7 +187,14 @@ class Core(wiring.Component):
             engine.sweep_read.eq(issue),
         ]
         m.d.sync += [issued[0].eq(issue), issued_neuron.eq(neuron), issued[1].eq(issued[0])]
-        engine_idle = ~engine.busy
+        # The engine's `busy` a cycle late (it is an OR from all over the engine), counting what
+        # the engine takes in that cycle too, so it never reads idle with work in flight. It
+        # rises a cycle after `busy` falls: a fire comes only after the sequencer's barrier saw
+        # the core idle, and the CLEAR state outlasts the engine's clear.
+        engine_idle = Signal(init=1)
+        m.d.sync += engine_idle.eq(~engine.busy & ~(engine.events.valid & engine.events.ready)
+                                   & ~(engine.crossbar_sums.valid & engine.crossbar_sums.ready)
+                                   & ~engine.clear)
         # The engine's clear strobe leaves a flip-flop: it resets the engine's clear counter,
         # whose flip-flops sit by the accumulator block RAMs, far from this FSM. A clear is not
         # counted (the sequencer quiesces), and the sweep's CLEAR state outlasts the extra cycle.
@@ -197,10 +206,18 @@ class Core(wiring.Component):
         # one two cycles before DRAIN ends, so the late flag never reads empty too early.
         spikes_empty = Signal()
         m.d.sync += spikes_empty.eq(spikes.level == 0)
+        # The engine takes events in IDLE while no fire or clear is pending.
+        keep_enabled = ~self.fire & ~fire_pending & ~self.clear & ~clear_pending
+        m.d.sync += engine_enable.eq(0)
+
+        def enter_idle():
+            m.d.sync += engine_enable.eq(keep_enabled)
+            m.next = "IDLE"
+
         with m.FSM() as fsm:
             with m.State("IDLE"):
-                m.d.comb += [engine_enable.eq(~fire_pending & ~clear_pending),
-                             serve_read.eq(read_pending)]
+                m.d.sync += engine_enable.eq(keep_enabled)
+                m.d.comb += serve_read.eq(read_pending)
                 with m.If(fire_pending & engine_idle & spikes_empty):
                     m.d.comb += segment_read.en.eq(1)
                     m.d.sync += fire_pending.eq(0)
@@ -213,7 +230,7 @@ class Core(wiring.Component):
                 m.d.sync += [neuron.eq(segment.first), result_neuron.eq(segment.first),
                              result_id.eq(segment.base_id)]
                 with m.If(segment_read.data.empty):
-                    m.next = "IDLE"
+                    enter_idle()
                 with m.Else():
                     m.d.sync += issue.eq(1)
                     m.next = "SWEEP"
@@ -224,13 +241,13 @@ class Core(wiring.Component):
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 with m.If((in_flight == 0) & ~issued[0] & ~issued[1]):
-                    m.next = "IDLE"
+                    enter_idle()
             with m.State("CLEAR"):
                 m.d.comb += clearing.eq(1)
                 with m.If(clear_neuron < neurons):
                     m.d.sync += clear_neuron.eq(clear_neuron + 1)
                 with m.Elif(engine_idle):
-                    m.next = "IDLE"
+                    enter_idle()
 
         # The profile is copied out of its memory so the unit's multipliers start at a register;
         # the copy is ready before the first neuron's registered inputs reach them. Without

@@ -7,13 +7,20 @@ work is proportional to spikes x fan-out / lanes, never to the neuron count. Pip
     lookup   source table (sync read), entry register  one event per cycle
     issue    word address counter (sync read)           one word per cycle, no gap between events
     word     register the block-RAM output
-    decode   lane slots -> (bank, row, weight)          crossbar partial sums merge here
+    decode   per lane: slot -> (address, weight)        crossbar partial sums merge here
+             into a register beside the lane's accumulator block RAM
     read     per-lane accumulator read
     capture  register the block-RAM output
     add      forwarded value + weight -> write back
 
 A source-table entry's ``row_offset`` (``shared_rows``) is added to every slot's row in the
 decode stage, modulo ``rows_per_lane``: sources whose rows differ only by that shift share words.
+Crossbar-mapped entries leave as row numbers through a register slice (with
+``timing_registers``).
+
+``events.ready`` and ``crossbar_sums.ready`` (the clock enables of the register slices in front
+of the engine) are small functions of flip-flops: the issue stage keeps ``remaining != 0`` and
+``remaining <= 1`` as flags, and ``enable`` is a register in the core.
 
 Accumulators: lane ``k`` owns neurons ``k, k + lanes, ...`` in its own memory (one read and one
 write port, so one block RAM), address ``bank * rows_per_lane + neuron // lanes``, bank
@@ -21,8 +28,11 @@ write port, so one block RAM), address ``bank * rows_per_lane + neuron // lanes`
 cycles before the writes of the two words ahead of it land, so the add stage forwards from the
 last two writes (newest first); sums are therefore exact for any sequence of targets.
 
-The sweep reads (and in the same cycle clears) one accumulator through ``sweep_*``; ``clear``
-zeroes every bank. Both are only legal while the engine is idle (the core ensures it).
+The sweep reads one accumulator through ``sweep_*`` and clears it a cycle later (the zero write
+is registered per lane, like the clear's); ``clear`` zeroes every bank. Both are only legal
+while the engine is idle (the core ensures it), and a swept accumulator is not swept again in
+the next cycle. ``busy`` is an OR of a few flip-flops: the valids of the stages after the
+issue stage are ORed a cycle ahead into ``draining``.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ from amaranth.lib.wiring import In, Out
 from codesign.hw.core_layout import (COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect,
                                      bits_for)
 from codesign.hw.host_interface import ProgramWriteSignature, memory_write
+from codesign.hw.stream_register import StreamRegister
 
 
 def crossbar_sum_layout(layout: CoreLayout) -> data.StructLayout:
@@ -146,23 +157,36 @@ class SynapseEngine(wiring.Component):
         # -- issue: one synapse word per cycle; the next entry is taken with the last word -----
         address = Signal(layout.synapse_address_bits)
         remaining = Signal(len(entry.word_count))
+        # Flags kept with `remaining`, so no compare of it sits in front of the ready signals.
+        issuing = Signal()             # remaining != 0
+        can_take = Signal(init=1)      # remaining <= 1: the next entry can be taken this cycle
         # The entry's row offset travels with its words (issue -> read -> word register).
         row_offsets = [Signal(layout.row_bits, name=f"row_offset_{stage}")
                        for stage in ("issue", "read", "word")] if layout.shared_rows else []
-        issuing = remaining != 0
-        can_take = ~issuing | (remaining == 1)
-        forward_row = entry_valid & entry.crossbar & can_take
+        # Crossbar rows leave through a register slice: its `ready` is a flip-flop, where the
+        # top level's would be decoded from the row number.
+        if layout.timing_registers:
+            m.submodules.row_register = row_register = StreamRegister(layout.crossbar_row_bits)
+            wiring.connect(m, row_register.o, wiring.flipped(self.crossbar_rows))
+            rows, rows_held = row_register.i, row_register.occupied
+        else:
+            rows, rows_held = self.crossbar_rows, Const(0)
         m.d.comb += [
-            self.crossbar_rows.valid.eq(forward_row),
-            self.crossbar_rows.payload.eq(entry.first_word),
-            entry_taken.eq(entry_valid & can_take & (~entry.crossbar | self.crossbar_rows.ready)),
+            rows.valid.eq(entry_valid & entry.crossbar & can_take),
+            rows.payload.eq(entry.first_word),
+            entry_taken.eq(entry_valid & can_take & (~entry.crossbar | rows.ready)),
         ]
+        # (The compares are written as bit tests: Yosys would build carry chains for them.)
         with m.If(entry_taken & ~entry.crossbar):
-            m.d.sync += [address.eq(entry.first_word), remaining.eq(entry.word_count)]
+            m.d.sync += [address.eq(entry.first_word), remaining.eq(entry.word_count),
+                         issuing.eq(entry.word_count.any()),
+                         can_take.eq(~entry.word_count[1:].any())]          # count <= 1
             if layout.shared_rows:
                 m.d.sync += row_offsets[0].eq(entry.row_offset)
         with m.Elif(issuing):
-            m.d.sync += [address.eq(address + 1), remaining.eq(remaining - 1)]
+            m.d.sync += [address.eq(address + 1), remaining.eq(remaining - 1),
+                         issuing.eq(~can_take),
+                         can_take.eq(~remaining[2:].any() & ~remaining[:2].all())]  # <= 2
         word_read = synapses.read_port()
         m.d.comb += [word_read.addr.eq(address), word_read.en.eq(1)]
         # Crossbar partial sums use the cycles without a word.
@@ -177,11 +201,9 @@ class SynapseEngine(wiring.Component):
         word = Signal(word_layout, reset_less=True)
         crossbar_accepted = Signal()
         crossbar_accepted_sum = Signal(crossbar_sum_layout(layout), reset_less=True)
-        crossbar_valid = Signal()
         crossbar_sum = Signal(crossbar_sum_layout(layout), reset_less=True)
         m.d.sync += [word_read_valid.eq(issuing), word_valid.eq(word_read_valid),
-                     word.eq(word_read.data),
-                     crossbar_accepted.eq(sum_accepted), crossbar_valid.eq(crossbar_accepted),
+                     word.eq(word_read.data), crossbar_accepted.eq(sum_accepted),
                      crossbar_sum.eq(crossbar_accepted_sum)]
         if layout.shared_rows:
             m.d.sync += [row_offsets[1].eq(row_offsets[0]), row_offsets[2].eq(row_offsets[1])]
@@ -194,8 +216,9 @@ class SynapseEngine(wiring.Component):
         operation_layout = data.StructLayout({
             "valid": unsigned(1), "address": unsigned(accumulator_address_bits),
             "weight": signed(layout.accumulator_bits)})
-        crossbar_lane = crossbar_sum.target[:lane_shift] if lane_shift else Const(0)
-        crossbar_row = crossbar_sum.target[lane_shift:]
+        crossbar_lane = crossbar_accepted_sum.target[:lane_shift] if lane_shift else Const(0)
+        crossbar_address = accumulator_address(bank_of(crossbar_sum.delay),
+                                               crossbar_sum.target[lane_shift:])
 
         # -- per lane: read, capture, add with forwarding, write -------------------------------
         sweep_lane = self.sweep_neuron[:lane_shift] if lane_shift else Const(0)
@@ -205,24 +228,27 @@ class SynapseEngine(wiring.Component):
                      sweep_lane_delayed[1].eq(sweep_lane_delayed[0])]
         clearing = Signal()
         clear_address = Signal(accumulator_address_bits)
-        pipeline_valid = []
+        # Zero writes (clear, and the swept accumulator) land a cycle after their address is
+        # known, from registers: one address for every lane, an enable per lane.
+        zero_address = Signal(accumulator_address_bits, reset_less=True)
+        m.d.sync += zero_address.eq(Mux(clearing, clear_address, sweep_address))
+        stage_valid = []
         for lane in range(lanes):
+            # Each lane's decode register sits by its accumulator block RAM, so the read
+            # address is a register; its source is selected by a flag of the lane's own (the
+            # crossbar sum's lane, decoded a stage ahead), not by one valid bit for all lanes.
+            crossbar_here = Signal(name=f"crossbar_here_{lane}")
+            m.d.sync += crossbar_here.eq(crossbar_accepted & (crossbar_lane == lane))
             decoded = Signal(operation_layout, name=f"decoded_{lane}")
-            with m.If(word_valid):
-                m.d.comb += [
-                    decoded.valid.eq(1),
-                    decoded.address.eq(accumulator_address(
-                        bank_of(word[f"lane{lane}_delay"]),
-                        shifted(word[f"lane{lane}_row"]))),
-                    decoded.weight.eq(word[f"lane{lane}_weight"]),
-                ]
-            with m.Elif(crossbar_valid & (crossbar_lane == lane)):
-                m.d.comb += [
-                    decoded.valid.eq(1),
-                    decoded.address.eq(accumulator_address(bank_of(crossbar_sum.delay),
-                                                           crossbar_row)),
-                    decoded.weight.eq(crossbar_sum.value),
-                ]
+            m.d.sync += decoded.valid.eq(word_valid | crossbar_here)
+            with m.If(crossbar_here):
+                m.d.sync += [decoded.address.eq(crossbar_address),
+                             decoded.weight.eq(crossbar_sum.value)]
+            with m.Else():
+                m.d.sync += [decoded.address.eq(accumulator_address(
+                                 bank_of(word[f"lane{lane}_delay"]),
+                                 shifted(word[f"lane{lane}_row"]))),
+                             decoded.weight.eq(word[f"lane{lane}_weight"])]
             read, write = accumulator_read[lane], accumulator_write[lane]
             reading = Signal(operation_layout, name=f"reading_{lane}")
             captured = Signal(operation_layout, name=f"captured_{lane}")
@@ -249,20 +275,16 @@ class SynapseEngine(wiring.Component):
                 written[0].weight.eq(total),
                 written[1].eq(written[0]),
             ]
-            sweep_here = self.sweep_read & (sweep_lane == lane)
+            zeroing = Signal(name=f"zeroing_{lane}")
+            m.d.sync += zeroing.eq(clearing | (self.sweep_read & (sweep_lane == lane)))
             m.d.comb += [
                 read.addr.eq(Mux(self.sweep_read, sweep_address, decoded.address)),
                 read.en.eq(1),
+                write.en.eq(zeroing | captured.valid),
+                write.addr.eq(Mux(zeroing, zero_address, captured.address)),
+                write.data.eq(Mux(zeroing, 0, total)),
             ]
-            with m.If(clearing):
-                m.d.comb += [write.en.eq(1), write.addr.eq(clear_address), write.data.eq(0)]
-            with m.Elif(sweep_here):
-                # Read-before-write in the same cycle: the sweep gets the sum, the bank gets 0.
-                m.d.comb += [write.en.eq(1), write.addr.eq(sweep_address), write.data.eq(0)]
-            with m.Else():
-                m.d.comb += [write.en.eq(captured.valid), write.addr.eq(captured.address),
-                             write.data.eq(total)]
-            pipeline_valid += [reading.valid, captured.valid]
+            stage_valid += [crossbar_here, decoded.valid, reading.valid]
 
         # Every lane's output is registered, then the swept neuron's lane is selected.
         lane_outputs = [Signal.like(read.data, name=f"sweep_output_{lane}", reset_less=True)
@@ -286,8 +308,13 @@ class SynapseEngine(wiring.Component):
             with m.If(clear_address == accumulator_depth - 1):
                 m.d.sync += clearing.eq(0)
 
-        m.d.comb += self.busy.eq(looked_up | entry_valid | issuing | word_read_valid | word_valid
-                                 | crossbar_accepted | crossbar_valid | clearing
-                                 | Cat(*pipeline_valid).any())
+        # The stages after the issue stage hold work exactly when their predecessors did a cycle
+        # earlier (the clear's zero writes included; a sweep's are covered by the core's sweep):
+        # their OR is registered from those, away from the core's FSM.
+        draining = Signal()
+        m.d.sync += draining.eq(issuing | word_read_valid | word_valid | sum_accepted
+                                | crossbar_accepted | clearing | Cat(*stage_valid).any())
+        m.d.comb += self.busy.eq(looked_up | entry_valid | issuing | clearing | draining
+                                 | rows_held)
         return m
 
