@@ -7,50 +7,16 @@ from __future__ import annotations
 import random
 
 import pytest
-from amaranth.hdl import Value, unsigned
-from amaranth.sim import Simulator
+from amaranth.hdl import unsigned
 
 from codesign.hw.stream_pipe import StreamPipe
+from stream_bench import run_stream
 
 
 def run(items: list[int], stages: int, offer: float, accept: float, seed: int):
-    """Drive ``i`` and ``o`` from one testbench; returns (received, cycles of (transfer in,
-    transfer out))."""
-    dut = StreamPipe(unsigned(12), stages)
-    rng = random.Random(seed)
-    received, history = [], []
-    payload_in, payload_out = (Value.cast(port.payload) for port in (dut.i, dut.o))
-
-    async def bench(ctx):
-        pending = list(items)
-        for _ in range(20 * len(items) + 20 * stages):
-            offering = bool(pending) and rng.random() < offer
-            accepting = rng.random() < accept
-            ctx.set(dut.i.valid, offering)
-            if offering:
-                ctx.set(payload_in, pending[0])
-            ctx.set(dut.o.ready, accepting)
-            taken_in = offering and ctx.get(dut.i.ready)
-            taken_out = ctx.get(dut.o.valid) and accepting
-            if taken_out:
-                received.append(ctx.get(payload_out))
-            # i.ready is a register: flipping o.ready within the cycle must not change it.
-            ready_before = ctx.get(dut.i.ready)
-            ctx.set(dut.o.ready, not accepting)
-            assert ctx.get(dut.i.ready) == ready_before
-            ctx.set(dut.o.ready, accepting)
-            history.append((taken_in, taken_out))
-            if taken_in:
-                pending.pop(0)
-            await ctx.tick()
-            if not pending and len(received) == len(items):
-                break
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    return received, history
+    """Returns (received, cycles of (transfer in, transfer out))."""
+    return run_stream(StreamPipe(unsigned(12), stages), items, offer, accept, seed,
+                      cycles=20 * len(items) + 20 * stages)
 
 
 @pytest.mark.parametrize("stages, seed", [(1, 0), (2, 1), (3, 2), (3, 3), (5, 4)])
