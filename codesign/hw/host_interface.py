@@ -480,9 +480,11 @@ class HostInterface(wiring.Component):
         head_done = head_valid & ((remaining == 0) | ((remaining == 1) & events.ready))
         move = looked_up & (~head_valid | head_done)
         read = start | (playing & (fetch != input_count) & (~looked_up | move))
-        m.d.comb += [input_read.addr.eq(Mux(start, 0, fetch)), input_read.en.eq(read)]
+        # `fetch` is 0 whenever the player is idle, so the read address is that register alone
+        # (no select by `input_play`, which comes from the sequencer's state across the die).
+        m.d.comb += [input_read.addr.eq(fetch), input_read.en.eq(read)]
         with m.If(read):
-            m.d.sync += fetch.eq(Mux(start, 1, fetch + 1))
+            m.d.sync += fetch.eq(fetch + 1)
         m.d.sync += looked_up.eq(read | (looked_up & ~move))
         with m.If(move):
             m.d.sync += [head_valid.eq(1), head_id.eq(entry_id), remaining.eq(entry_repeat)]
@@ -491,7 +493,7 @@ class HostInterface(wiring.Component):
         with m.Elif(events.valid & events.ready):
             m.d.sync += remaining.eq(remaining - 1)
         with m.If(playing & (fetch == input_count) & ~looked_up & (~head_valid | head_done)):
-            m.d.sync += [playing.eq(0), input_count.eq(0)]
+            m.d.sync += [playing.eq(0), input_count.eq(0), fetch.eq(0)]
         with m.If(start):
             m.d.sync += playing.eq(1)
 
