@@ -137,8 +137,11 @@ class HostInterface(wiring.Component):
     """Command decoder of the host protocol; see the module docstring for the ports' roles."""
 
     def __init__(self, host_width: int, write_data_bits: int, read_data_bits: int,
-                 input_buffer_depth: int, output_buffer_depth: int):
+                 input_buffer_depth: int, output_buffer_depth: int,
+                 registered_ready: bool = True):
         assert host_width in protocol.HOST_WIDTHS
+        #: The field registers are skid buffers (registered readies); without, plain registers.
+        self.registered_ready = registered_ready
         self.host_width = host_width
         self.write_fields = protocol.fields_per_word(write_data_bits)
         self.read_fields = protocol.fields_per_word(read_data_bits)
@@ -508,7 +511,8 @@ class HostInterface(wiring.Component):
         clock enables only, never the command link."""
         per_field = FIELD_BITS // self.host_width
         fields = m.submodules.command_fields = StreamRegister(
-            data.StructLayout({"field": FIELD_BITS, "facts": FIELD_FACTS}))
+            data.StructLayout({"field": FIELD_BITS, "facts": FIELD_FACTS}),
+            skid=self.registered_ready)
         earlier = Signal(FIELD_BITS - self.host_width, reset_less=True)  # the field's words so far
         position = Signal(range(per_field))
         command = self.command
@@ -542,7 +546,8 @@ class HostInterface(wiring.Component):
         being free (a flip-flop), and ``response.ready`` reaches no further than its clock
         enables."""
         per_field = FIELD_BITS // self.host_width
-        fields = m.submodules.response_fields = StreamRegister(FIELD_BITS)
+        fields = m.submodules.response_fields = StreamRegister(FIELD_BITS,
+                                                               skid=self.registered_ready)
         position = Signal(range(per_field))
         response = self.response
         last_word = position == per_field - 1

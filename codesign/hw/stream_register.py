@@ -17,12 +17,16 @@ from amaranth.lib.wiring import In, Out
 class StreamRegister(wiring.Component):
     """``i`` (In stream) -> ``o`` (Out stream) of the same payload shape, one cycle later.
 
+    ``skid=False`` leaves the skid entry out: ``i.ready`` then follows ``o.ready`` in the same
+    cycle (half the flip-flops, still one item per cycle).
+
     ``occupied`` is high while an item is held (an item inside is in neither endpoint's own
     state, so a phase barrier must include it).
     """
 
-    def __init__(self, payload_shape: ShapeLike):
+    def __init__(self, payload_shape: ShapeLike, skid: bool = True):
         self.payload_shape = payload_shape
+        self.skid = skid
         super().__init__({
             "i": In(stream.Signature(payload_shape)),
             "o": Out(stream.Signature(payload_shape)),
@@ -32,6 +36,8 @@ class StreamRegister(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         width = Shape.cast(self.payload_shape).width
+        if not self.skid:
+            return self._plain(m, width)
         skid_valid = Signal()
         # Payloads are qualified by the valid bits: no reset (no LSR net on their flip-flops).
         skid = Signal(width, reset_less=True)
@@ -51,4 +57,14 @@ class StreamRegister(wiring.Component):
         # so their clock enable is that one flip-flop, not the consumer's `ready`.
         with m.If(~skid_valid):
             m.d.sync += skid.eq(incoming)
+        return m
+
+    def _plain(self, m: Module, width: int) -> Module:
+        """Without the skid entry (small parts, where logic cells are scarcer than time):
+        ``i.ready`` is ``~o.valid | o.ready``, combinational from the consumer."""
+        payload = Signal(width, reset_less=True)
+        m.d.comb += [self.i.ready.eq(~self.o.valid | self.o.ready),
+                     self.occupied.eq(self.o.valid), self.o.payload.eq(payload)]
+        with m.If(self.i.ready):
+            m.d.sync += [self.o.valid.eq(self.i.valid), payload.eq(self.i.payload)]
         return m

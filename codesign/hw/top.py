@@ -98,7 +98,8 @@ class Accelerator(wiring.Component):
         host = m.submodules.host = HostInterface(
             host_width=config.host_width, write_data_bits=sizes.write_data_bits,
             read_data_bits=sizes.read_data_bits, input_buffer_depth=sizes.input_buffer_depth,
-            output_buffer_depth=sizes.output_buffer_depth)
+            output_buffer_depth=sizes.output_buffer_depth,
+            registered_ready=config.timing_registers)
         router = m.submodules.router = Router(
             cores=config.cores, queue_depth=config.router_queue_depth,
             table_entries=sizes.routing_table_entries, write_data_bits=sizes.write_data_bits,

@@ -12,9 +12,11 @@ from amaranth.sim import Simulator
 
 
 def run_stream(dut, items: list[int], offer: float, accept: float, seed: int, cycles: int,
-               observe: Callable = lambda ctx: ()) -> tuple[list[int], list[tuple]]:
+               observe: Callable = lambda ctx: (), registered_ready: bool = True
+               ) -> tuple[list[int], list[tuple]]:
     """Returns (received, one ``(transfer in, transfer out, *observe(ctx))`` per cycle); stops
-    once every item came out, or after ``cycles``."""
+    once every item came out, or after ``cycles``. ``registered_ready=False`` skips the check
+    that ``i.ready`` is a register."""
     rng = random.Random(seed)
     received, history = [], []
     payload_in, payload_out = (Value.cast(port.payload) for port in (dut.i, dut.o))
@@ -32,10 +34,11 @@ def run_stream(dut, items: list[int], offer: float, accept: float, seed: int, cy
             taken_out = ctx.get(dut.o.valid) and accepting
             if taken_out:
                 received.append(ctx.get(payload_out))
-            ready_before = ctx.get(dut.i.ready)
-            ctx.set(dut.o.ready, not accepting)
-            assert ctx.get(dut.i.ready) == ready_before, "i.ready follows o.ready"
-            ctx.set(dut.o.ready, accepting)
+            if registered_ready:
+                ready_before = ctx.get(dut.i.ready)
+                ctx.set(dut.o.ready, not accepting)
+                assert ctx.get(dut.i.ready) == ready_before, "i.ready follows o.ready"
+                ctx.set(dut.o.ready, accepting)
             history.append((taken_in, taken_out, *observe(ctx)))
             if taken_in:
                 pending.pop(0)
