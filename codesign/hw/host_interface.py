@@ -101,6 +101,30 @@ def memory_write(m: Module, program: Any, select: int, name: str,
     return enable, address, data
 
 
+def register_writes(m: Module, program: Any, select: int, addresses: list[int], name: str,
+                    registered: bool) -> tuple[list[Value], Value]:
+    """Write strobes of a unit's registers at ``addresses`` of memory ``select``, and the data
+    they load, from a program-write bus seen from the receiving side.
+
+    ``registered``: each strobe is a flip-flop (``enable``, the registered ``memory`` compare and
+    the ``address`` compare of a write, one cycle later) and the data a register loaded while
+    the memory is addressed, so a register's clock enable is one flip-flop, not a decode of the
+    bus; the write lands one cycle later.
+    """
+    if not registered:
+        selected = program.enable & (program.memory == select)
+        return [selected & (program.address == address) for address in addresses], program.data
+    addressed = Signal(name=f"{name}_addressed")
+    strobes = [Signal(name=f"{name}_write_{address}") for address in addresses]
+    data = Signal.like(program.data, name=f"{name}_write_data", reset_less=True)
+    m.d.sync += addressed.eq(program.memory == select)
+    m.d.sync += [strobe.eq(program.enable & addressed & (program.address == address))
+                 for strobe, address in zip(strobes, addresses)]
+    with m.If(addressed):
+        m.d.sync += data.eq(program.data)
+    return strobes, data
+
+
 #: What the command decoder asks of a field, computed as the field is gathered.
 FIELD_FACTS = data.StructLayout({
     "zero": 1, "one": 1, "low_24_zero": 1, "low_24_one": 1,

@@ -121,15 +121,14 @@ class NeuronUnit(wiring.Component):
                parameter_fields(self.state_bits, include_bias=False).fields})
         bits = self.state_bits
 
-        current = arithmetic.update_current(
-            parameters, registered["current"], registered["synaptic_input"], bits, Mux)
-        if self.dsp_bits != 18:
-            # Saturated to ``bits``, so the slice is exact; it keeps the current-gain product at
-            # 26 x bits instead of 26 x (the sum's ~2 x bits). (The ECP5 cut keeps its netlist.)
-            current = current[:bits].as_signed()
-        current = pipe.register(current)
+        # Each saturated result is cut to ``bits`` (exact: saturation bounds it), so the next
+        # stage multiplies and compares a bits-wide value, not the sum's full width (the
+        # current-gain product is 26 x bits; the voltage's saturation compares ~45 bits, not 80).
+        current = pipe.register(arithmetic.update_current(
+            parameters, registered["current"], registered["synaptic_input"], bits, Mux
+        )[:bits].as_signed())
         voltage = pipe.register(arithmetic.update_voltage(
-            parameters, registered["voltage"], current, bits, Mux))
+            parameters, registered["voltage"], current, bits, Mux)[:bits].as_signed())
         voltage, spike = arithmetic.fire_and_reset(parameters, voltage, registered["adaptation"],
                                                    bits, Mux)
         voltage, spike = pipe.register(voltage), pipe.register(spike)

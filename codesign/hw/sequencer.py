@@ -22,6 +22,9 @@ Program memories (unit ``SEQUENCER_UNIT`` of the host protocol):
 * memory ``SEQUENCER_REGISTERS``: address 0 = phase count, 1 = timestep counter, 2 = timestep
   slot (``t mod delay_slots``, the accumulator bank of delay 0; write it with the counter),
   3 = clear (any write pulses ``clear``: the cores zero their accumulators and neuron states).
+
+With ``registered_writes`` (the ``timing_registers`` knob) every write lands a cycle after the
+bus carries it, from registered strobes (:func:`host_interface.register_writes`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from codesign.hw import host_driver as protocol
 from codesign.hw.core_layout import COLLISION_FREE
-from codesign.hw.host_interface import ProgramWriteSignature
+from codesign.hw.host_interface import ProgramWriteSignature, memory_write, register_writes
 
 #: Cycles between a start pulse and the first barrier test.
 SETTLE_CYCLES = 3
@@ -43,8 +46,9 @@ class Sequencer(wiring.Component):
     """Phase sequencer; see the module docstring."""
 
     def __init__(self, cores: int, tiles: int, segment_bits: int, phase_table_depth: int,
-                 delay_slots: int, write_data_bits: int):
+                 delay_slots: int, write_data_bits: int, registered_writes: bool = False):
         self.cores = cores
+        self.registered_writes = registered_writes
         self.delay_slots = delay_slots
         self.tiles = tiles
         self.segment_bits = segment_bits
@@ -83,22 +87,18 @@ class Sequencer(wiring.Component):
         phase_count = Signal(range(self.phase_table_depth + 1))
         phase = Signal(range(self.phase_table_depth))
 
-        program = self.program
-        with m.If(program.enable):
-            with m.If(program.memory == protocol.PHASE_TABLE):
-                m.d.comb += [phase_write.en.eq(program.address < self.phase_table_depth),
-                             phase_write.addr.eq(program.address),
-                             phase_write.data.eq(program.data)]
-            with m.Elif(program.memory == protocol.SEQUENCER_REGISTERS):
-                with m.Switch(program.address):
-                    with m.Case(protocol.PHASE_COUNT_REGISTER):
-                        m.d.sync += phase_count.eq(program.data)
-                    with m.Case(protocol.TIMESTEP_REGISTER):
-                        m.d.sync += self.timestep.eq(program.data)
-                    with m.Case(protocol.TIMESTEP_SLOT_REGISTER):
-                        m.d.sync += self.timestep_slot.eq(program.data)
-                    with m.Case(protocol.CLEAR_REGISTER):
-                        m.d.comb += self.clear.eq(1)
+        enable, address, data = memory_write(m, self.program, protocol.PHASE_TABLE,
+                                             "phase_table", self.registered_writes)
+        m.d.comb += [phase_write.en.eq(enable & (address < self.phase_table_depth)),
+                     phase_write.addr.eq(address), phase_write.data.eq(data)]
+        registers = [protocol.PHASE_COUNT_REGISTER, protocol.TIMESTEP_REGISTER,
+                     protocol.TIMESTEP_SLOT_REGISTER, protocol.CLEAR_REGISTER]
+        strobes, data = register_writes(m, self.program, protocol.SEQUENCER_REGISTERS, registers,
+                                        "sequencer_registers", self.registered_writes)
+        for strobe, target in zip(strobes, [phase_count, self.timestep, self.timestep_slot]):
+            with m.If(strobe):
+                m.d.sync += target.eq(data)
+        m.d.comb += self.clear.eq(strobes[-1])
 
         entry = phase_read.data
         fire_mask = entry[:self.cores]

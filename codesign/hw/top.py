@@ -32,7 +32,7 @@ from codesign.hw.config import HWConfig
 from codesign.hw.core import Core
 from codesign.hw.core_layout import CoreLayout, MemorySelect, bits_for
 from codesign.hw.crossbar_tile import CrossbarTile
-from codesign.hw.host_interface import HostInterface
+from codesign.hw.host_interface import HostInterface, register_writes
 from codesign.hw.router import INTAKE_COPIES, Router, routing_entry_bits
 from codesign.hw.sequencer import Sequencer
 from codesign.hw.stream_pipe import StreamPipe
@@ -109,7 +109,7 @@ class Accelerator(wiring.Component):
         sequencer = m.submodules.sequencer = Sequencer(
             cores=config.cores, tiles=sizes.tiles, segment_bits=sizes.segment_bits,
             phase_table_depth=sizes.phase_table_depth, delay_slots=config.delay_slots,
-            write_data_bits=sizes.write_data_bits)
+            write_data_bits=sizes.write_data_bits, registered_writes=config.timing_registers)
         cores = []
         for index in range(config.cores):
             core = Core(layout, sizes.write_data_bits, sizes.read_data_bits)
@@ -286,13 +286,13 @@ class Accelerator(wiring.Component):
 
             target_base = Signal(self.layout.neuron_index_bits, name=f"tile_{number}_target_base")
             delay = Signal(self.layout.delay_bits, name=f"tile_{number}_delay")
-            write = tile.program
-            with m.If(write.enable & (write.memory == protocol.TILE_REGISTERS)):
-                with m.Switch(write.address):
-                    with m.Case(protocol.TILE_TARGET_BASE_REGISTER):
-                        m.d.sync += target_base.eq(write.data)
-                    with m.Case(protocol.TILE_DELAY_REGISTER):
-                        m.d.sync += delay.eq(write.data)
+            strobes, data = register_writes(
+                m, tile.program, protocol.TILE_REGISTERS,
+                [protocol.TILE_TARGET_BASE_REGISTER, protocol.TILE_DELAY_REGISTER],
+                f"tile_{number}_registers", self.config.timing_registers)
+            for strobe, target in zip(strobes, [target_base, delay]):
+                with m.If(strobe):
+                    m.d.sync += target.eq(data)
 
             # Fixed priority: the first tile with a result wins this cycle.
             results = result_link.o

@@ -3,6 +3,7 @@ segment index at the fire pulse, the barrier, conversions, cycle counts, timeste
 
 from __future__ import annotations
 
+import pytest
 from amaranth.sim import Simulator
 
 from codesign.hw import host_driver as hd
@@ -12,9 +13,10 @@ CORES, TILES, SEGMENT_BITS, DELAY_SLOTS = 3, 2, 3, 3
 
 
 def run(phases: list[tuple[list[int], int, list[int]]], steps: int, busy_cycles: int = 5,
-        clear: bool = False):
+        clear: bool = False, registered_writes: bool = False):
     dut = Sequencer(cores=CORES, tiles=TILES, segment_bits=SEGMENT_BITS, phase_table_depth=8,
-                    delay_slots=DELAY_SLOTS, write_data_bits=32)
+                    delay_slots=DELAY_SLOTS, write_data_bits=32,
+                    registered_writes=registered_writes)
     log = {"events": [], "cycles": [], "slots": []}
 
     async def host(ctx):
@@ -24,8 +26,14 @@ def run(phases: list[tuple[list[int], int, list[int]]], steps: int, busy_cycles:
         writes.append((hd.SEQUENCER_REGISTERS, hd.PHASE_COUNT_REGISTER, len(phases)))
         if clear:
             writes.append((hd.SEQUENCER_REGISTERS, hd.CLEAR_REGISTER, 0))
+        current_memory = None
         for memory, address, data in writes:
-            ctx.set(dut.program.memory, memory)
+            if memory != current_memory:
+                current_memory = memory
+                # The bus contract: `memory` is set a cycle before its writes.
+                ctx.set(dut.program.enable, 0)
+                ctx.set(dut.program.memory, memory)
+                await ctx.tick()
             ctx.set(dut.program.address, address)
             ctx.set(dut.program.data, data)
             ctx.set(dut.program.enable, 1)
@@ -83,9 +91,10 @@ def run(phases: list[tuple[list[int], int, list[int]]], steps: int, busy_cycles:
     return log
 
 
-def test_phases_run_in_order_after_the_barrier():
+@pytest.mark.parametrize("registered_writes", [False, True])
+def test_phases_run_in_order_after_the_barrier(registered_writes):
     phases = [([0, 2], 5, []), ([1], 2, [0, 1]), ([0], 7, [])]
-    log = run(phases, steps=2)
+    log = run(phases, steps=2, registered_writes=registered_writes)
     one_step = [("play",), ("fire", 0, 5, True), ("fire", 2, 5, True), ("fire", 1, 2, True),
                 ("convert", 0, True), ("convert", 1, True), ("fire", 0, 7, True)]
     assert log["events"] == one_step * 2
@@ -94,25 +103,28 @@ def test_phases_run_in_order_after_the_barrier():
     assert log["total"] == sum(log["cycles"])
 
 
-def test_cycle_count_grows_with_busy_time():
+@pytest.mark.parametrize("registered_writes", [False, True])
+def test_cycle_count_grows_with_busy_time(registered_writes):
     phases = [([0], 0, [])]
-    short = run(phases, steps=1, busy_cycles=4)["cycles"][0]
-    long = run(phases, steps=1, busy_cycles=24)["cycles"][0]
+    short = run(phases, steps=1, busy_cycles=4, registered_writes=registered_writes)["cycles"][0]
+    long = run(phases, steps=1, busy_cycles=24, registered_writes=registered_writes)["cycles"][0]
     assert long - short == 20
     # start, play, settle + player busy, fetch, fire, its output register, settle + busy,
     # finish: a tight bound.
     assert short <= 1 + 1 + max(SETTLE_CYCLES, 3) + 1 + 1 + 1 + 1 + max(SETTLE_CYCLES, 4) + 2
 
 
-def test_timestep_slot_wraps_and_no_phases_is_allowed():
-    log = run([], steps=7)
+@pytest.mark.parametrize("registered_writes", [False, True])
+def test_timestep_slot_wraps_and_no_phases_is_allowed(registered_writes):
+    log = run([], steps=7, registered_writes=registered_writes)
     assert log["slots"] == [1, 2, 0, 1, 2, 0, 1]
     assert log["events"] == [("play",)] * 7
 
 
-def test_clear_is_waited_for_and_not_counted():
+@pytest.mark.parametrize("registered_writes", [False, True])
+def test_clear_is_waited_for_and_not_counted(registered_writes):
     phases = [([0], 1, [])]
-    cleared = run(phases, steps=1, clear=True)
-    plain = run(phases, steps=1)
+    cleared = run(phases, steps=1, clear=True, registered_writes=registered_writes)
+    plain = run(phases, steps=1, registered_writes=registered_writes)
     assert ("clear",) in cleared["events"]
     assert cleared["cycles"] == plain["cycles"]
