@@ -295,20 +295,36 @@ class Core(wiring.Component):
             m.d.sync += in_flight.eq(in_flight - 1)
 
         # Results: state write-back (sweep), zeroing (clear) or program loading, one per cycle.
+        # With timing registers the write port is fed from registers, a cycle later: the choice
+        # between the three (decoded from the FSM) stays away from the block RAM's pins. The
+        # state is read again no earlier than two cycles after the last write-back (DRAIN waits
+        # for the unit to empty, then IDLE), so the late write is never missed.
+        write_domain = m.d.sync if layout.timing_registers else m.d.comb
+        if layout.timing_registers:
+            write_enable = Signal(name="state_write_enable")
+            write_address = Signal.like(state_write.addr, name="state_write_address",
+                                        reset_less=True)
+            write_data = Signal(state_write.data.shape(), name="state_write_data",
+                                reset_less=True)
+            m.d.comb += [state_write.en.eq(write_enable), state_write.addr.eq(write_address),
+                         state_write.data.eq(write_data)]
+        else:
+            write_enable, write_address, write_data = (state_write.en, state_write.addr,
+                                                       state_write.data)
         out = unit.result
         with m.If(unit.result_valid):
             m.d.sync += [result_neuron.eq(result_neuron + 1), result_id.eq(result_id + 1)]
-            m.d.comb += [state_write.en.eq(1), state_write.addr.eq(result_neuron),
-                         state_write.data.voltage.eq(out.voltage),
-                         state_write.data.current.eq(out.current),
-                         state_write.data.adaptation.eq(out.adaptation)]
+            write_domain += [write_enable.eq(1), write_address.eq(result_neuron),
+                             write_data.voltage.eq(out.voltage),
+                             write_data.current.eq(out.current),
+                             write_data.adaptation.eq(out.adaptation)]
         with m.Elif(clearing):
-            m.d.comb += [state_write.en.eq(clear_neuron < neurons),
-                         state_write.addr.eq(clear_neuron), state_write.data.eq(0)]
+            write_domain += [write_enable.eq(clear_neuron < neurons),
+                             write_address.eq(clear_neuron), write_data.eq(0)]
         with m.Else():
             enable, address, word = writes[MemorySelect.STATE]
-            m.d.comb += [state_write.en.eq(enable), state_write.addr.eq(address),
-                         state_write.data.eq(word)]
+            write_domain += [write_enable.eq(enable), write_address.eq(address),
+                             write_data.eq(word)]
         m.d.comb += [
             spikes.w_stream.valid.eq(unit.result_valid & out.spike),
             spikes.w_stream.payload.eq(result_id),
