@@ -24,6 +24,8 @@ from typing import Iterable
 from amaranth.hdl import Const, Module, Mux, Signal, Value
 from amaranth.hdl._ast import Operator, Slice, SwitchValue
 
+from codesign.hw.replicas import replica
+
 #: Carry-chain levels charged per operator; shifts by constants, slices and casts are wiring.
 _OPERATOR_DEPTH = {
     "+": 1.0, "-": 1.0, "<": 1.0, ">": 1.0, "<=": 1.0, ">=": 1.0, "==": 1.0, "!=": 1.0,
@@ -238,19 +240,15 @@ class ExpressionPipeliner:
         return Timed(exact.as_signed() if shape.signed else exact, total.cycle, total.depth)
 
     def _operand_copy(self, operand: Timed, copy: int) -> Timed:
-        """A register holding ``operand`` for one DSP product; copy ``copy`` starts at all ones
-        if it is odd and stores the value inverted from the third on (distinct flip-flops)."""
-        assert copy < 4, "four distinct copies per bit at most"
-        shape = operand.value.shape()
-        register = Signal(shape, name=f"{self.name}_operand_{self.registers}",
-                          init=(-1 if shape.signed else (1 << shape.width) - 1) if copy & 1 else 0,
-                          reset_less=self.reset_less)
+        """A register holding ``operand`` for one DSP product (:func:`replicas.replica`: copy
+        ``copy`` is distinct from the other copies of the same chunk)."""
+        register = replica(self.module, operand.value, copy,
+                           f"{self.name}_operand_{self.registers}", domain=self.domain,
+                           reset_less=self.reset_less)
         self.registers += 1
-        inverted = bool(copy & 2)
-        self.module.d[self.domain] += register.eq(~operand.value if inverted else operand.value)
         self._keep.append(register)
         cycle = None if operand.cycle is None else operand.cycle + 1
-        return Timed(~register if inverted else register, cycle, 0.0)
+        return Timed(register, cycle, 0.0)
 
     def _shift_add(self, left: Value, right: Value) -> Timed:
         """``left * right`` as one selected, shifted copy of the wider operand per bit of the

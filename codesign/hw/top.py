@@ -33,6 +33,7 @@ from codesign.hw.core import Core
 from codesign.hw.core_layout import CoreLayout, MemorySelect, bits_for
 from codesign.hw.crossbar_tile import CrossbarTile
 from codesign.hw.host_interface import HostInterface, register_writes
+from codesign.hw.replicas import MAX_REPLICAS, replicas
 from codesign.hw.router import INTAKE_COPIES, Router, routing_entry_bits
 from codesign.hw.sequencer import Sequencer
 from codesign.hw.stream_pipe import StreamPipe
@@ -174,17 +175,20 @@ class Accelerator(wiring.Component):
             # per unit instead of the enables of every copy across the die. A command sets the
             # unit in its header at least three cycles before its first write (ADDRESS, COUNT
             # and a data field come between).
-            addressed = Signal(name=f"unit_{unit}_addressed")
-            m.d.sync += addressed.eq(program.unit == unit)
-            m.d.sync += port.enable.eq(program.enable & addressed)
+            # The compare has replicas, each the clock enable of a quarter of the copy (a
+            # core's copy is ~220 bits: one enable flip-flop could not sit near all of them).
+            addressed = replicas(m, program.unit == unit, MAX_REPLICAS,
+                                 f"unit_{unit}_addressed", reset_less=False)
+            m.d.sync += port.enable.eq(program.enable & addressed[0])
             # The word's copy needs no reset (``enable`` qualifies it): no LSR on its flip-flops.
-            fields = [port.unit, port.memory, port.address, port.data]
-            copies = [Signal(len(field), reset_less=True, name=f"unit_{unit}_{name}")
-                      for field, name in zip(fields, ("unit", "memory", "address", "data"))]
-            m.d.comb += [field.eq(copy) for field, copy in zip(fields, copies)]
-            with m.If(addressed):
-                m.d.sync += [copy.eq(source) for copy, source in zip(copies, (
-                    program.unit, program.memory, program.address, program.data))]
+            bus = Cat(program.unit, program.memory, program.address, program.data)
+            copy = Signal(len(bus), reset_less=True, name=f"unit_{unit}_bus")
+            quarter = -(-len(bus) // len(addressed))
+            for index, enable in enumerate(addressed):
+                part = slice(index * quarter, (index + 1) * quarter)
+                with m.If(enable):
+                    m.d.sync += copy[part].eq(bus[part])
+            m.d.comb += Cat(port.unit, port.memory, port.address, port.data).eq(copy)
 
         # Read-back: the addressed core answers; any other unit answers 0 so READ_STATE ends.
         read = host.read
