@@ -30,6 +30,7 @@ from amaranth.lib.wiring import In, Out
 from codesign.hw.core_layout import COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect
 from codesign.hw.host_interface import ProgramWriteSignature, ReadSignature, memory_write
 from codesign.hw.neuron_unit import NeuronUnit
+from codesign.hw.split_memory import SplitMemory
 from codesign.hw.synapse_engine import SynapseEngine, crossbar_sum_layout
 
 
@@ -97,8 +98,16 @@ class Core(wiring.Component):
         small_attrs = COLLISION_FREE if layout.timing_registers else \
             {**COLLISION_FREE, "ram_style": "block"}
         memories = {}
+        profiles = None
+        if layout.timing_registers:
+            # LUT RAM two column groups wide, each behind its own address and enable replicas.
+            profiles = m.submodules.profiles = SplitMemory(
+                layout.words[MemorySelect.PROFILES].width, layout.depth(MemorySelect.PROFILES),
+                attrs=small_attrs)
         for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS,
                        MemorySelect.STATE):
+            if select == MemorySelect.PROFILES and profiles is not None:
+                continue
             small = select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS)
             shape = layout.words[select].layout
             if select == MemorySelect.SEGMENTS:
@@ -113,8 +122,15 @@ class Core(wiring.Component):
         program = self.program
         wiring.connect(m, wiring.flipped(program), engine.program)  # source table, synapses
         writes = {select: memory_write(m, program, select, select.name.lower(),
-                                       layout.timing_registers) for select in memories}
+                                       layout.timing_registers)
+                  for select in (MemorySelect.PROFILES, *memories)}
+        if profiles is not None:
+            enable, address, word = writes[MemorySelect.PROFILES]
+            m.d.comb += [profiles.write_enable.eq(enable), profiles.write_address.eq(address),
+                         profiles.write_data.eq(word)]
         for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS):
+            if select not in memories:
+                continue
             port = memories[select].write_port()
             enable, address, word = writes[select]
             if select == MemorySelect.SEGMENTS:
@@ -124,7 +140,6 @@ class Core(wiring.Component):
         state_write = memories[MemorySelect.STATE].write_port()
         state_read = memories[MemorySelect.STATE].read_port()
         segment_read = memories[MemorySelect.SEGMENTS].read_port()
-        profile_read = memories[MemorySelect.PROFILES].read_port()
         bias_read = memories[MemorySelect.BIAS].read_port()
 
         # -- events, crossbar ------------------------------------------------------------------
@@ -252,16 +267,16 @@ class Core(wiring.Component):
         # The profile is copied out of its memory so the unit's multipliers start at a register;
         # the copy is ready before the first neuron's registered inputs reach them. Without
         # timing registers the memory's output (read once per segment, then held) is used.
-        # With timing registers the profile memory's address is a register too (the memory is
-        # LUT RAM spread over many slices, far from the segment table): the profile is then
-        # valid from the third cycle of the sweep, when the first neuron enters the unit, whose
-        # own copy of it is loaded with that neuron's registered inputs.
-        profile = Signal.like(profile_read.data)
-        if layout.timing_registers:
-            profile_address = Signal.like(segment.profile, reset_less=True)
-            m.d.sync += [profile_address.eq(segment.profile), profile.eq(profile_read.data)]
-            m.d.comb += [profile_read.addr.eq(profile_address), profile_read.en.eq(1)]
+        # With timing registers the profile memory's address is a register too (replicas in the
+        # SplitMemory, whose LUT RAM spreads over many slices far from the segment table): the
+        # profile is then valid from the third cycle of the sweep, when the first neuron enters
+        # the unit, whose own copy of it is loaded with that neuron's registered inputs.
+        profile = Signal(layout.words[MemorySelect.PROFILES].layout)
+        if profiles is not None:
+            m.d.comb += profiles.read_address.eq(segment.profile)
+            m.d.sync += profile.eq(profiles.read_data)
         else:
+            profile_read = memories[MemorySelect.PROFILES].read_port()
             m.d.comb += [profile.eq(profile_read.data), profile_read.addr.eq(segment.profile),
                          profile_read.en.eq(fsm.ongoing("SEGMENT"))]
 

@@ -129,9 +129,10 @@ class Sequencer(wiring.Component):
                     m.next = "QUIESCE"
             with m.State("QUIESCE"):
                 # Work left from before the step (a core's `clear`, written just before) is not
-                # the step's: wait for it uncounted.
+                # the step's: wait for it uncounted. The count restarts in every QUIESCE cycle,
+                # so it depends on the state alone, not on the barrier's wide AND.
+                m.d.sync += cycles.eq(2)
                 with m.If(settled_barrier):
-                    m.d.sync += cycles.eq(2)
                     m.next = "INPUT"
             with m.State("INPUT"):
                 m.d.comb += self.input_play.eq(1)
