@@ -11,6 +11,16 @@ from codesign.hw.split_memory import SplitMemory
 WIDTH, DEPTH = 37, 8   # an odd width: the two column groups differ in size
 
 
+async def write_words(ctx, dut: SplitMemory, words: list[int]) -> None:
+    """One word per cycle from address 0, then the write enable low."""
+    ctx.set(dut.write_enable, 1)
+    for address, word in enumerate(words):
+        ctx.set(dut.write_address, address)
+        ctx.set(dut.write_data, word)
+        await ctx.tick()
+    ctx.set(dut.write_enable, 0)
+
+
 def test_words_read_back_two_cycles_after_their_address():
     dut = SplitMemory(WIDTH, DEPTH)
     rng = random.Random(5)
@@ -18,12 +28,7 @@ def test_words_read_back_two_cycles_after_their_address():
     read = []
 
     async def testbench(ctx):
-        ctx.set(dut.write_enable, 1)
-        for address, word in enumerate(words):
-            ctx.set(dut.write_address, address)
-            ctx.set(dut.write_data, word)
-            await ctx.tick()
-        ctx.set(dut.write_enable, 0)
+        await write_words(ctx, dut, words)
         order = [rng.randrange(DEPTH) for _ in range(12)]
         for address in order + [0, 0]:
             ctx.set(dut.read_address, address)
@@ -49,12 +54,7 @@ def test_a_reset_writes_nothing():
     seen = []
 
     async def testbench(ctx):
-        ctx.set(dut.write_enable, 1)
-        for address, word in enumerate(words):
-            ctx.set(dut.write_address, address)
-            ctx.set(dut.write_data, word)
-            await ctx.tick()
-        ctx.set(dut.write_enable, 0)
+        await write_words(ctx, dut, words)
         ctx.set(dut.write_data, (1 << WIDTH) - 1)
         await ctx.tick()
         ctx.set(domain.rst, 1)   # every replica returns to its initial value
