@@ -104,8 +104,9 @@ class Core(wiring.Component):
             profiles = m.submodules.profiles = SplitMemory(
                 layout.words[MemorySelect.PROFILES].width, layout.depth(MemorySelect.PROFILES),
                 attrs=small_attrs)
-        for select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS,
-                       MemorySelect.STATE):
+        selects = (MemorySelect.PROFILES, MemorySelect.SEGMENTS, MemorySelect.BIAS,
+                   MemorySelect.STATE)
+        for select in selects:
             if select == MemorySelect.PROFILES and profiles is not None:
                 continue
             small = select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS)
@@ -122,8 +123,7 @@ class Core(wiring.Component):
         program = self.program
         wiring.connect(m, wiring.flipped(program), engine.program)  # source table, synapses
         writes = {select: memory_write(m, program, select, select.name.lower(),
-                                       layout.timing_registers)
-                  for select in (MemorySelect.PROFILES, *memories)}
+                                       layout.timing_registers) for select in selects}
         if profiles is not None:
             enable, address, word = writes[MemorySelect.PROFILES]
             m.d.comb += [profiles.write_enable.eq(enable), profiles.write_address.eq(address),

@@ -87,10 +87,10 @@ class Sequencer(wiring.Component):
         phase_count = Signal(range(self.phase_table_depth + 1))
         phase = Signal(range(self.phase_table_depth))
 
-        enable, address, data = memory_write(m, self.program, protocol.PHASE_TABLE,
-                                             "phase_table", self.registered_writes)
+        enable, address, entry_word = memory_write(m, self.program, protocol.PHASE_TABLE,
+                                                   "phase_table", self.registered_writes)
         m.d.comb += [phase_write.en.eq(enable & (address < self.phase_table_depth)),
-                     phase_write.addr.eq(address), phase_write.data.eq(data)]
+                     phase_write.addr.eq(address), phase_write.data.eq(entry_word)]
         registers = [protocol.PHASE_COUNT_REGISTER, protocol.TIMESTEP_REGISTER,
                      protocol.TIMESTEP_SLOT_REGISTER, protocol.CLEAR_REGISTER]
         strobes, data = register_writes(m, self.program, protocol.SEQUENCER_REGISTERS, registers,
