@@ -86,7 +86,7 @@ async def dense_and_sparse_bursts(dut):
             dut.sweep_slot.value = slot
             await FallingEdge(dut.clk)
             dut.sweep_read.value = 0
-            await FallingEdge(dut.clk)
+            await ClockCycles(dut.clk, 2, rising=False)   # read, then the lane's output register
             got[slot, neuron] = dut.sweep_input.value.to_signed()
     np.testing.assert_array_equal(got, expected)
     full, tenth = cycles

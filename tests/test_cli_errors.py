@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import nir
@@ -10,6 +11,8 @@ import pytest
 
 from codesign.cli import main
 from nir_cases import shared_case
+
+TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 
 
 def _run(capsys, *argv):
@@ -144,3 +147,16 @@ def test_simulate_writes_output_and_records(tmp_path, capsys):
     assert out["output"].shape == (1000, 1)
     assert np.nonzero(out["output"].ravel())[0].tolist() == [460, 510, 710, 760]
     assert out["1.v"].shape == (1000, 1) and out["1.spikes"].sum() == 4
+
+
+@pytest.mark.parametrize("seed", ["0", "x", "5-3", "1,,2"])
+def test_bad_placement_seed(capsys, seed):
+    status, message = _run(capsys, "hw", "synth", "--hw", str(TINY), "--family",
+                           "ice40", "--pnr", "--seed", seed)
+    _assert_one_line_error(status, message, "is not a seed list", "--seed 1-8")
+
+
+def test_several_seeds_need_place_and_route(capsys):
+    status, message = _run(capsys, "hw", "synth", "--hw", str(TINY), "--family",
+                           "ice40", "--seed", "1-2")
+    _assert_one_line_error(status, message, "without --pnr", "add --pnr")

@@ -15,6 +15,34 @@ from codesign.hw.config import load_config
 from codesign.hw.synthesis import FAMILIES, FAMILY_DEVICE
 
 
+def parse_seeds(text: str) -> list[int]:
+    """nextpnr seeds from ``"3"``, ``"1,4,7"`` or ``"1-8"`` (an inclusive range)."""
+    seeds = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.partition("-")
+            span = range(int(first), int(last or first) + 1)
+            if not span or span[0] < 1:
+                raise ValueError(part)
+            seeds += span
+    except ValueError:
+        seeds = []
+    if not seeds:
+        raise CodesignError(f"--seed {text!r} is not a seed list",
+                            "pass positive integers: --seed 3, --seed 1,4,7 or --seed 1-8")
+    return sorted(set(seeds))
+
+
+def _timing_line(result, clock_mhz: float) -> str:
+    timing = result.timing_endpoints or {}
+    missing = timing.get("failing_endpoints", 0)
+    return (f"fmax {result.fmax_mhz:.1f} MHz, "
+            + (f"{missing} of {timing['endpoints']} endpoints miss {clock_mhz} MHz "
+               f"(worst slack {timing['worst_slack_ns']} ns)" if missing
+               else f"every endpoint meets {clock_mhz} MHz")
+            + (" (cached)" if result.cached else f" ({result.seconds:.0f} s)"))
+
+
 def run_verilog(args: argparse.Namespace) -> int:
     """Write the accelerator of ``--hw`` as Verilog (plus the resolved config) into ``-o``."""
     from codesign.hw.boards import make_accelerator
@@ -37,12 +65,25 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.pnr and args.family == "xc7":
         raise CodesignError("--pnr is not available for xc7 (no nextpnr for 7-series on PyPI)",
                             "use --family ice40 or ecp5 with --pnr")
-    result = synthesize(make_accelerator(config), args.family, top=args.name, pnr=args.pnr,
-                        freq_mhz=config.clock_mhz, timeout=args.timeout,
-                        use_cache=not args.no_cache)
+    seeds = parse_seeds(args.seed)
+    if len(seeds) > 1 and not args.pnr:
+        raise CodesignError(f"--seed {args.seed} names several placement seeds without --pnr",
+                            "add --pnr (seeds only change nextpnr's placement)")
+    accelerator = make_accelerator(config)
+    results = {}
+    for seed in seeds:
+        results[seed] = synthesize(accelerator, args.family, top=args.name, pnr=args.pnr,
+                                   freq_mhz=config.clock_mhz, timeout=args.timeout, seed=seed,
+                                   use_cache=not args.no_cache)
+        if len(seeds) > 1:
+            print(f"  seed {seed}: {_timing_line(results[seed], config.clock_mhz)}", flush=True)
+    # Seeds differ only in placement: keep the fastest (the one to build), report them all.
+    best_seed = max(seeds, key=lambda seed: results[seed].fmax_mhz or 0.0)
+    result = results[best_seed]
     capacity = DEVICE_RESOURCES.get(FAMILY_DEVICE.get(args.family, ""), {})
     source = "cache" if result.cached else f"{result.seconds:.1f} s"
-    print(f"{args.hw}: synthesis for {args.family} ({source})")
+    print(f"{args.hw}: synthesis for {args.family} ({source})"
+          + (f", best of seeds {args.seed}: seed {best_seed}" if len(seeds) > 1 else ""))
     print(f"  {'resource':<10}{'used':>10}{'device':>10}{'use':>8}")
     for key in RESOURCE_KEYS:
         available = capacity.get(key)
@@ -65,7 +106,11 @@ def run_synth(args: argparse.Namespace) -> int:
         for start, end, count in timing["failing_by_block"]:
             print(f"    {count:5d}  {start} -> {end}")
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        record = result.to_dict()
+        if args.pnr:
+            record["seed"] = best_seed
+            record["fmax_mhz_by_seed"] = {seed: results[seed].fmax_mhz for seed in seeds}
+        Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
 
@@ -98,6 +143,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--family", required=True, choices=FAMILIES, help="FPGA family")
     synth.add_argument("--pnr", action="store_true",
                        help="place and route with nextpnr for fmax (ice40 UP5K, ECP5 85k)")
+    synth.add_argument("--seed", default="1",
+                       help="nextpnr placement seed(s): 3, 1,4,7 or 1-8; with several, each is "
+                            "placed and routed in turn and the fastest is reported (default 1)")
     synth.add_argument("--json", help="write the result (luts, ffs, bram, dsp, carry, fmax_mhz)")
     synth.add_argument("--name", default="accelerator", help="top module name")
     synth.add_argument("--timeout", type=float, default=None, help="seconds before giving up")

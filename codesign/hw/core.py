@@ -187,9 +187,14 @@ class Core(wiring.Component):
         with m.If(self.clear):
             m.d.sync += clear_pending.eq(1)
 
-        # High exactly in the SWEEP state, as a flip-flop of its own: it drives every lane's
-        # accumulator address and write data in the engine, away from the state register.
+        # `issue` is high exactly in the SWEEP state. The engine is handed the next cycle's
+        # `issue` and `neuron` and registers its own copies, one beside each lane's accumulator
+        # block RAM: no flip-flop here drives the address of every lane.
         issue = Signal()
+        issue_next = Signal()
+        neuron_next = Signal.like(neuron)
+        m.d.comb += [issue_next.eq(issue), neuron_next.eq(neuron)]
+        m.d.sync += [issue.eq(issue_next), neuron.eq(neuron_next)]
         clearing = Signal()
         serve_read = Signal()
         read_pending = Signal()
@@ -197,9 +202,9 @@ class Core(wiring.Component):
         read_state = Signal()
         m.d.comb += [
             segment_read.addr.eq(segment_index),
-            engine.sweep_neuron.eq(neuron),
+            engine.sweep_neuron.eq(neuron_next),
             engine.sweep_slot.eq(slot),
-            engine.sweep_read.eq(issue),
+            engine.sweep_read.eq(issue_next),
         ]
         m.d.sync += [issued[0].eq(issue), issued_neuron.eq(neuron), issued[1].eq(issued[0])]
         # The engine's `busy` a cycle late (it is an OR from all over the engine), counting what
@@ -225,34 +230,38 @@ class Core(wiring.Component):
         keep_enabled = ~self.fire & ~fire_pending & ~self.clear & ~clear_pending
         m.d.sync += engine_enable.eq(0)
 
+        # High exactly in IDLE, as a flip-flop of its own: the host read it gates steers the
+        # state memory's address, which a decode of the state register would reach too late.
+        idle = Signal(init=1)
+        m.d.comb += serve_read.eq(idle & read_pending)
+
         def enter_idle():
-            m.d.sync += engine_enable.eq(keep_enabled)
+            m.d.sync += [engine_enable.eq(keep_enabled), idle.eq(1)]
             m.next = "IDLE"
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.sync += engine_enable.eq(keep_enabled)
-                m.d.comb += serve_read.eq(read_pending)
                 with m.If(fire_pending & engine_idle & spikes_empty):
                     m.d.comb += segment_read.en.eq(1)
-                    m.d.sync += fire_pending.eq(0)
+                    m.d.sync += [fire_pending.eq(0), idle.eq(0)]
                     m.next = "SEGMENT"
                 with m.Elif(clear_pending & engine_idle):
                     m.d.sync += engine_clear.eq(1)
-                    m.d.sync += [clear_pending.eq(0), clear_neuron.eq(0)]
+                    m.d.sync += [clear_pending.eq(0), clear_neuron.eq(0), idle.eq(0)]
                     m.next = "CLEAR"
             with m.State("SEGMENT"):
-                m.d.sync += [neuron.eq(segment.first), result_neuron.eq(segment.first),
-                             result_id.eq(segment.base_id)]
+                m.d.comb += neuron_next.eq(segment.first)
+                m.d.sync += [result_neuron.eq(segment.first), result_id.eq(segment.base_id)]
                 with m.If(segment_read.data.empty):
                     enter_idle()
                 with m.Else():
-                    m.d.sync += issue.eq(1)
+                    m.d.comb += issue_next.eq(1)
                     m.next = "SWEEP"
             with m.State("SWEEP"):
-                m.d.sync += neuron.eq(neuron + 1)
+                m.d.comb += neuron_next.eq(neuron + 1)
                 with m.If(neuron == last_neuron):
-                    m.d.sync += issue.eq(0)
+                    m.d.comb += issue_next.eq(0)
                     m.next = "DRAIN"
             with m.State("DRAIN"):
                 with m.If((in_flight == 0) & ~issued[0] & ~issued[1]):

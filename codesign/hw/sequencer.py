@@ -122,6 +122,16 @@ class Sequencer(wiring.Component):
         last_phase = phase + 1 >= phase_count
         m.d.comb += phase_read.addr.eq(phase)
 
+        # High exactly in FINISH, as a flip-flop of its own: `done` goes to the host interface,
+        # far away, from a register rather than from a decode of the state.
+        finishing = Signal()
+        m.d.sync += finishing.eq(0)
+        m.d.comb += self.done.eq(finishing)
+
+        def finish():
+            m.d.sync += finishing.eq(1)
+            m.next = "FINISH"
+
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -141,7 +151,7 @@ class Sequencer(wiring.Component):
             with m.State("INPUT_WAIT"):
                 with m.If(settled_barrier):
                     with m.If(phase_count == 0):
-                        m.next = "FINISH"
+                        finish()
                     with m.Else():
                         m.next = "FETCH"
             with m.State("FETCH"):
@@ -158,7 +168,7 @@ class Sequencer(wiring.Component):
                     with m.If(convert_mask.any()):
                         m.next = "CONVERT"
                     with m.Elif(last_phase):
-                        m.next = "FINISH"
+                        finish()
                     with m.Else():
                         m.d.sync += phase.eq(phase + 1)
                         m.next = "FETCH"
@@ -169,12 +179,11 @@ class Sequencer(wiring.Component):
             with m.State("CONVERT_WAIT"):
                 with m.If(settled_barrier):
                     with m.If(last_phase):
-                        m.next = "FINISH"
+                        finish()
                     with m.Else():
                         m.d.sync += phase.eq(phase + 1)
                         m.next = "FETCH"
             with m.State("FINISH"):
-                m.d.comb += self.done.eq(1)
                 # A timestep lasts from the `start` cycle to the `done` cycle, both included.
                 m.d.sync += [self.last_step_cycles.eq(cycles),
                              self.total_cycles.eq(self.total_cycles + cycles),

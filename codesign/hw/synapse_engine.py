@@ -28,8 +28,8 @@ write port, so one block RAM), address ``bank * rows_per_lane + neuron // lanes`
 cycles before the writes of the two words ahead of it land, so the add stage forwards from the
 last two writes (newest first); sums are therefore exact for any sequence of targets.
 
-The sweep reads one accumulator through ``sweep_*`` and clears it a cycle later (the zero write
-is registered per lane, like the clear's); ``clear`` zeroes every bank. Both are only legal
+The sweep reads one accumulator through ``sweep_*`` (presented a cycle ahead and registered per
+lane) and clears it a cycle later (the zero write is registered per lane, like the clear's); ``clear`` zeroes every bank. Both are only legal
 while the engine is idle (the core ensures it), and a swept accumulator is not swept again in
 the next cycle. ``busy`` is an OR of a few flip-flops: the valids of the stages after the
 issue stage are ORed a cycle ahead into ``draining``.
@@ -47,6 +47,7 @@ from amaranth.lib.wiring import In, Out
 from codesign.hw.core_layout import (COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect,
                                      bits_for)
 from codesign.hw.host_interface import ProgramWriteSignature, memory_write
+from codesign.hw.replicas import MAX_REPLICAS, replica, replicas
 from codesign.hw.stream_register import StreamRegister
 
 
@@ -65,7 +66,8 @@ class SynapseEngine(wiring.Component):
     * ``crossbar_sums`` (stream of :func:`crossbar_sum_layout`),
     * ``timestep_slot`` (t mod delay_slots, stable while busy), ``enable`` (accept new work),
     * ``program`` (writes of the SOURCE_TABLE and SYNAPSES memories),
-    * ``sweep_read``/``sweep_neuron``/``sweep_slot`` -> ``sweep_input`` two cycles later,
+    * ``sweep_read``/``sweep_neuron``/``sweep_slot``: the accumulator to read in the *next*
+      cycle (registered here per lane) -> ``sweep_input`` three cycles after it is presented,
     * ``clear`` (strobe), ``busy``,
     * ``synaptic_events``: synapses (non-empty slots) accumulated since reset, wraps at 2^32.
     """
@@ -126,6 +128,8 @@ class SynapseEngine(wiring.Component):
             enable, address, word = memory_write(m, program, select, select.name.lower(),
                                                  layout.timing_registers)
             m.d.comb += [port.en.eq(enable), port.addr.eq(address), port.data.eq(word)]
+        request_layout = data.StructLayout({"neuron": unsigned(layout.neuron_index_bits),
+                                            "slot": self.sweep_slot.shape()})
         accumulator_read, accumulator_write = [], []
         for lane in range(lanes):
             memory = Memory(shape=signed(layout.accumulator_bits), depth=accumulator_depth,
@@ -220,9 +224,27 @@ class SynapseEngine(wiring.Component):
         crossbar_address = accumulator_address(bank_of(crossbar_sum.delay),
                                                crossbar_sum.target[lane_shift:])
 
+        # -- sweep requests, registered per lane ----------------------------------------------
+        # The core presents each request a cycle ahead. Each lane's copy (replicas synthesis
+        # keeps apart) sits beside its accumulator block RAM, so no register drives the read
+        # address of every lane. The strobe has two copies that read 0 after a reset (initial
+        # value 0 stored plain, all ones stored inverted).
+        copies = min(lanes, MAX_REPLICAS) if layout.timing_registers else 1
+        request = Cat(self.sweep_neuron, self.sweep_slot)
+        requests = [data.View(request_layout, copy)
+                    for copy in replicas(m, request, copies, "sweep_request")]
+        strobes = [replica(m, self.sweep_read, copy, f"sweep_read_{copy}", reset_less=False)
+                   for copy in ((0, 3) if copies > 1 else (0,))]
+
+        def sweep_of(lane):
+            """Lane ``lane``'s copy of the strobe, the neuron's lane and its address."""
+            strobe, request = strobes[lane % len(strobes)], requests[lane % len(requests)]
+            lane_number = request.neuron[:lane_shift] if lane_shift else Const(0)
+            return (strobe, lane_number,
+                    accumulator_address(request.slot, request.neuron[lane_shift:]))
+
         # -- per lane: read, capture, add with forwarding, write -------------------------------
-        sweep_lane = self.sweep_neuron[:lane_shift] if lane_shift else Const(0)
-        sweep_address = accumulator_address(self.sweep_slot, self.sweep_neuron[lane_shift:])
+        _, sweep_lane, sweep_address = sweep_of(0)
         sweep_lane_delayed = [Signal(max(1, lane_shift), name=f"sweep_lane_{i}") for i in (1, 2)]
         m.d.sync += [sweep_lane_delayed[0].eq(sweep_lane),
                      sweep_lane_delayed[1].eq(sweep_lane_delayed[0])]
@@ -275,10 +297,11 @@ class SynapseEngine(wiring.Component):
                 written[0].weight.eq(total),
                 written[1].eq(written[0]),
             ]
+            lane_strobe, lane_of_neuron, lane_address = sweep_of(lane)
             zeroing = Signal(name=f"zeroing_{lane}")
-            m.d.sync += zeroing.eq(clearing | (self.sweep_read & (sweep_lane == lane)))
+            m.d.sync += zeroing.eq(clearing | (lane_strobe & (lane_of_neuron == lane)))
             m.d.comb += [
-                read.addr.eq(Mux(self.sweep_read, sweep_address, decoded.address)),
+                read.addr.eq(Mux(lane_strobe, lane_address, decoded.address)),
                 read.en.eq(1),
                 write.en.eq(zeroing | captured.valid),
                 write.addr.eq(Mux(zeroing, zero_address, captured.address)),

@@ -74,7 +74,7 @@ def simulate(layout: CoreLayout, words: list[int], entries: list[int], steps: li
                 ctx.set(engine.sweep_slot, slot)
                 await ctx.tick()
                 ctx.set(engine.sweep_read, 0)
-                await ctx.tick()
+                await ctx.tick().repeat(2)      # read, then the lane's output register
                 accumulators[slot, neuron] = ctx.get(engine.sweep_input)
 
     simulator = Simulator(engine)
