@@ -33,9 +33,10 @@ LUT_PRODUCT_BITS = {18: 0, 16: 7}
 #: accelerator the MULT18X18D blocks are placed rows away from their consumers and the
 #: multiplier plus both routes did not fit one 10 ns cycle; 16 (iCE40, flip-flops scarce): one.
 PRODUCT_REGISTERS = {18: 2, 16: 1}
-#: ``dsp_bits`` -> whether each DSP product reads its own operand registers. 18 (ECP5): yes, the
-#: registers sit beside their MULT18X18D (it has none of its own in this flow); 16: no.
-OPERAND_REGISTERS = {18: True, 16: False}
+#: ``dsp_bits`` -> whether each DSP product registers its operands and its product in the DSP
+#: block (:mod:`codesign.hw.dsp_block`; the first of ``PRODUCT_REGISTERS``). 18 (ECP5): yes, in
+#: the MULT18X18D's own registers; 16: no.
+DSP_BLOCK_REGISTERS = {18: True, 16: False}
 
 
 class NeuronUnit(wiring.Component):
@@ -96,8 +97,9 @@ class NeuronUnit(wiring.Component):
         unit._MustUse__used = True  # never elaborated: no UnusedElaboratable warning
         return unit.latency
 
-    def _build(self, m: Module) -> int:
-        """Adds the datapath to ``m``; returns its latency in cycles."""
+    def _build(self, m: Module, platform=None) -> int:
+        """Adds the datapath to ``m`` (``platform`` picks DSP primitives); returns its latency in
+        cycles, the same on every platform."""
         profile = self.parameters
         if self.parameter_register:
             # The unit's own copy of the profile, loaded with the registered inputs: the profile
@@ -110,7 +112,8 @@ class NeuronUnit(wiring.Component):
                                    dsp_bits=self.dsp_bits,
                                    lut_product_bits=LUT_PRODUCT_BITS[self.dsp_bits],
                                    product_registers=PRODUCT_REGISTERS[self.dsp_bits],
-                                   operand_registers=OPERAND_REGISTERS[self.dsp_bits],
+                                   dsp_block_registers=DSP_BLOCK_REGISTERS[self.dsp_bits],
+                                   platform=platform,
                                    reset_less=True)
         # Every input is registered first: the unit's timing does not depend on its driver.
         registered = {name: pipe.register(self.neuron[name]) for name in
@@ -157,5 +160,5 @@ class NeuronUnit(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        self._build(m)
+        self._build(m, platform)
         return m

@@ -3,8 +3,9 @@
 The arithmetic functions build one combinational expression per stage (multiply, add, round,
 saturate). :class:`ExpressionPipeliner` rebuilds such an expression with registers inserted:
 
-* every multiplication gets registered operands and registered DSP-sized partial products (the
-  multiplier sits alone between flip-flops, where the FPGA's DSP blocks are fastest); optionally
+* every multiplication is split into registered DSP-sized partial products (optionally with
+  registered operands, inside the DSP block on ECP5: the multiplier sits alone between
+  registers, where the FPGA's DSP blocks are fastest); optionally
   the narrowest partial products become LUT shift-adds,
 * a register is inserted wherever the chain of adders, comparators and selects would exceed
   ``max_depth`` carry-chain levels,
@@ -24,7 +25,7 @@ from typing import Iterable
 from amaranth.hdl import Const, Module, Mux, Signal, Value
 from amaranth.hdl._ast import Operator, Slice, SwitchValue
 
-from codesign.hw.replicas import replica
+from codesign.hw import dsp_block
 
 #: Carry-chain levels charged per operator; shifts by constants, slices and casts are wiring.
 _OPERATOR_DEPTH = {
@@ -78,10 +79,10 @@ class ExpressionPipeliner:
     can keep next to the DSP block, one to travel to the adder tree; ECP5's DSP blocks sit in a
     few rows, far from much of the fabric).
 
-    ``operand_registers``: every DSP product reads its own copy of its two operand chunks (one
-    more cycle): an operand register shared by several DSP blocks, which the placer spreads
-    rows apart, has no place near all of them. Copies of one chunk differ in their initial
-    value (and from the third on, in polarity), so synthesis does not merge them back.
+    ``dsp_block_registers``: each DSP product is :func:`dsp_block.registered_product`, whose
+    operand register and first product register are the DSP block's own on ECP5 (``platform``
+    with ``family == "ecp5"``); the other ``product_registers - 1`` stay in fabric. Without it
+    the product reads the operands directly and every product register is in fabric.
 
     ``reset_less``: the registers ignore the domain's reset. For pure datapath pipelines whose
     validity travels beside them in reset registers: on ECP5 the flip-flops then need no LSR
@@ -91,9 +92,12 @@ class ExpressionPipeliner:
     def __init__(self, module: Module, *, static: Iterable[Value] = (), max_depth: float = 2.0,
                  domain: str = "sync", name: str = "pipe", dsp_bits: int = _DSP_SIGNED_BITS,
                  lut_product_bits: int = 0, product_registers: int = 1,
-                 operand_registers: bool = False, reset_less: bool = False):
+                 dsp_block_registers: bool = False, platform=None, reset_less: bool = False):
+        if dsp_block_registers and product_registers < 1:
+            raise ValueError("dsp_block_registers needs product_registers >= 1")
         self.module = module
-        self.operand_registers = operand_registers
+        self.dsp_block_registers = dsp_block_registers
+        self.platform = platform
         self.reset_less = reset_less
         self.product_registers = product_registers
         self.max_depth = max_depth
@@ -215,22 +219,19 @@ class ExpressionPipeliner:
         own shape, which holds every product of the operands."""
         left, right = self._aligned([left, right], float("inf"))
         shape = Operator("*", [left.value, right.value]).shape()
+        cycles = [operand.cycle for operand in (left, right) if operand.cycle is not None]
+        cycle = max(cycles) if cycles else None
         partials = []
-        for left_index, (left_chunk, left_shift) in enumerate(_dsp_chunks(left.value,
-                                                                           self.dsp_bits)):
-            for right_index, (right_chunk, right_shift) in enumerate(_dsp_chunks(right.value,
-                                                                                  self.dsp_bits)):
+        for left_chunk, left_shift in _dsp_chunks(left.value, self.dsp_bits):
+            for right_chunk, right_shift in _dsp_chunks(right.value, self.dsp_bits):
                 if min(len(left_chunk), len(right_chunk)) <= self.lut_product_bits:
                     product = self._shift_add(left_chunk, right_chunk)
+                elif self.dsp_block_registers:
+                    product = self._dsp_block_product(left_chunk, right_chunk, cycle)
+                    for _ in range(self.product_registers - 1):
+                        product = self._registered(product)
                 else:
-                    operands = [Timed(left_chunk, left.cycle, 0.0),
-                                Timed(right_chunk, right.cycle, 0.0)]
-                    if self.operand_registers:
-                        # Copy k of a chunk is the k-th product it takes part in.
-                        operands = [self._operand_copy(operands[0], right_index),
-                                    self._operand_copy(operands[1], left_index)]
-                    product = self._combined(
-                        Operator("*", [operand.value for operand in operands]), operands, 0.0)
+                    product = Timed(left_chunk * right_chunk, cycle, 0.0)
                     for _ in range(self.product_registers):
                         product = self._registered(product)
                 partials.append(Timed(product.value << (left_shift + right_shift),
@@ -239,16 +240,13 @@ class ExpressionPipeliner:
         exact = total.value[:shape.width]
         return Timed(exact.as_signed() if shape.signed else exact, total.cycle, total.depth)
 
-    def _operand_copy(self, operand: Timed, copy: int) -> Timed:
-        """A register holding ``operand`` for one DSP product (:func:`replicas.replica`: copy
-        ``copy`` is distinct from the other copies of the same chunk)."""
-        register = replica(self.module, operand.value, copy,
-                           f"{self.name}_operand_{self.registers}", domain=self.domain,
-                           reset_less=self.reset_less)
+    def _dsp_block_product(self, left: Value, right: Value, cycle: int | None) -> Timed:
+        """``left * right`` through :func:`dsp_block.registered_product` (``LATENCY`` cycles)."""
+        product = dsp_block.registered_product(self.module, left, right, self.platform,
+                                               domain=self.domain,
+                                               name=f"{self.name}_dsp_{self.registers}")
         self.registers += 1
-        self._keep.append(register)
-        cycle = None if operand.cycle is None else operand.cycle + 1
-        return Timed(register, cycle, 0.0)
+        return Timed(product, None if cycle is None else cycle + dsp_block.LATENCY, 0.0)
 
     def _shift_add(self, left: Value, right: Value) -> Timed:
         """``left * right`` as one selected, shifted copy of the wider operand per bit of the

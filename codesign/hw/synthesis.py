@@ -78,6 +78,15 @@ DEVICE_RESOURCES: dict[str, dict[str, int]] = {
 }
 
 
+@dataclass(frozen=True)
+class FamilyPlatform:
+    """Stands in for an Amaranth platform while a component is converted for ``family``: parts
+    that use a family's primitives read ``platform.family``, as on amaranth's own platforms
+    (e.g. :mod:`codesign.hw.dsp_block`)."""
+
+    family: str
+
+
 class SynthesisError(CodesignError):
     """Yosys or nextpnr failed (or the design is unusable for the flow)."""
 
@@ -161,7 +170,8 @@ def synthesize(design: str | Path | wiring.Component, family: str, *, top: str |
 
     if isinstance(design, wiring.Component):
         top = top or "top"
-        verilog = to_verilog(design, name=top)  # serialised: elaboration is not thread-safe
+        # serialised: elaboration is not thread-safe
+        verilog = to_verilog(design, name=top, platform=FamilyPlatform(family))
     else:
         path = Path(design)
         if not path.is_file():

@@ -45,14 +45,15 @@ def no_zero_memory_init() -> Iterator[None]:
             rtlil.ModuleEmitter.emit_memory = _emit_memory
 
 
-def to_verilog(component: wiring.Component, name: str = "top") -> str:
-    """``component`` as Verilog module ``name``, without all-zero memory initialisation.
+def to_verilog(component: wiring.Component, name: str = "top", platform=None) -> str:
+    """``component`` as Verilog module ``name``, without all-zero memory initialisation;
+    elaborated for ``platform`` (None: generic, as simulated).
 
     The ports are the component's signature members (flattened with ``__`` between levels), plus
     ``clk`` and ``rst`` when the design has a ``sync`` domain.
     """
     with no_zero_memory_init():
-        return verilog.convert(component, name=name)
+        return verilog.convert(component, name=name, platform=platform)
 
 
 def generate_verilog(component: wiring.Component, path: str | Path, name: str = "top") -> Path:
