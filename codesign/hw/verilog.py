@@ -56,9 +56,10 @@ def to_verilog(component: wiring.Component, name: str = "top", platform=None) ->
         return verilog.convert(component, name=name, platform=platform)
 
 
-def generate_verilog(component: wiring.Component, path: str | Path, name: str = "top") -> Path:
+def generate_verilog(component: wiring.Component, path: str | Path, name: str = "top",
+                     platform=None) -> Path:
     """Write :func:`to_verilog` of ``component`` to ``path`` and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_verilog(component, name))
+    path.write_text(to_verilog(component, name, platform))
     return path

@@ -81,3 +81,23 @@ def test_ecp5_keeps_every_register_in_the_block(tmp_path, monkeypatch):
     generic.write_text(to_verilog(Product(signed(18), signed(18))))
     fabric = synthesize(generic, "ecp5", top="top")
     assert (fabric.dsp, fabric.ffs) == (1, 72)
+
+
+def test_hw_verilog_writes_the_generic_or_the_family_elaboration(tmp_path):
+    import argparse
+
+    from codesign.hw import cli
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    config = tmp_path / "small.yaml"
+    config.write_text("cores: 1\nneurons_per_core: 64\ncrossbar:\n  tiles: 0\n")
+    texts = {}
+    for family in (None, "ecp5"):
+        out = tmp_path / str(family)
+        args = parser.parse_args(["hw", "verilog", "--hw", str(config), "-o", str(out)]
+                                 + (["--family", family] if family else []))
+        assert args.handler(args) == 0
+        texts[family] = (out / "accelerator.v").read_text()
+    assert "MULT18X18D" not in texts[None]
+    assert texts["ecp5"].count("MULT18X18D #(") == 9  # the neuron unit's partial products
