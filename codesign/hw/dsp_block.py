@@ -12,7 +12,9 @@ operands are registered, multiplied, and the product is registered.
 * Elsewhere (simulation, Verilator, other families) the same registers in fabric.
 
 Operands are at most 18 bits signed or 17 bits unsigned; both are sign-extended to 18 bits and
-multiplied signed (``SIGNEDA = SIGNEDB = 1``), which is exact for every such operand.
+multiplied signed (``SIGNEDA = SIGNEDB = 1``), which is exact for every such operand. The
+registers ignore the domain's reset (``RST0`` is tied low): they carry data whose validity
+travels beside them.
 """
 
 from __future__ import annotations
