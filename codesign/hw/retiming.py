@@ -36,12 +36,8 @@ _OPERATOR_DEPTH = {
 _SELECT_DEPTH = 0.5
 
 
-#: Widest operands of one DSP multiplier (ECP5 MULT18X18D, iCE40 SB_MAC16 splits further):
-#: 18 bits signed, so unsigned low chunks take 17.
-_DSP_SIGNED_BITS = 18
 
-
-def _dsp_chunks(value: Value, dsp_bits: int = _DSP_SIGNED_BITS) -> list[tuple[Value, int]]:
+def _dsp_chunks(value: Value, dsp_bits: int) -> list[tuple[Value, int]]:
     """``value`` as ``sum(chunk << shift)``: unsigned ``dsp_bits - 1``-bit low chunks and a top
     chunk that keeps the sign and fits a signed ``dsp_bits``-bit multiplier input."""
     shape = value.shape()
@@ -90,7 +86,7 @@ class ExpressionPipeliner:
     """
 
     def __init__(self, module: Module, *, static: Iterable[Value] = (), max_depth: float = 2.0,
-                 domain: str = "sync", name: str = "pipe", dsp_bits: int = _DSP_SIGNED_BITS,
+                 domain: str = "sync", name: str = "pipe", dsp_bits: int = dsp_block.OPERAND_BITS,
                  lut_product_bits: int = 0, product_registers: int = 1,
                  dsp_block_registers: bool = False, platform=None, reset_less: bool = False):
         if dsp_block_registers and product_registers < 1:
