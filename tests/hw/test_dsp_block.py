@@ -21,7 +21,6 @@ SHAPES = [(signed(18), signed(18)), (unsigned(17), signed(18)), (unsigned(17), u
 
 class Product(wiring.Component):
     def __init__(self, left_shape, right_shape):
-        self.shapes = left_shape, right_shape
         product_shape = (Signal(left_shape) * Signal(right_shape)).shape()
         super().__init__({"left": In(left_shape), "right": In(right_shape),
                           "product": Out(product_shape)})
