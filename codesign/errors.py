@@ -17,3 +17,15 @@ class CodesignError(Exception):
         if self.fix:
             text += f"; {self.fix}"
         return " ".join(text.split())
+
+
+class DoesNotFit(CodesignError):
+    """A network that does not fit an HWConfig. ``knobs`` are the HWConfig values that lift the
+    limit named in ``cause``; other limits may still be in the way, which
+    :func:`codesign.compiler.fitting.fitting_config` finds by mapping again."""
+
+    def __init__(self, cause: str, knobs: dict[str, int], alternative: str = ""):
+        self.knobs = dict(knobs)
+        fix = "use an HWConfig with " + ", ".join(f"{knob}: {value}"
+                                                   for knob, value in self.knobs.items())
+        super().__init__(cause, f"{fix} ({alternative})" if alternative else fix)

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from codesign.compiler import cycle_model, frontend, golden, program_image
+from codesign.compiler.fitting import does_not_fit_error
 from codesign.compiler.mapping import MappedProgram, MappingOptions, map_network
 from codesign.compiler.pipeline import CompileOptions, quantized
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, DoesNotFit
 from codesign.hw.config import HWConfig, load_config
 from codesign.inputs import load_inputs
 
@@ -63,7 +64,11 @@ def compile_for_hardware(model: str | Path, hw_config_path: str | Path, options:
     config = load_config(hw_config_path)
     check_widths(options, config)
     network = quantized(frontend.load(model), options)
-    program = map_network(network, config, mapping)
+    try:
+        program = map_network(network, config, mapping)
+    except DoesNotFit as error:
+        raise does_not_fit_error(error, network, config, Path(hw_config_path).name,
+                                 mapping) from None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / IMAGE_NAME).write_bytes(program_image.build_image(program).to_bytes())

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import optuna
 
+from codesign.compiler.fitting import fitting_config
 from codesign.dse import pareto, report, search, space
 from codesign.dse.budget import parse_budget, within_device
-from codesign.dse.evaluate import EvaluationFailed, Evaluator, Pruned
+from codesign.dse.evaluate import DesignPoint, EvaluationFailed, Evaluator, Pruned
 from codesign.dse.workload import DEFAULT_SAMPLES, load_workload
 from codesign.errors import CodesignError
 
@@ -138,10 +139,32 @@ def _check_space_holds_network(evaluator: Evaluator, model: str) -> None:
         if str(reason).startswith("does not hold"):
             raise CodesignError(
                 f"no design of the DSE's search space can hold {model}: even the largest "
-                f"({space.describe_capacity(largest)}) {reason}",
+                f"({space.describe_capacity(largest)}) {reason}{_beyond_space(evaluator, largest)}",
                 "compile it for a larger accelerator with `codesign compile MODEL.nir --hw "
                 "CFG.yaml` (the search space is in codesign/dse/space.py) or use a smaller "
                 "network") from None
+
+
+def _beyond_space(evaluator: Evaluator, largest: DesignPoint) -> str:
+    """What the smallest change of ``largest`` that holds the network would cost, by the
+    resource model, against the budget (which includes the device's capacity)."""
+    network, options = evaluator.mapping_input(largest)
+    try:
+        config, changes = fitting_config(network, largest.config(), options)
+    except CodesignError:
+        return ""
+    wanted = ", ".join(f"{knob}: {value}" for knob, value in changes.items())
+    text = f"; with {wanted} it would hold it"
+    if evaluator.model is None:
+        return text
+    usage = evaluator.model.estimate(config)
+    over = {name: excess for name, excess in evaluator.budget.violations(usage).items()
+            if excess > 0}
+    costs = ", ".join(f"{usage[name]:.0f} {name}" for name in evaluator.budget.limits())
+    verdict = ("over the budget " + ", ".join(f"{name}<={limit}" for name, limit in
+                                              evaluator.budget.limits().items() if name in over)
+               if over else f"within the budget {evaluator.budget}")
+    return f"{text}, at about {costs} by the resource model: {verdict}"
 
 
 def _check_on_rtl(evaluator: Evaluator, candidate: pareto.Candidate, samples: int) -> str:

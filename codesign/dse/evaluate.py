@@ -201,15 +201,22 @@ class Evaluator:
             values["energy_uj"] = self._energy(point, values, self.fidelity(point)[1])
         return metrics
 
-    def compile(self, point: DesignPoint):
-        """The compiler's mapped program of ``point`` (quantised, pruned, digital engine only)."""
-        from codesign.compiler.mapping import MappingOptions, map_network
+    def mapping_input(self, point: DesignPoint):
+        """``(network, options)`` the compiler maps for ``point``: the workload quantised and
+        pruned as ``point`` says, on the digital engine only."""
+        from codesign.compiler.mapping import MappingOptions
 
         network = Quantize(point.weight_bits, point.state_bits).apply(
             self.workload.pruned(point.prune_threshold))
+        return network, MappingOptions(partition=point.partition, crossbar="never")
+
+    def compile(self, point: DesignPoint):
+        """The compiler's mapped program of ``point``."""
+        from codesign.compiler.mapping import map_network
+
+        network, options = self.mapping_input(point)
         try:
-            return map_network(network, point.config(),
-                               MappingOptions(partition=point.partition, crossbar="never"))
+            return map_network(network, point.config(), options)
         except CodesignError as error:
             raise EvaluationFailed(f"mapping: {error.one_line()}") from None
 

@@ -69,4 +69,11 @@ def test_network_too_big_for_the_whole_search_space_is_one_line(tmp_path):
     assert len(lines) == 1, result.stderr
     assert "no design of the DSE's search space can hold" in lines[0]
     assert "750 neurons on one core > neurons_per_core 512" in lines[0]
+    # 3,000 / 4 cores = 750 neurons per core: the next power of two holds them; but the largest
+    # point's synapse memories alone (4 cores x 8,192 words x 8 lanes x >= 17 bits = 4.5 Mbit)
+    # exceed the ECP5-85k's 208 x 18 kbit of block RAM
+    cost = re.search(r"with neurons_per_core: 1024 it would hold it, at about \d+ luts, \d+ ffs, "
+                     r"(\d+) bram, \d+ dsp by the resource model: over the budget bram<=208;",
+                     lines[0])
+    assert cost is not None and int(cost.group(1)) > 208, lines[0]
     assert "codesign compile" in lines[0]

@@ -41,7 +41,7 @@ import scipy.sparse as sparse
 from codesign import arithmetic
 from codesign.compiler.layers import CrossbarBlock, QuantizedNetwork
 from codesign.compiler.mapping import MappingOptions, Partitioned, Phase, Segment, TileBlock
-from codesign.errors import CodesignError
+from codesign.errors import DoesNotFit
 from codesign.hw.config import HWConfig
 from codesign.hw.core_layout import CoreLayout
 
@@ -93,16 +93,15 @@ class Partition:
         config, layout = self.config, CoreLayout.from_config(self.config)
         needed = network.neuron_count()
         if needed > config.total_neurons:
-            raise CodesignError(
+            raise DoesNotFit(
                 f"the network has {needed} neurons, more than cores x neurons_per_core = "
-                f"{config.cores} x {config.neurons_per_core}",
-                f"use an HWConfig with {_fitting_neurons(needed, config)}")
+                f"{config.cores} x {config.neurons_per_core}", _fitting_neurons(needed, config))
         for projection in network.projections:
             if projection.delay >= config.delay_slots:
-                raise CodesignError(
+                raise DoesNotFit(
                     f"projection {projection.source} -> {projection.target} has delay "
                     f"{projection.delay}, beyond delay_slots = {config.delay_slots}",
-                    f"use an HWConfig with delay_slots: {projection.delay + 1}")
+                    {"delay_slots": projection.delay + 1})
         free = np.full(config.cores, config.neurons_per_core, dtype=np.int64)
         segments, phases = [], []
         core_profiles: list[list[dict[str, int]]] = [[] for _ in range(config.cores)]
@@ -130,16 +129,15 @@ class Partition:
                     phase.cores.append(core)
                 position += count
         if len(phases) > layout.segments:
-            raise CodesignError(
+            raise DoesNotFit(
                 f"the network needs {len(phases)} phases (one per population and parameter "
                 f"profile), more than the {layout.segments} segment-table entries per core",
-                f"use an HWConfig with profiles: {_power_of_two(-(-len(phases) // 2))}")
+                {"profiles": _power_of_two(-(-len(phases) // 2))})
         for core, profiles in enumerate(core_profiles):
             if len(profiles) > config.profiles:
-                raise CodesignError(
+                raise DoesNotFit(
                     f"core {core} needs {len(profiles)} neuron parameter profiles, more than "
-                    f"profiles = {config.profiles}",
-                    f"use an HWConfig with profiles: {len(profiles)}")
+                    f"profiles = {config.profiles}", {"profiles": len(profiles)})
         partitioned = Partitioned(config=config, network=network, segments=segments,
                                   engines=["digital"] * len(network.projections), tiles=[],
                                   phases=phases, core_profiles=core_profiles,
@@ -263,8 +261,8 @@ def _power_of_two(value: int) -> int:
     return 1 << max(0, (int(value) - 1).bit_length())
 
 
-def _fitting_neurons(needed: int, config: HWConfig) -> str:
+def _fitting_neurons(needed: int, config: HWConfig) -> dict[str, int]:
     per_core = _power_of_two(-(-needed // config.cores))
     if per_core <= 65536 and per_core * config.cores <= 65536:
-        return f"neurons_per_core: {max(per_core, config.neurons_per_core)}"
-    return f"cores: {-(-needed // config.neurons_per_core)}"
+        return {"neurons_per_core": max(per_core, config.neurons_per_core)}
+    return {"cores": -(-needed // config.neurons_per_core)}

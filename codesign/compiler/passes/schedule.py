@@ -27,7 +27,7 @@ import numpy as np
 
 from codesign.compiler.mapping import (CoreProgram, MappedProgram, Partitioned, Route,
                                        SourceEntry)
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, DoesNotFit
 from codesign.hw.config import SOURCE_ID_BITS
 from codesign.hw.core_layout import CoreLayout
 from codesign.hw.synapse_layout import Synapse, pack_shifted
@@ -172,11 +172,11 @@ class Schedule:
         for core, state in enumerate(program.cores):
             if len(state.synapse_words) > config.synapse_memory_depth:
                 needed = max(len(s.synapse_words) for s in program.cores)
-                raise CodesignError(
+                raise DoesNotFit(
                     f"core {core} needs {len(state.synapse_words)} synapse words, more than "
                     f"synapse_memory_depth = {config.synapse_memory_depth}",
-                    f"use an HWConfig with synapse_memory_depth: {needed} (or more cores, "
-                    "crossbar tiles, or a pruning threshold)")
+                    {"synapse_memory_depth": needed},
+                    "or more cores, crossbar tiles, or a pruning threshold")
 
 
 def _crossbar_row(program: MappedProgram, source: str, neuron: int, core: int) -> int | None:
@@ -245,21 +245,21 @@ def _routes(program: MappedProgram, listeners: dict[str, np.ndarray]) -> list[Ro
             runs.append([source_id, source_id, destination[source_id]])
     limit = AcceleratorSizes.from_config(program.config).routing_table_entries
     if len(runs) > limit:
-        raise CodesignError(
+        raise DoesNotFit(
             f"the program needs {len(runs)} router-table entries, more than the "
             f"{limit} the router holds (2 x segment-table entries)",
-            f"use an HWConfig with profiles: {1 << max(0, (-(-len(runs) // 4) - 1).bit_length())}"
-            " (more table entries) or partition: pack")
+            {"profiles": 1 << max(0, (-(-len(runs) // 4) - 1).bit_length())},
+            "more table entries; or partition: pack")
     return [Route(first, last, [c for c in range(cores) if value >> c & 1],
                   bool(value >> cores & 1)) for first, last, value in runs]
 
 
-def _table_error(program: Partitioned, listeners: dict[str, np.ndarray], core: int) -> CodesignError:
+def _table_error(program: Partitioned, listeners: dict[str, np.ndarray], core: int) -> DoesNotFit:
     heard = sum(int(np.count_nonzero(masks & (1 << core))) for masks in listeners.values())
     most = max(sum(int(np.count_nonzero(masks & (1 << c))) for masks in listeners.values())
                for c in range(program.config.cores))
     depth = 1 << max(0, (2 * most - 1).bit_length())
-    return CodesignError(
+    return DoesNotFit(
         f"core {core} listens to {heard} spike sources, which do not fit its "
         f"source_table_depth = {program.config.source_table_depth} entries without id collisions",
-        f"use an HWConfig with source_table_depth: {min(depth, ID_SPACE)} (or more cores)")
+        {"source_table_depth": min(depth, ID_SPACE)}, "or more cores")
