@@ -7,7 +7,8 @@ needs more neurons, then a deeper source table, then more synapse words). So the
 again with every change so far until the network fits, then lowers each power-of-two change
 while the network still fits, as single-limit suggestions round up (a source table twice the
 heard sources, to leave room for id collisions). Each round is one ``map_network``: seconds for
-networks of thousands of neurons, so only the command line uses it, not the DSE.
+networks of thousands of neurons, so ``codesign compile`` and the DSE's check before its search
+use it once, after a mapping failed; the DSE's trials do not.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ MAX_ROUNDS = 12
 def fitting_config(network: QuantizedNetwork, config: HWConfig,
                    options: MappingOptions | None = None) -> tuple[HWConfig, dict[str, int]]:
     """``(config, changes)``: ``config`` with ``changes`` applied, on which ``network`` maps.
-    Raises the last :class:`DoesNotFit` when no knob change makes it fit (e.g. the 16-bit
-    source ids run out)."""
+    Raises :class:`CodesignError` when no knob change makes it fit (the 16-bit source ids run
+    out, a change leaves the knob's range, or MAX_ROUNDS mappings did not get there)."""
     changes: dict[str, int] = {}
     for _ in range(MAX_ROUNDS):
         candidate = _changed(config, changes)

@@ -13,7 +13,7 @@ import yaml
 from codesign.cli import main
 from codesign.compiler.fitting import fitting_config
 from codesign.compiler.mapping import map_network
-from codesign.errors import DoesNotFit
+from codesign.errors import CodesignError, DoesNotFit
 from codesign.hw.config import HWConfig
 from networks import chain, chain_graph
 
@@ -48,6 +48,14 @@ def test_fitting_config_lifts_every_limit_and_each_change_is_needed():
         lowered = HWConfig.from_dict({**config.to_dict(),
                                       knob: max(smaller, getattr(CRAMPED, knob))})
         assert not _maps(network, lowered), f"{knob}: {value} is more than needed"
+
+
+def test_a_network_beyond_every_config_says_so():
+    network = chain([4, 70000])
+    with pytest.raises(CodesignError) as error:
+        map_network(network, CRAMPED)
+    assert not isinstance(error.value, DoesNotFit)
+    assert "more than the 65536 16-bit spike-source ids of any HWConfig" in str(error.value)
 
 
 def test_compile_names_a_config_that_fits_and_it_does(tmp_path, capsys):

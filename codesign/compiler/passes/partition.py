@@ -41,8 +41,8 @@ import scipy.sparse as sparse
 from codesign import arithmetic
 from codesign.compiler.layers import CrossbarBlock, QuantizedNetwork
 from codesign.compiler.mapping import MappingOptions, Partitioned, Phase, Segment, TileBlock
-from codesign.errors import DoesNotFit
-from codesign.hw.config import HWConfig
+from codesign.errors import CodesignError, DoesNotFit
+from codesign.hw.config import SOURCE_ID_BITS, HWConfig
 from codesign.hw.core_layout import CoreLayout
 
 PROFILE_FIELDS = [f.name for f in fields(arithmetic.NeuronParameters) if f.name != "bias"]
@@ -92,6 +92,11 @@ class Partition:
     def apply(self, network: QuantizedNetwork) -> Partitioned:
         config, layout = self.config, CoreLayout.from_config(self.config)
         needed = network.neuron_count()
+        if needed > 2**SOURCE_ID_BITS:
+            raise CodesignError(
+                f"the network has {needed} neurons, more than the {2**SOURCE_ID_BITS} "
+                f"{SOURCE_ID_BITS}-bit spike-source ids of any HWConfig",
+                "split the network or use a smaller one")
         if needed > config.total_neurons:
             raise DoesNotFit(
                 f"the network has {needed} neurons, more than cores x neurons_per_core = "
