@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from mapping.networks import convolution
 from nir_cases import shared_case
 
-from codesign.compiler import cycle_model, frontend, golden, multipass, program_image
+from codesign.compiler import (cycle_model, frontend, golden, multipass, multipass_files,
+                               program_image)
 from codesign.compiler.backends.rtl_runner import run_rtl, run_rtl_many
 from codesign.compiler.mapping import MappedProgram, MappingOptions, map_network
 from codesign.compiler.pipeline import CompileOptions, quantized
@@ -326,11 +327,14 @@ def test_rtl_host_driver_rejects_corrupted_images(damage, words):
 
 
 # -- networks larger than the chip, in passes (codesign/compiler/multipass.py) ----------------
-def check_in_passes(network, config: HWConfig, inputs: np.ndarray) -> multipass.MultiPassPlan:
-    """Run ``network`` in passes on the RTL; assert the outputs, every layer's spikes and the
-    final state of every neuron equal the golden model's run of the *whole* network, and the
-    cycle model's total within 5 % of the measured one."""
-    plan = multipass.plan(network, config)
+def check_in_passes(network, config: HWConfig, inputs: np.ndarray,
+                    directory) -> multipass.MultiPassPlan:
+    """Run ``network`` in passes on the RTL, as ``codesign run`` does (the passes written to
+    ``directory`` and read back); assert the outputs, every layer's spikes and the final state
+    of every neuron equal the golden model's run of the *whole* network, and the cycle model's
+    total within 5 % of the measured one."""
+    multipass_files.save(multipass.plan(network, config), directory)
+    plan = multipass_files.load(directory)
     counts = golden.integer_input(network, inputs)
     got = multipass.run(plan, counts, multipass.rtl_runner)
     whole = golden.simulate(network, inputs, record=True)
@@ -343,8 +347,7 @@ def check_in_passes(network, config: HWConfig, inputs: np.ndarray) -> multipass.
                                         getattr(got.final_state[name], field))]
         if wrong.size or states:
             chunk = next(c for c in plan.passes if c.population == name)
-            rerun = run_rtl(program_image.build_image(chunk.program),
-                            multipass.chunk_input(chunk, got.spikes), waves=True)
+            rerun = run_rtl(chunk.image, multipass.chunk_input(chunk, got.spikes), waves=True)
             where = (f"spikes first differ at timestep {wrong[0][0]}, neuron {wrong[0][2]}"
                      if wrong.size else f"final {', '.join(states)} differ")
             pytest.fail(f"population '{name}' in passes: {where}; waveform of its first pass "
@@ -358,19 +361,19 @@ def check_in_passes(network, config: HWConfig, inputs: np.ndarray) -> multipass.
     return plan
 
 
-def test_pooled_cnn_in_passes_bit_exact_on_rtl():
+def test_pooled_cnn_in_passes_bit_exact_on_rtl(tmp_path):
     """A CNN of 309 neurons on 4 cores x 16: its convolution runs in bands of rows, and a
     pooling window's four neurons reach the next pass as one counted input."""
-    from mapping.networks import pooled_cnn_graph
+    from mapping.networks import pooled_cnn
 
-    network = quantized(frontend.nir_to_ir(pooled_cnn_graph()), CompileOptions(dt=1.0))
+    network = pooled_cnn()
     inputs = (np.random.default_rng(5).random((25, 2, 2, 8, 8)) < 0.3).astype(np.int64)
-    plan = check_in_passes(network, CONFIGS["four-cores"][0], inputs)
+    plan = check_in_passes(network, CONFIGS["four-cores"][0], inputs, tmp_path)
     assert len(plan.passes) > len(network.populations)
 
 
 @pytest.mark.slow
-def test_scnn_in_passes_on_the_default_config_bit_exact_on_rtl():
+def test_scnn_in_passes_on_the_default_config_bit_exact_on_rtl(tmp_path):
     """The SCNN (8,970 neurons) on configs/default.yaml (4 x 256 neurons), in passes."""
     from pathlib import Path
 
@@ -379,4 +382,4 @@ def test_scnn_in_passes_on_the_default_config_bit_exact_on_rtl():
     network = quantized(frontend.load(shared_case("NIR_paper/02_cnn/cnn_sinabs.nir")),
                         CompileOptions(dt=1.0))
     config = load_config(Path(__file__).resolve().parents[1] / "configs" / "default.yaml")
-    check_in_passes(network, config, _scnn_input())
+    check_in_passes(network, config, _scnn_input(), tmp_path)

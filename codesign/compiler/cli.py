@@ -88,7 +88,7 @@ def compile_program(args: argparse.Namespace) -> int:
                             "pass an HWConfig such as configs/default.yaml")
     from codesign.compiler.hw_cli import REPORT_NAME, compile_for_hardware
 
-    compile_for_hardware(args.model, args.hw, options, args.output)
+    compile_for_hardware(args.model, args.hw, options, args.output, in_passes=args.passes)
     print((Path(args.output) / REPORT_NAME).read_text(), end="")
     return 0
 
@@ -129,6 +129,10 @@ def register(subparsers) -> None:
     parser.add_argument("model", help="NIR file")
     parser.add_argument("--target", choices=("hw", "c"), default="hw")
     parser.add_argument("--hw", help="HWConfig YAML (for --target hw)")
+    parser.add_argument("--passes", action="store_true",
+                        help="if a feed-forward network does not fit --hw, compile it into "
+                             "several programs run layer by layer (slower: every pass reloads "
+                             "the chip)")
     add_compile_options(parser)
     from codesign.compiler.backends import cli_c
     cli_c.add_compile_arguments(parser)

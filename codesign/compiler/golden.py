@@ -29,14 +29,20 @@ class GoldenResult:
 
 def integer_input(network: QuantizedNetwork, inputs: np.ndarray) -> np.ndarray:
     """Check ``[T, B, *input_shape]`` inputs are spike counts and return them as int64."""
+    return integer_counts(tuple(network.input_shape), inputs)
+
+
+def integer_counts(input_shape: tuple[int, ...], inputs: np.ndarray) -> np.ndarray:
+    """:func:`integer_input` for a network whose input has ``input_shape``: ``[T, B, size]``."""
     inputs = np.asarray(inputs)
-    if inputs.ndim < 2 or int(np.prod(inputs.shape[2:])) != network.input_size:
+    size = int(np.prod(input_shape))
+    if inputs.ndim < 2 or int(np.prod(inputs.shape[2:])) != size:
         raise CodesignError(f"input has shape {inputs.shape[2:]} per step, the network expects "
-                            f"{network.input_shape}", "pass an array of [T, *input_shape]")
+                            f"{input_shape}", "pass an array of [T, *input_shape]")
     if not np.all(np.isfinite(inputs)) or np.any(inputs != np.rint(inputs)) or np.any(inputs < 0):
         raise CodesignError("fixed-point inputs must be non-negative spike counts (integers)",
                             "bin events into counts, or run --mode float for real-valued input")
-    return inputs.astype(np.int64).reshape(*inputs.shape[:2], network.input_size)
+    return inputs.astype(np.int64).reshape(*inputs.shape[:2], size)
 
 
 def _crossbar_input(projection: QuantizedProjection, source: np.ndarray,

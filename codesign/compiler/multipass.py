@@ -17,7 +17,8 @@ trades latency (every pass streams its program image and replays ``T`` steps) fo
   populations are cut into index ranges. The chunk size is the largest power-of-two fraction of
   the population whose every pass maps on the HWConfig.
 * **Limits.** Every projection must have delay 0 and come from the input or an earlier
-  population (no recurrence: a recurrent layer's state needs its own spikes within the step).
+  population (no recurrence: a recurrent layer's state needs its own spikes within the step),
+  and every population must spike (a pass hands on spikes, not voltages).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from codesign import arithmetic
 from codesign.compiler.layers import (QuantizedNetwork, QuantizedPopulation,
                                       QuantizedProjection)
 from codesign.compiler.mapping import MappedProgram, MappingOptions, map_network
+from codesign.compiler.program_image import ProgramImage, build_image
 from codesign.errors import CodesignError, DoesNotFit
 from codesign.hw.config import HWConfig
 
@@ -45,22 +47,29 @@ class ChunkPass:
     neurons: np.ndarray
     sources: list[str]
     groups: list[sparse.csr_matrix]
-    network: QuantizedNetwork
+    #: The pass's own network (input: the grouped sources; one population: the chunk), mapped,
+    #: and its program image.
     program: MappedProgram
+    image: ProgramImage
 
 
 @dataclass
 class MultiPassPlan:
-    network: QuantizedNetwork
+    """The passes of a network, and the network's outline that running them needs."""
+
     config: HWConfig
+    input_name: str
+    input_shape: tuple[int, ...]
+    #: ``(name, size)`` of every population, in evaluation order.
+    populations: list[tuple[str, int]]
+    output: str
+    output_shape: tuple[int, ...]
     passes: list[ChunkPass]
 
     def load_fields(self) -> int:
         """Host-stream fields (32-bit words) of all the passes' program images: loading them
         costs at least this many cycles per sample at one field per cycle."""
-        from codesign.compiler import program_image
-
-        return sum(len(program_image.build_image(chunk.program).fields) for chunk in self.passes)
+        return sum(len(chunk.image.fields) for chunk in self.passes)
 
     def describe(self) -> str:
         """Passes per population, e.g. ``1: 4 x 1024, 3: 8 x 512`` (count x largest chunk)."""
@@ -74,7 +83,7 @@ class MultiPassPlan:
 @dataclass
 class PassResult:
     """What one pass returned: spikes ``[T, B, chunk]``, final state and the cycles of its steps
-    per sample ``[B]``."""
+    ``[T, B]``."""
 
     spikes: np.ndarray
     final_state: arithmetic.NeuronState
@@ -86,7 +95,7 @@ class MultiPassResult:
     output: np.ndarray
     spikes: dict[str, np.ndarray]
     final_state: dict[str, arithmetic.NeuronState]
-    #: ``[B]``: the cycles of every pass's steps (predicted or measured), summed per sample.
+    #: ``[T, B]``: the cycles of step ``t`` (predicted or measured), summed over the passes.
     cycles: np.ndarray
 
 
@@ -110,7 +119,11 @@ def plan(network: QuantizedNetwork, config: HWConfig,
             raise CodesignError(
                 f"population '{population.name}' does not fit even one row or neuron per pass: "
                 f"{last_error.cause}", last_error.fix)
-    return MultiPassPlan(network=network, config=config, passes=passes)
+    return MultiPassPlan(config=config, input_name=network.input_name,
+                         input_shape=tuple(network.input_shape),
+                         populations=[(p.name, p.size) for p in network.populations],
+                         output=network.output, output_shape=tuple(network.output_shape),
+                         passes=passes)
 
 
 def run(plan_: MultiPassPlan, counts: np.ndarray,
@@ -118,25 +131,24 @@ def run(plan_: MultiPassPlan, counts: np.ndarray,
         ) -> MultiPassResult:
     """Run the passes layer by layer on integer input ``counts`` ``[T, B, *input_shape]``;
     ``runner`` runs the passes of one layer (they only depend on earlier layers)."""
-    network = plan_.network
     steps, batch = counts.shape[:2]
-    spikes = {network.input_name: counts.reshape(steps, batch, -1).astype(np.int64)}
+    spikes = {plan_.input_name: counts.reshape(steps, batch, -1).astype(np.int64)}
     final_state: dict[str, arithmetic.NeuronState] = {}
-    cycles = np.zeros(batch, dtype=np.int64)
-    for population in network.populations:
-        layer = [chunk for chunk in plan_.passes if chunk.population == population.name]
+    cycles = np.zeros((steps, batch), dtype=np.int64)
+    for name, size in plan_.populations:
+        layer = [chunk for chunk in plan_.passes if chunk.population == name]
         results = runner([(chunk, chunk_input(chunk, spikes)) for chunk in layer])
-        spikes[population.name] = np.zeros((steps, batch, population.size), dtype=np.int64)
-        state = [np.zeros((batch, population.size), dtype=np.int64) for _ in range(3)]
+        spikes[name] = np.zeros((steps, batch, size), dtype=np.int64)
+        state = [np.zeros((batch, size), dtype=np.int64) for _ in range(3)]
         for chunk, result in zip(layer, results):
-            spikes[population.name][:, :, chunk.neurons] = result.spikes.reshape(steps, batch, -1)
+            spikes[name][:, :, chunk.neurons] = result.spikes.reshape(steps, batch, -1)
             for whole, part in zip(state, (result.final_state.voltage,
                                            result.final_state.current,
                                            result.final_state.adaptation)):
                 whole[:, chunk.neurons] = part
             cycles = cycles + result.cycles
-        final_state[population.name] = arithmetic.NeuronState(*state)
-    output = spikes[network.output].reshape(steps, batch, *network.output_shape)
+        final_state[name] = arithmetic.NeuronState(*state)
+    output = spikes[plan_.output].reshape(steps, batch, *plan_.output_shape)
     return MultiPassResult(output=output, spikes=spikes, final_state=final_state,
                            cycles=cycles)
 
@@ -155,20 +167,18 @@ def reference_runner(passes: Sequence[tuple[ChunkPass, np.ndarray]]) -> list[Pas
     for chunk, counts in passes:
         prediction, result = cycle_model.predict_run(chunk.program, counts)
         results.append(PassResult(result.output, result.final_state[chunk.population],
-                                  prediction.cycles.sum(axis=0)))
+                                  prediction.cycles))
     return results
 
 
 def rtl_runner(passes: Sequence[tuple[ChunkPass, np.ndarray]]) -> list[PassResult]:
     """The passes of one layer on the Verilator-built RTL, in one simulation (each program is
     loaded through the host interface, which clears the state); cycles are the measured
-    ``last_step_cycles`` summed over the pass's steps, per sample."""
-    from codesign.compiler import program_image
+    ``last_step_cycles`` of every step."""
     from codesign.compiler.backends.rtl_runner import run_rtl_many
 
-    runs = [(program_image.build_image(chunk.program), counts) for chunk, counts in passes]
-    return [PassResult(result.output, result.final_state[chunk.population],
-                       result.cycles.sum(axis=1))
+    runs = [(chunk.image, counts) for chunk, counts in passes]
+    return [PassResult(result.output, result.final_state[chunk.population], result.cycles.T)
             for (chunk, _), result in zip(passes, run_rtl_many(runs))]
 
 
@@ -180,10 +190,11 @@ def _check_feed_forward(network: QuantizedNetwork) -> None:
                 f"projection {projection.source} -> {projection.target} (delay "
                 f"{projection.delay}) is recurrent or delayed: a layer cannot run in passes",
                 "use an HWConfig that holds the whole network")
-        if projection.source != network.input_name and \
-                not network.population(projection.source).spiking:
-            raise CodesignError(f"population '{projection.source}' does not spike",
-                                "only spiking layers can feed the next pass")
+    for population in network.populations:
+        if not population.spiking:
+            raise CodesignError(f"population '{population.name}' does not spike (a readout): "
+                                "passes hand spikes to each other",
+                                "use an HWConfig that holds the whole network")
 
 
 def _part_counts(population: QuantizedPopulation) -> list[int]:
@@ -241,5 +252,6 @@ def _chunk_pass(network: QuantizedNetwork, population: QuantizedPopulation, neur
                   populations=[chunk],
                   projections=[QuantizedProjection(input_name, population.name, weight)],
                   output=population.name, output_shape=(neurons.size,), metadata={})
+    program = map_network(sub, config, options)
     return ChunkPass(population=population.name, neurons=neurons, sources=sources,
-                     groups=groups, network=sub, program=map_network(sub, config, options))
+                     groups=groups, program=program, image=build_image(program))

@@ -44,6 +44,11 @@ def convolution_graph(channels: tuple[int, int], side: int, seed: int = 0) -> ni
     return nir.NIRGraph(nodes=nodes, edges=edges)
 
 
+def pooled_cnn(seed: int = 0) -> QuantizedNetwork:
+    """:func:`pooled_cnn_graph` quantised with ``dt`` 1."""
+    return quantized(frontend.nir_to_ir(pooled_cnn_graph(seed)), CompileOptions(dt=1.0))
+
+
 def pooled_cnn_graph(seed: int = 0) -> nir.NIRGraph:
     """The SCNN's shape in small: input [2, 8, 8] -> 3x3 Conv2d -> IF [4, 8, 8] -> 2x2 SumPool2d
     -> 3x3 Conv2d -> IF [3, 4, 4] -> 2x2 SumPool2d -> Flatten -> Affine -> IF [5]."""

@@ -63,3 +63,65 @@ def test_compile_refuses_widths_the_hardware_does_not_have(tmp_path):
     with pytest.raises(CodesignError, match="--state-bits 24"):
         compile_for_hardware(tmp_path / "model.nir", tmp_path / "hw.yaml",
                              CompileOptions(dt=1e-3), tmp_path / "out", MappingOptions())
+
+
+@pytest.fixture
+def in_passes(tmp_path):
+    """The pooled CNN (309 neurons) compiled with --passes for 2 x 32 neurons."""
+    from codesign.cli import main
+    from networks import pooled_cnn_graph
+
+    nir.write(tmp_path / "cnn.nir", pooled_cnn_graph())
+    config = HWConfig(cores=2, neurons_per_core=32, source_table_depth=64,
+                      synapse_memory_depth=256)
+    (tmp_path / "hw.yaml").write_text(config.to_yaml())
+    argv = ["compile", str(tmp_path / "cnn.nir"), "--hw", str(tmp_path / "hw.yaml"), "--dt", "1",
+            "-o", str(tmp_path / "out")]
+    return tmp_path, argv, main
+
+
+def test_a_network_that_does_not_fit_compiles_into_passes_and_runs_as_the_whole(in_passes,
+                                                                              capsys):
+    from networks import pooled_cnn
+
+    tmp_path, argv, main = in_passes
+    assert main(argv) == 2
+    assert "or compile with --passes" in capsys.readouterr().err
+    assert main([*argv, "--passes"]) == 0
+    out = tmp_path / "out"
+    images = sorted(out.glob("pass_*.img"))
+    assert len(images) > 3 and not (out / "program.img").exists()
+    report = (out / "mapping.txt").read_text()
+    assert report.startswith(f"the network does not fit in one program: {len(images)} passes")
+    inputs = (np.random.default_rng(1).random((20, 2, 8, 8)) < 0.3).astype(np.int64)
+    np.save(tmp_path / "in.npy", inputs)
+    assert main(["run", str(out), "--target", "ref", "--input", str(tmp_path / "in.npy"),
+                 "-o", str(tmp_path / "o.npz")]) == 0
+    saved = np.load(tmp_path / "o.npz")
+    whole = golden.simulate(pooled_cnn(), inputs[:, None])
+    assert np.array_equal(saved["output"], whole.output[:, 0]) and whole.output.sum() > 0
+    assert saved["cycles"].shape == (20,) and np.all(saved["cycles"] > 0)
+
+
+def test_a_corrupted_pass_image_is_rejected(in_passes, capsys):
+    tmp_path, argv, main = in_passes
+    assert main([*argv, "--passes"]) == 0
+    image = tmp_path / "out" / "pass_001.img"
+    data = bytearray(image.read_bytes())
+    data[40] ^= 0xFF
+    image.write_bytes(bytes(data))
+    np.save(tmp_path / "in.npy", np.zeros((3, 2, 8, 8)))
+    assert main(["run", str(tmp_path / "out"), "--input", str(tmp_path / "in.npy"),
+                 "-o", str(tmp_path / "o.npz")]) == 2
+    assert "checksum" in capsys.readouterr().err
+
+
+def test_compiling_again_into_the_directory_leaves_no_stale_program(in_passes):
+    tmp_path, argv, main = in_passes
+    assert main([*argv, "--passes"]) == 0
+    large = HWConfig(cores=2, neurons_per_core=256, source_table_depth=512)
+    (tmp_path / "hw.yaml").write_text(large.to_yaml())
+    assert main(argv) == 0
+    out = tmp_path / "out"
+    assert (out / "program.img").exists() and not list(out.glob("pass_*"))
+    assert not (out / "passes.json").exists()

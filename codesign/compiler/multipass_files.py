@@ -1,0 +1,86 @@
+"""A network compiled in passes on disk (``codesign compile --passes``; docs/program-format.md).
+
+``OUT/`` holds one program image per pass (``pass_000.img``, ...: the ordinary, checksummed
+format), ``passes.json`` (the manifest: the network's outline and, per pass, its population,
+image and source populations) and ``passes.npz`` (per pass its neuron indices ``neurons_K`` and,
+per source ``J``, ``group_of_K_J``: the pass input each source neuron adds into, -1 for none).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sparse
+
+from codesign.compiler import program_image
+from codesign.compiler.multipass import ChunkPass, MultiPassPlan
+from codesign.errors import CodesignError
+
+MANIFEST_NAME = "passes.json"
+ARRAYS_NAME = "passes.npz"
+FORMAT = "codesign-passes"
+VERSION = 1
+
+
+def image_name(index: int) -> str:
+    return f"pass_{index:03d}.img"
+
+
+def save(plan: MultiPassPlan, out_dir: Path) -> None:
+    arrays = {}
+    passes = []
+    for index, chunk in enumerate(plan.passes):
+        (out_dir / image_name(index)).write_bytes(chunk.image.to_bytes())
+        arrays[f"neurons_{index}"] = chunk.neurons
+        for source_index, group in enumerate(chunk.groups):
+            group_of = np.full(group.shape[1], -1, dtype=np.int64)
+            rows, columns = group.nonzero()
+            group_of[columns] = rows
+            arrays[f"group_of_{index}_{source_index}"] = group_of
+        passes.append({"population": chunk.population, "image": image_name(index),
+                       "sources": chunk.sources})
+    manifest = {"format": FORMAT, "version": VERSION,
+                "input": {"name": plan.input_name, "shape": list(plan.input_shape)},
+                "populations": [[name, size] for name, size in plan.populations],
+                "output": {"name": plan.output, "shape": list(plan.output_shape)},
+                "passes": passes}
+    (out_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
+    np.savez_compressed(out_dir / ARRAYS_NAME, **arrays)
+
+
+def load(out_dir: Path) -> MultiPassPlan:
+    """The plan saved in ``out_dir``; every image is checked as ``codesign run`` checks one."""
+    path = out_dir / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text())
+        if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+            raise CodesignError(f"{path} is not a version-{VERSION} passes manifest",
+                                "compile the network again with `codesign compile --passes`")
+        arrays = np.load(out_dir / ARRAYS_NAME)
+        passes = []
+        for index, entry in enumerate(manifest["passes"]):
+            image = program_image.load_image(out_dir / entry["image"])
+            groups = []
+            for source_index, _ in enumerate(entry["sources"]):
+                group_of = arrays[f"group_of_{index}_{source_index}"]
+                members = np.flatnonzero(group_of >= 0)
+                groups.append(sparse.csr_matrix(
+                    (np.ones(members.size, dtype=np.int64), (group_of[members], members)),
+                    shape=(int(group_of.max(initial=-1)) + 1, group_of.size)))
+            passes.append(ChunkPass(population=entry["population"],
+                                    neurons=arrays[f"neurons_{index}"],
+                                    sources=list(entry["sources"]), groups=groups,
+                                    program=program_image.program_from_image(image),
+                                    image=image))
+        config = passes[0].program.config
+        return MultiPassPlan(config=config, input_name=manifest["input"]["name"],
+                             input_shape=tuple(manifest["input"]["shape"]),
+                             populations=[(name, int(size))
+                                          for name, size in manifest["populations"]],
+                             output=manifest["output"]["name"],
+                             output_shape=tuple(manifest["output"]["shape"]), passes=passes)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+        raise CodesignError(f"the passes in {out_dir} are unreadable ({error})",
+                            "compile the network again with `codesign compile --passes`") from None
