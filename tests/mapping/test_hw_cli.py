@@ -125,3 +125,20 @@ def test_compiling_again_into_the_directory_leaves_no_stale_program(in_passes):
     out = tmp_path / "out"
     assert (out / "program.img").exists() and not list(out.glob("pass_*"))
     assert not (out / "passes.json").exists()
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda out: (out / "passes.json").write_text('{"format": "codesign-passes", "version": 9}'),
+     "is not a version-1 passes manifest"),
+    (lambda out: (out / "passes.json").write_text("{not json"), "unreadable"),
+    (lambda out: (out / "passes.npz").unlink(), "unreadable"),
+])
+def test_damaged_passes_are_refused_in_one_line(in_passes, capsys, damage, words):
+    tmp_path, argv, main = in_passes
+    assert main([*argv, "--passes"]) == 0
+    damage(tmp_path / "out")
+    np.save(tmp_path / "in.npy", np.zeros((3, 2, 8, 8)))
+    assert main(["run", str(tmp_path / "out"), "--input", str(tmp_path / "in.npy"),
+                 "-o", str(tmp_path / "o.npz")]) == 2
+    message = capsys.readouterr().err.strip()
+    assert "\n" not in message and words in message, message
