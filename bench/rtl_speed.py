@@ -83,7 +83,7 @@ def latency_in_passes(config: HWConfig, name: str, path: Path, options: CompileO
     """Prints one table row for ``path`` run in passes on ``config`` (codesign.compiler.multipass):
     cycles of every pass's steps, measured on the RTL; program loads counted in host fields."""
     network = quantized(frontend.load(path), options)
-    plan = multipass.plan(network, config)
+    plan = multipass.plan_passes(network, config)
     counts = golden.integer_input(network, inputs)
     start = time.perf_counter()
     got = multipass.run(plan, counts, multipass.rtl_runner)

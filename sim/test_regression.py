@@ -333,7 +333,7 @@ def check_in_passes(network, config: HWConfig, inputs: np.ndarray,
     ``directory`` and read back); assert the outputs, every layer's spikes and the final state
     of every neuron equal the golden model's run of the *whole* network, and the cycle model's
     total within 5 % of the measured one."""
-    multipass_files.save(multipass.plan(network, config), directory)
+    multipass_files.save(multipass.plan_passes(network, config), directory)
     plan = multipass_files.load(directory)
     counts = golden.integer_input(network, inputs)
     got = multipass.run(plan, counts, multipass.rtl_runner)

@@ -85,7 +85,7 @@ def compile_for_hardware(model: str | Path, hw_config_path: str | Path, options:
     for name in [*stale, *(path.name for path in out_dir.glob("pass_*.img"))]:
         (out_dir / name).unlink(missing_ok=True)
     if program is None:
-        plan = multipass.plan(network, config, mapping)
+        plan = multipass.plan_passes(network, config, mapping)
         multipass_files.save(plan, out_dir)
         (out_dir / REPORT_NAME).write_text(passes_report_text(plan))
     else:

@@ -99,8 +99,8 @@ class MultiPassResult:
     cycles: np.ndarray
 
 
-def plan(network: QuantizedNetwork, config: HWConfig,
-         options: MappingOptions | None = None) -> MultiPassPlan:
+def plan_passes(network: QuantizedNetwork, config: HWConfig,
+                options: MappingOptions | None = None) -> MultiPassPlan:
     """Cut ``network`` into passes that each map on ``config``."""
     _check_feed_forward(network)
     passes = []
@@ -126,17 +126,17 @@ def plan(network: QuantizedNetwork, config: HWConfig,
                          passes=passes)
 
 
-def run(plan_: MultiPassPlan, counts: np.ndarray,
+def run(plan: MultiPassPlan, counts: np.ndarray,
         runner: Callable[[Sequence[tuple[ChunkPass, np.ndarray]]], list[PassResult]]
         ) -> MultiPassResult:
     """Run the passes layer by layer on integer input ``counts`` ``[T, B, *input_shape]``;
     ``runner`` runs the passes of one layer (they only depend on earlier layers)."""
     steps, batch = counts.shape[:2]
-    spikes = {plan_.input_name: counts.reshape(steps, batch, -1).astype(np.int64)}
+    spikes = {plan.input_name: counts.reshape(steps, batch, -1).astype(np.int64)}
     final_state: dict[str, arithmetic.NeuronState] = {}
     cycles = np.zeros((steps, batch), dtype=np.int64)
-    for name, size in plan_.populations:
-        layer = [chunk for chunk in plan_.passes if chunk.population == name]
+    for name, size in plan.populations:
+        layer = [chunk for chunk in plan.passes if chunk.population == name]
         results = runner([(chunk, chunk_input(chunk, spikes)) for chunk in layer])
         spikes[name] = np.zeros((steps, batch, size), dtype=np.int64)
         state = [np.zeros((batch, size), dtype=np.int64) for _ in range(3)]
@@ -148,7 +148,7 @@ def run(plan_: MultiPassPlan, counts: np.ndarray,
                 whole[:, chunk.neurons] = part
             cycles = cycles + result.cycles
         final_state[name] = arithmetic.NeuronState(*state)
-    output = spikes[plan_.output].reshape(steps, batch, *plan_.output_shape)
+    output = spikes[plan.output].reshape(steps, batch, *plan.output_shape)
     return MultiPassResult(output=output, spikes=spikes, final_state=final_state,
                            cycles=cycles)
 

@@ -34,7 +34,7 @@ def test_passes_compute_what_the_whole_network_computes():
     network = pooled_cnn()
     with pytest.raises(DoesNotFit):
         map_network(network, SMALL)
-    plan = multipass.plan(network, SMALL)
+    plan = multipass.plan_passes(network, SMALL)
     assert len(plan.passes) > len(network.populations)
     inputs = (np.random.default_rng(0).random((30, 2, 2, 8, 8)) < 0.3).astype(np.int64)
     result = multipass.run(plan, golden.integer_input(network, inputs),
@@ -45,7 +45,7 @@ def test_passes_compute_what_the_whole_network_computes():
 
 
 def test_a_sum_pooling_window_is_one_counted_input():
-    plan = multipass.plan(pooled_cnn(), SMALL)
+    plan = multipass.plan_passes(pooled_cnn(), SMALL)
     second = [chunk for chunk in plan.passes if chunk.population == "if2"]
     # if1 is [4, 8, 8]; pooled 2 x 2 it is 4 x 4 x 4 = 64 inputs, each the sum of 4 neurons
     assert len(second) == 1 and second[0].program.network.input_size == 64
@@ -53,7 +53,7 @@ def test_a_sum_pooling_window_is_one_counted_input():
 
 
 def test_a_convolution_is_cut_into_bands_of_rows():
-    plan = multipass.plan(pooled_cnn(), SMALL)
+    plan = multipass.plan_passes(pooled_cnn(), SMALL)
     first = [chunk.neurons for chunk in plan.passes if chunk.population == "if1"]
     assert len(first) > 1
     for neurons in first:
@@ -64,7 +64,7 @@ def test_a_convolution_is_cut_into_bands_of_rows():
 
 def test_a_recurrent_network_cannot_run_in_passes():
     with pytest.raises(CodesignError, match="recurrent or delayed"):
-        multipass.plan(chain([6, 8, 4], recurrent=True), SMALL)
+        multipass.plan_passes(chain([6, 8, 4], recurrent=True), SMALL)
 
 
 @pytest.mark.slow
@@ -78,7 +78,7 @@ def test_scnn_in_passes_on_the_default_config_on_the_golden_model():
     network = quantized(frontend.load(shared_case("NIR_paper/02_cnn/cnn_sinabs.nir")),
                         CompileOptions(dt=1.0))
     config = load_config(Path(__file__).resolve().parents[2] / "configs" / "default.yaml")
-    plan = multipass.plan(network, config)
+    plan = multipass.plan_passes(network, config)
     frames = bin_events(read_nmnist(shared_case("tonic/sample_nmnist.bin")))[:20, None]
     result = multipass.run(plan, golden.integer_input(network, frames),
                            multipass.reference_runner)
