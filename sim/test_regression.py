@@ -383,3 +383,24 @@ def test_scnn_in_passes_on_the_default_config_bit_exact_on_rtl(tmp_path):
                         CompileOptions(dt=1.0))
     config = load_config(Path(__file__).resolve().parents[1] / "configs" / "default.yaml")
     check_in_passes(network, config, _scnn_input(), tmp_path)
+
+
+def test_passes_run_on_rtl_through_the_command_line(tmp_path):
+    """`codesign compile --passes` then `codesign run --target rtl`, as a user runs them."""
+    import nir
+    from mapping.networks import pooled_cnn, pooled_cnn_graph
+
+    from codesign.cli import main
+
+    nir.write(tmp_path / "cnn.nir", pooled_cnn_graph())
+    (tmp_path / "hw.yaml").write_text(CONFIGS["four-cores"][0].to_yaml())
+    assert main(["compile", str(tmp_path / "cnn.nir"), "--hw", str(tmp_path / "hw.yaml"),
+                 "--dt", "1", "--passes", "-o", str(tmp_path / "out")]) == 0
+    inputs = (np.random.default_rng(6).random((15, 2, 8, 8)) < 0.3).astype(np.int64)
+    np.save(tmp_path / "in.npy", inputs)
+    assert main(["run", str(tmp_path / "out"), "--target", "rtl", "--input",
+                 str(tmp_path / "in.npy"), "-o", str(tmp_path / "rtl.npz")]) == 0
+    saved = np.load(tmp_path / "rtl.npz")
+    whole = golden.simulate(pooled_cnn(), inputs[:, None])
+    assert np.array_equal(saved["output"], whole.output[:, 0]) and whole.output.sum() > 0
+    assert saved["cycles"].shape == (15,) and np.all(saved["cycles"] > 0)

@@ -141,7 +141,8 @@ def _check_space_holds_network(evaluator: Evaluator, model: str) -> None:
                 f"no design of the DSE's search space can hold {model}: even the largest "
                 f"({space.describe_capacity(largest)}) {reason}{_beyond_space(evaluator, largest)}",
                 "compile it for a larger accelerator with `codesign compile MODEL.nir --hw "
-                "CFG.yaml` (the search space is in codesign/dse/space.py) or use a smaller "
+                "CFG.yaml` (the search space is in codesign/dse/space.py), or for a smaller one "
+                "with `--passes` (a feed-forward network, layer by layer), or use a smaller "
                 "network") from None
 
 
