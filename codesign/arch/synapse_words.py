@@ -23,7 +23,7 @@ import numpy as np
 
 from codesign import arithmetic
 from codesign.errors import CodesignError
-from codesign.hw.core_layout import CoreLayout
+from codesign.arch.layout import CoreLayout
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.compiler import fidelity, float_reference, frontend, golden
+from codesign.compiler import float_reference, frontend, golden
+from codesign.compiler.analysis import fidelity
 from codesign.compiler.passes.discretize import RESET_MODES
 from codesign.compiler.passes.fuse import Fuse
 from codesign.compiler.pipeline import CompileOptions, discretized, quantized
@@ -86,7 +87,7 @@ def compile_program(args: argparse.Namespace) -> int:
     if args.hw is None:
         raise CodesignError("--target hw needs --hw CFG.yaml",
                             "pass an HWConfig such as configs/default.yaml")
-    from codesign.compiler.hw_cli import REPORT_NAME, compile_for_hardware
+    from codesign.compiler.driver import REPORT_NAME, compile_for_hardware
 
     compile_for_hardware(args.model, args.hw, options, args.output, in_passes=args.passes)
     print((Path(args.output) / REPORT_NAME).read_text(), end="")
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         from codesign.compiler.backends import cli_c
 
         return cli_c.run_c(args.program, args.input, args.output, record=args.record)
-    from codesign.compiler.hw_cli import run_program
+    from codesign.compiler.driver import run_program
 
     arrays = run_program(args.program, args.target, args.input, args.output, waves=args.waves,
                          profile_guided=args.profile_guided)

@@ -8,8 +8,8 @@
 * ``hw.yaml``: the HWConfig the image was compiled for.
 
 With ``in_passes`` (``--passes``) a feed-forward network that does not fit is compiled into
-passes (:mod:`codesign.compiler.multipass`): ``pass_000.img``, ... with ``passes.json`` and
-``passes.npz`` (:mod:`codesign.compiler.multipass_files`) instead of ``program.img``, and the
+passes (:mod:`codesign.compiler.image.chunked`): ``pass_000.img``, ... with ``passes.json`` and
+``passes.npz`` (:mod:`codesign.compiler.image.chunked_files`) instead of ``program.img``, and the
 report of every pass in ``mapping.txt``; ``run_program`` then runs the passes layer by layer
 (``cycles``: every step's cycles summed over the passes).
 
@@ -25,13 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.compiler import (cycle_model, frontend, golden, multipass, multipass_files,
-                               program_image)
-from codesign.compiler.fitting import does_not_fit_error
-from codesign.compiler.mapping import MappedProgram, MappingOptions, map_network
+from codesign.compiler import frontend, golden
+from codesign.compiler.analysis import cycle_model
+from codesign.compiler.image import chunked as multipass
+from codesign.compiler.image import chunked_files as multipass_files
+from codesign.compiler.image import program_image
+from codesign.compiler.analysis.sizing import does_not_fit_error
+from codesign.compiler.program import MappedProgram, MappingOptions, map_network
 from codesign.compiler.pipeline import CompileOptions, quantized
 from codesign.errors import CodesignError, DoesNotFit
-from codesign.hw.config import HWConfig, load_config
+from codesign.arch.config import HWConfig, load_config
 from codesign.inputs import load_inputs
 
 IMAGE_NAME = "program.img"
@@ -134,7 +137,7 @@ def run_program(out_dir: str | Path, target: str, input_path: str | Path,
         prediction, result = cycle_model.predict_run(program, inputs.steps)
         output, cycles = result.output, prediction.cycles
     else:
-        from codesign.compiler.backends.rtl_runner import run_rtl
+        from codesign.flows.rtl_target import run_rtl
 
         result = run_rtl(image, counts, waves=waves, profile_guided=profile_guided)
         output, cycles = result.output, result.cycles.T

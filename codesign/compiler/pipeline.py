@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codesign.compiler import frontend, ir
-from codesign.compiler.layers import QuantizedNetwork
+from codesign.compiler.layer_ir import QuantizedNetwork
 from codesign.compiler.pass_manager import PassManager
 from codesign.compiler.passes.discretize import Discretize
 from codesign.compiler.passes.fuse import Fuse

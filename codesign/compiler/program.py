@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codesign.compiler.layers import QuantizedNetwork
+from codesign.compiler.layer_ir import QuantizedNetwork
 from codesign.errors import CodesignError
-from codesign.hw.config import HWConfig
-from codesign.hw.core_layout import CoreLayout
+from codesign.arch.config import HWConfig
+from codesign.arch.layout import CoreLayout
 
 PARTITION_POLICIES = ("spread", "pack")
 CROSSBAR_POLICIES = ("auto", "prefer", "never")
@@ -114,7 +114,7 @@ class SourceEntry:
 
 @dataclass
 class CoreProgram:
-    """Memory contents of one core (words encoded with :mod:`codesign.hw.core_layout`)."""
+    """Memory contents of one core (words encoded with :mod:`codesign.arch.layout`)."""
 
     profiles: list[dict[str, int]] = field(default_factory=list)
     segments: dict[int, Segment] = field(default_factory=dict)

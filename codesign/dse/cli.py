@@ -9,7 +9,7 @@ from pathlib import Path
 
 import optuna
 
-from codesign.compiler.fitting import fitting_config
+from codesign.compiler.analysis.sizing import fitting_config
 from codesign.dse import pareto, report, search, space
 from codesign.dse.budget import parse_budget, within_device
 from codesign.dse.evaluate import DesignPoint, EvaluationFailed, Evaluator, Pruned

@@ -34,14 +34,17 @@ from typing import Any
 
 import numpy as np
 
-from codesign.compiler import fidelity as fidelity_report
+from codesign.compiler.analysis import fidelity as fidelity_report
 from codesign.compiler import golden
 from codesign.compiler.passes.quantize import Quantize
-from codesign.dse import cycle_estimate, energy, mapping_estimate, resource_model
+from codesign.dse.models import cycle_estimate
+from codesign.dse.models import energy
+from codesign.dse.models import placement_estimate as mapping_estimate
+from codesign.dse.models import resource_model
 from codesign.dse.budget import Budget
 from codesign.dse.workload import Workload
 from codesign.errors import CodesignError
-from codesign.hw.config import HWConfig
+from codesign.arch.config import HWConfig
 
 #: A point whose modelled resources exceed the budget by more than this factor is pruned.
 PRUNE_OVER_BUDGET_FACTOR = 1.5
@@ -175,8 +178,8 @@ class Evaluator:
     # -- real synthesis ---------------------------------------------------------------------
     def synthesize(self, point: DesignPoint, metrics: Metrics) -> Metrics:
         """Replace modelled resources and the target clock by real synthesis and fmax."""
-        from codesign.hw.synthesis import SynthesisError, synthesize
-        from codesign.hw.top import Accelerator
+        from codesign.flows.synthesis import SynthesisError, synthesize
+        from codesign.hw.rtl.top import Accelerator
 
         config = point.config()
         try:
@@ -204,7 +207,7 @@ class Evaluator:
     def mapping_input(self, point: DesignPoint):
         """``(network, options)`` the compiler maps for ``point``: the workload quantised and
         pruned as ``point`` says, on the digital engine only."""
-        from codesign.compiler.mapping import MappingOptions
+        from codesign.compiler.program import MappingOptions
 
         network = Quantize(point.weight_bits, point.state_bits).apply(
             self.workload.pruned(point.prune_threshold))
@@ -212,7 +215,7 @@ class Evaluator:
 
     def compile(self, point: DesignPoint):
         """The compiler's mapped program of ``point``."""
-        from codesign.compiler.mapping import map_network
+        from codesign.compiler.program import map_network
 
         network, options = self.mapping_input(point)
         try:
@@ -223,7 +226,7 @@ class Evaluator:
     def program_cycles(self, point: DesignPoint, metrics: Metrics) -> Metrics:
         """Replace the estimated cycles (and latency, energy) by the compiler's cycle model of the
         mapped program on the sample inputs."""
-        from codesign.compiler import cycle_model
+        from codesign.compiler.analysis import cycle_model
 
         program = self.compile(point)
         breakdown, _ = cycle_model.predict_run(program, self.workload.inputs)
@@ -243,8 +246,9 @@ class Evaluator:
         inputs: its output spikes must equal the golden model's bit for bit, and its measured
         cycles replace the cycle model's (whose relative error is kept as
         ``cycle_model_error``)."""
-        from codesign.compiler import cycle_model, program_image
-        from codesign.compiler.backends.rtl_runner import run_rtl
+        from codesign.compiler.analysis import cycle_model
+        from codesign.compiler.image import program_image
+        from codesign.flows.rtl_target import run_rtl
 
         program = self.compile(point)
         inputs = self.workload.inputs[:, :samples]

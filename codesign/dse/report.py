@@ -108,19 +108,19 @@ def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[
     (best / "mapping_estimate.txt").write_text(chosen.placement_report + "\n")
     notes = []
     try:
-        from codesign.hw.synthesis import FamilyPlatform
-        from codesign.hw.top import Accelerator
-        from codesign.hw.verilog import generate_verilog
+        from codesign.flows.synthesis import FamilyPlatform
+        from codesign.hw.rtl.top import Accelerator
+        from codesign.flows.verilog import generate_verilog
     except ImportError:
-        notes.append("best/accelerator.v not written: codesign.hw.top is not available")
+        notes.append("best/accelerator.v not written: codesign.hw.rtl.top is not available")
     else:
         generate_verilog(Accelerator(config), best / "accelerator.v", name="top",
                          platform=FamilyPlatform(family))
     if program is None:
         notes.append("best/ has no program image: the design could not be compiled")
     else:
-        from codesign.compiler.mapping import mapping_report_lines
-        from codesign.compiler.program_image import build_image
+        from codesign.compiler.program import mapping_report_lines
+        from codesign.compiler.image.program_image import build_image
 
         (best / "program.img").write_bytes(build_image(program).to_bytes())
         (best / "mapping_report.txt").write_text("\n".join(mapping_report_lines(program)) + "\n")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.dse.evaluate import DesignPoint, Evaluator, Pruned
-from codesign.dse.mapping_estimate import PARTITION_POLICIES
+from codesign.dse.models.placement_estimate import PARTITION_POLICIES
 
 CROSSBAR_MAPPING_AVAILABLE = False
 

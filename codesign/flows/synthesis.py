@@ -18,8 +18,8 @@ carry    SB_CARRY                  CCU2C                           CARRY4
 With ``pnr=True`` (ice40 and ecp5) nextpnr places and routes with ``--timing-allow-fail`` and
 ``fmax_mhz`` is the slowest clock's achieved frequency from ``--report``; ``timing_endpoints``
 counts the endpoints that miss ``freq_mhz`` by block, from nextpnr's SDF
-(:mod:`codesign.hw.timing_paths`). Results are cached by
-the sha256 of the Verilog and every option (``codesign.hw.cache``), so the DSE pays once per
+(:mod:`codesign.flows.timing_paths`). Results are cached by
+the sha256 of the Verilog and every option (``codesign.cache``), so the DSE pays once per
 design. Tool failures and timeouts raise :class:`SynthesisError`, which the DSE records as a
 failed trial and the CLI prints on one line.
 
@@ -43,9 +43,9 @@ from typing import Any
 from amaranth.lib import wiring
 
 from codesign.errors import CodesignError
-from codesign.hw.cache import cache_dir, content_key, write_atomically
-from codesign.hw.timing_paths import endpoint_slacks, failing_summary
-from codesign.hw.verilog import to_verilog
+from codesign.cache import cache_dir, content_key, write_atomically
+from codesign.flows.timing_paths import endpoint_slacks, failing_summary
+from codesign.flows.verilog import to_verilog
 
 FAMILIES = ("ice40", "ecp5", "xc7")
 RESOURCE_KEYS = ("luts", "ffs", "bram", "dsp", "carry")
@@ -82,7 +82,7 @@ DEVICE_RESOURCES: dict[str, dict[str, int]] = {
 class FamilyPlatform:
     """Stands in for an Amaranth platform while a component is converted for ``family``: parts
     that use a family's primitives read ``platform.family``, as on amaranth's own platforms
-    (e.g. :mod:`codesign.hw.dsp_block`)."""
+    (e.g. :mod:`codesign.hw.lib.dsp_block`)."""
 
     family: str
 
@@ -114,7 +114,7 @@ class SynthesisResult:
     #: Amaranth ``sources`` lines it runs through), to show where to pipeline.
     critical_path: dict[str, Any] | None = None
     #: After place and route: every endpoint's slack against the target clock
-    #: (:func:`codesign.hw.timing_paths.failing_summary`): how many miss it, and where.
+    #: (:func:`codesign.flows.timing_paths.failing_summary`): how many miss it, and where.
     timing_endpoints: dict[str, Any] | None = None
     seconds: float = 0.0
     cached: bool = False

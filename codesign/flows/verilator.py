@@ -2,7 +2,7 @@
 
 The one runner every cocotb testbench and ``codesign run --target rtl`` share::
 
-    from codesign.hw.verilator import run_cocotb
+    from codesign.flows.verilator import run_cocotb
 
     result = run_cocotb(component_or_verilog, toplevel="router",
                         test_module="test_router_cocotb",        # module name, no ".py"
@@ -13,7 +13,7 @@ The one runner every cocotb testbench and ``codesign run --target rtl`` share::
 
 * ``verilog`` is a Verilog file or an Amaranth component (converted to module ``toplevel``).
 * The Verilator build is cached by the sha256 of the Verilog, the top-level name, the build
-  options and the Verilator version, in ``<cache>/verilator/<key>/`` (``codesign.hw.cache``).
+  options and the Verilator version, in ``<cache>/verilator/<key>/`` (``codesign.cache``).
   A file lock serialises concurrent builders of the same key (pytest-xdist workers, DSE
   processes); a finished build is marked and reused, never rebuilt.
 * Each run gets its own fresh directory (``work_dir``, default a new folder under
@@ -45,14 +45,14 @@ from pathlib import Path
 
 from amaranth.lib import wiring
 
-from codesign.hw.cache import cache_dir, content_key
-from codesign.hw.verilog import to_verilog
+from codesign.cache import cache_dir, content_key
+from codesign.flows.verilog import to_verilog
 
 # ``--output-split 0``: one C++ file. Split builds use precompiled headers, and the wheel's
 # verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so g++ reads "Vtop__pch.h.fast" as a linker input
 # and fails on any design big enough to be split (the whole Accelerator is).
 #: ``--x-initial 0``: memories without an initial block start at zero, as on the FPGA
-#: (``codesign.hw.verilog`` omits the initial contents of all-zero memories).
+#: (``codesign.flows.verilog`` omits the initial contents of all-zero memories).
 BUILD_ARGS = ("-Wno-fatal", "--output-split", "0", "--x-initial", "0")
 #: ``ports_only=True``: cocotb's runner makes every signal public (``--public-flat-rw``), which
 #: keeps Verilator from inlining and optimising the design's internals; this undoes it and makes

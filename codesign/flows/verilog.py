@@ -20,7 +20,7 @@ from amaranth.lib import wiring
 #: replaces a private method, so it is tied to the 0.5 series (pyproject pins amaranth <0.6).
 _AMARANTH = metadata.version("amaranth")
 if not _AMARANTH.startswith("0.5."):
-    raise ImportError(f"codesign.hw.verilog overrides amaranth 0.5's "
+    raise ImportError(f"codesign.flows.verilog overrides amaranth 0.5's "
                       f"ModuleEmitter.emit_memory; check it against amaranth {_AMARANTH}")
 _emit_memory = rtlil.ModuleEmitter.emit_memory
 #: Held for the whole conversion: it also serialises Amaranth, whose elaboration is not

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from codesign.errors import CodesignError
-from codesign.hw.config import CrossbarConfig, HWConfig, load_config
+from codesign.arch.config import CrossbarConfig, HWConfig, load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -161,7 +161,7 @@ def test_direct_construction_validates_too():
 
 
 def test_cli_handlers_raise_codesign_error_for_bad_config(tmp_path: Path):
-    from codesign.hw import cli
+    from codesign.flows import cli
 
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers(dest="command", required=True))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from codesign.errors import CodesignError
-from codesign.hw.core_layout import CoreLayout, MemorySelect
-from codesign.hw.synapse_layout import (Synapse, decode_source_entry, decode_word,
+from codesign.arch.layout import CoreLayout, MemorySelect
+from codesign.arch.synapse_words import (Synapse, decode_source_entry, decode_word,
                                         encode_source_entry, encode_word, entry_synapses,
                                         pack_matrix, pack_row, pack_shifted)
 

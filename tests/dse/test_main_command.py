@@ -11,7 +11,7 @@ import re
 import pytest
 import yaml
 
-from codesign.hw.synthesis import synthesize
+from codesign.flows.synthesis import synthesize
 from dse_helpers import dse_command, run_dse
 
 BUDGET_LUTS = 50_000

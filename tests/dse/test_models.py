@@ -8,16 +8,18 @@ import scipy.sparse as sparse
 from mapping.networks import convolution, convolution_graph
 
 from codesign.compiler import frontend
-from codesign.compiler.layers import LayerNetwork, Population, Projection
-from codesign.compiler.mapping import MappingOptions, map_network
+from codesign.compiler.layer_ir import LayerNetwork, Population, Projection
+from codesign.compiler.program import MappingOptions, map_network
 from codesign.compiler.passes.discretize import Discretize
 from codesign.compiler.passes.fuse import Fuse
-from codesign.dse import energy, pareto, resource_model
+from codesign.dse import pareto
+from codesign.dse.models import energy
+from codesign.dse.models import resource_model
 from codesign.dse.budget import Budget
-from codesign.dse.cycle_estimate import estimate
+from codesign.dse.models.cycle_estimate import estimate
 from codesign.dse.evaluate import DesignPoint, EvaluationFailed
-from codesign.dse.mapping_estimate import place
-from codesign.hw.config import HWConfig
+from codesign.dse.models.placement_estimate import place
+from codesign.arch.config import HWConfig
 
 
 def _network(hidden: int = 8, outputs: int = 4, inputs: int = 6) -> LayerNetwork:
@@ -102,7 +104,7 @@ def test_cycle_estimate_follows_the_phases():
         estimate(network, config, placement, busy)
     assert quiet.synaptic_events == 0 and active.synaptic_events == 6 * 8
     # 6 input spikes x 8 words (one lane) plus the per-event overhead of each
-    from codesign.dse import cycle_estimate
+    from codesign.dse.models import cycle_estimate
     assert active.cycles_per_step - quiet.cycles_per_step == pytest.approx(
         6 * (8 + cycle_estimate.EVENT_OVERHEAD_CYCLES))
     assert quiet.neuron_updates == 12

@@ -10,8 +10,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from codesign.errors import CodesignError
-from codesign.hw.boards import build_bitstream
-from codesign.hw.config import HWConfig, load_config
+from codesign.flows.bitstream import build_bitstream
+from codesign.arch.config import HWConfig, load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 #: Every iCE40 UP5K bitstream (icepack .bin) has exactly this size.
@@ -85,7 +85,7 @@ def private_cache(tmp_path_factory, monkeypatch):
 @pytest.mark.slow
 def test_ulx3s_bitstream_of_the_accelerator(tmp_path: Path):
     """tiny.yaml with the neuron unit cut for ECP5's MULT18X18D, whose operand and product
-    registers are the blocks' own (codesign.hw.dsp_block): they must place, route and pack."""
+    registers are the blocks' own (codesign.hw.lib.dsp_block): they must place, route and pack."""
     config = dataclasses.replace(load_config(CONFIGS / "tiny.yaml"), neuron_dsp_bits=18)
     bitstream = build_bitstream(config, "ulx3s", tmp_path / "ulx3s")
     assert bitstream.name == "codesign_top.bit"

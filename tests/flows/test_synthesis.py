@@ -10,9 +10,9 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from codesign.errors import CodesignError
-from codesign.hw.synthesis import (SynthesisError, SynthesisResult, SynthesisTimeout, check_fits,
+from codesign.flows.synthesis import (SynthesisError, SynthesisResult, SynthesisTimeout, check_fits,
                                    count_resources, synthesize)
-from codesign.hw.verilog import generate_verilog
+from codesign.flows.verilog import generate_verilog
 
 
 class MemoryMultiplyCounter(wiring.Component):

@@ -3,7 +3,7 @@ the clock network (which are not data paths), and a carry chain's internal arcs.
 
 import pytest
 
-from codesign.hw.timing_paths import block_of, endpoint_slacks, failing_summary
+from codesign.flows.timing_paths import block_of, endpoint_slacks, failing_summary
 
 SDF = r"""(DELAYFILE
   (TIMESCALE 1ps)

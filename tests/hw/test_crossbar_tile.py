@@ -13,8 +13,8 @@ from amaranth.sim import Simulator
 
 from codesign import arithmetic
 from codesign.errors import CodesignError
-from codesign.hw.config import HWConfig
-from codesign.hw.crossbar_tile import (ADC_SHIFT_REGISTER, CELL_MEMORY, REGISTER_MEMORY,
+from codesign.arch.config import HWConfig
+from codesign.hw.rtl.crossbar_tile import (ADC_SHIFT_REGISTER, CELL_MEMORY, REGISTER_MEMORY,
                                        CrossbarTile, conversion_cycles)
 
 

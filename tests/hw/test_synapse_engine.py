@@ -9,9 +9,9 @@ import pytest
 from amaranth.sim import Simulator
 
 from codesign.errors import CodesignError
-from codesign.hw.core_layout import CoreLayout, MemorySelect
-from codesign.hw.synapse_engine import SynapseEngine
-from codesign.hw.synapse_layout import (Synapse, decode_source_entry, decode_word,
+from codesign.arch.layout import CoreLayout, MemorySelect
+from codesign.hw.rtl.synapse_engine import SynapseEngine
+from codesign.arch.synapse_words import (Synapse, decode_source_entry, decode_word,
                                         encode_source_entry, pack_matrix, pack_synapses)
 
 

@@ -1,16 +1,17 @@
 """A feed-forward network larger than the chip runs as several programs (passes), layer by
-layer, and computes exactly what the whole network computes (codesign/compiler/multipass.py)."""
+layer, and computes exactly what the whole network computes (codesign/compiler/image/chunked.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from codesign.compiler import frontend, golden, multipass
-from codesign.compiler.mapping import map_network
+from codesign.compiler import frontend, golden
+from codesign.compiler.image import chunked as multipass
+from codesign.compiler.program import map_network
 from codesign.compiler.pipeline import CompileOptions, quantized
 from codesign.errors import CodesignError, DoesNotFit
-from codesign.hw.config import HWConfig
+from codesign.arch.config import HWConfig
 from networks import chain, pooled_cnn
 
 #: Holds 64 neurons and 64 sources per core: the pooled CNN (309 neurons) needs passes.
@@ -72,7 +73,7 @@ def test_scnn_in_passes_on_the_default_config_on_the_golden_model():
     from pathlib import Path
 
     from codesign.events import bin_events, read_nmnist
-    from codesign.hw.config import load_config
+    from codesign.arch.config import load_config
     from nir_cases import shared_case
 
     network = quantized(frontend.load(shared_case("NIR_paper/02_cnn/cnn_sinabs.nir")),

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from codesign.compiler import golden
-from codesign.compiler.hw_cli import compile_for_hardware, run_program
-from codesign.compiler.mapping import MappingOptions
+from codesign.compiler.driver import compile_for_hardware, run_program
+from codesign.compiler.program import MappingOptions
 from codesign.compiler.pipeline import CompileOptions
 from codesign.errors import CodesignError
-from codesign.hw.config import HWConfig
+from codesign.arch.config import HWConfig
 from networks import chain, chain_graph, spikes
 
 

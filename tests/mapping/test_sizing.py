@@ -1,5 +1,5 @@
 """A network that does not fit: the error names the first limit and every HWConfig change that
-makes it fit, found by mapping again (codesign/compiler/fitting.py)."""
+makes it fit, found by mapping again (codesign/compiler/analysis/sizing.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from codesign.cli import main
-from codesign.compiler.fitting import fitting_config
-from codesign.compiler.mapping import map_network
+from codesign.compiler.analysis.sizing import fitting_config
+from codesign.compiler.program import map_network
 from codesign.errors import CodesignError, DoesNotFit
-from codesign.hw.config import HWConfig
+from codesign.arch.config import HWConfig
 from networks import chain, chain_graph
 
 DEFAULT = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"

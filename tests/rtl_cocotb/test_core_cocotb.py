@@ -12,10 +12,10 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge
 
-from codesign.hw.core_layout import MemorySelect
-from codesign.hw.synapse_engine import crossbar_sum_layout
+from codesign.arch.layout import MemorySelect
+from codesign.hw.rtl.synapse_engine import crossbar_sum_layout
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "hw"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hw"))
 from test_core import (CROSSBAR_ROW, CROSSBAR_SOURCE, INPUTS, LAYOUT, STEPS,  # noqa: E402
                        Network)
 
@@ -119,8 +119,8 @@ async def network_bit_exact(dut):
 
 
 def test_core_on_verilator():
-    from codesign.hw.core import Core
-    from codesign.hw.verilator import run_cocotb
+    from codesign.hw.rtl.core import Core
+    from codesign.flows.verilator import run_cocotb
 
     run_cocotb(Core(LAYOUT), toplevel="core", test_module=Path(__file__).stem,
                test_dir=Path(__file__).parent)

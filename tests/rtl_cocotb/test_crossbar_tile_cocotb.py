@@ -17,8 +17,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from codesign import arithmetic
-from codesign.hw.core_layout import bits_for
-from codesign.hw.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY, REGISTER_MEMORY
+from codesign.arch.layout import bits_for
+from codesign.hw.rtl.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY, REGISTER_MEMORY
 
 CONFIG_VARIABLE = "CROSSBAR_TILE_CONFIG"
 STEPS = 6
@@ -112,8 +112,8 @@ async def random_layer_bit_exact(dut):
 
 @pytest.mark.parametrize("sigma", [0.0, 0.2])
 def test_crossbar_tile_on_verilator(sigma):
-    from codesign.hw.crossbar_tile import CrossbarTile
-    from codesign.hw.verilator import run_cocotb
+    from codesign.hw.rtl.crossbar_tile import CrossbarTile
+    from codesign.flows.verilator import run_cocotb
 
     config = {"rows": 24, "cols": 40, "weight_bits": 8, "cell_bits": 2, "adc_bits": 5,
               "adc_shift": 1, "sigma": sigma, "variation_seed": 2024, "seed": 11}

@@ -14,9 +14,9 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge
 
 from codesign import arithmetic
-from codesign.hw.neuron_unit import NeuronUnit
+from codesign.hw.rtl.neuron_unit import NeuronUnit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "hw"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hw"))
 from neuron_models import MODELS, neurons, profile, reference  # noqa: E402
 
 WEIGHT_BITS = 8
@@ -76,7 +76,7 @@ async def every_model_bit_exact(dut):
 
 
 def _run(design, dsp_bits: int, max_depth: float) -> None:
-    from codesign.hw.verilator import run_cocotb
+    from codesign.flows.verilator import run_cocotb
 
     run_cocotb(design, toplevel="neuron_unit",
                test_module=Path(__file__).stem, test_dir=Path(__file__).parent,
@@ -93,8 +93,8 @@ def test_ecp5_elaboration_on_verilator(tmp_path):
     """The unit as ``hw synth --family ecp5`` elaborates it (MULT18X18D instances with their own
     registers), with sim/models/mult18x18d.v standing in for the primitive: checks the instances'
     wiring and timing against the golden model, given that model of the block."""
-    from codesign.hw.synthesis import FamilyPlatform
-    from codesign.hw.verilog import to_verilog
+    from codesign.flows.synthesis import FamilyPlatform
+    from codesign.flows.verilog import to_verilog
 
     verilog = to_verilog(make_unit(16, 18, 1.5), name="neuron_unit",
                          platform=FamilyPlatform("ecp5"))

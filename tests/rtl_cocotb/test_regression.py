@@ -4,7 +4,7 @@ one core; four cores (the router carries traffic between them); four cores with 
 and device variation. Also: the cycle model within 5% of the measured cycles, and
 hypothesis-generated random graphs (``CODESIGN_HYPOTHESIS_EXAMPLES``, default 50).
 
-Stimulus goes in bulk through the host stream (codesign.compiler.backends.rtl_runner). On a
+Stimulus goes in bulk through the host stream (codesign.flows.rtl_target). On a
 mismatch the case is re-run with an FST waveform and the first diverging timestep and neuron are
 printed.
 """
@@ -23,14 +23,17 @@ from hypothesis import strategies as st
 from mapping.networks import convolution
 from nir_cases import shared_case
 
-from codesign.compiler import (cycle_model, frontend, golden, multipass, multipass_files,
-                               program_image)
-from codesign.compiler.backends.rtl_runner import run_rtl, run_rtl_many
-from codesign.compiler.mapping import MappedProgram, MappingOptions, map_network
+from codesign.compiler import frontend, golden
+from codesign.compiler.analysis import cycle_model
+from codesign.compiler.image import chunked as multipass
+from codesign.compiler.image import chunked_files as multipass_files
+from codesign.compiler.image import program_image
+from codesign.flows.rtl_target import run_rtl, run_rtl_many
+from codesign.compiler.program import MappedProgram, MappingOptions, map_network
 from codesign.compiler.pipeline import CompileOptions, quantized
 from codesign.errors import CodesignError
 from codesign.events import bin_events, read_nmnist
-from codesign.hw.config import HWConfig
+from codesign.arch.config import HWConfig
 
 CYCLE_TOLERANCE = 0.05
 
@@ -163,8 +166,8 @@ def test_nir_cases_bit_exact_on_rtl(config_name):
 def test_profile_guided_build_bit_exact_on_rtl():
     """``codesign run --target rtl --profile-guided``: the model gcc optimised with the counts of
     a training run (a random LIF chain, digital and on the tiles) computes the same bits."""
-    from codesign.compiler.backends import rtl_runner
-    from codesign.hw.verilator import build
+    from codesign.flows import rtl_target as rtl_runner
+    from codesign.flows.verilator import build
 
     config, mapping = CONFIGS["crossbar"]
     cases = {}
@@ -276,7 +279,7 @@ def test_random_graphs_bit_exact_on_rtl(case):
 @pytest.mark.slow
 def test_run_target_rtl_and_ref_agree(tmp_path):
     """``run_program`` end to end: the same compiled folder on ``ref`` and ``rtl``."""
-    from codesign.compiler.hw_cli import compile_for_hardware, run_program
+    from codesign.compiler.driver import compile_for_hardware, run_program
 
     config, _ = CONFIGS["one-core"]
     (tmp_path / "hw.yaml").write_text(config.to_yaml())
@@ -326,7 +329,7 @@ def test_rtl_host_driver_rejects_corrupted_images(damage, words):
     assert "\n" not in str(error.value)
 
 
-# -- networks larger than the chip, in passes (codesign/compiler/multipass.py) ----------------
+# -- networks larger than the chip, in passes (codesign/compiler/image/chunked.py) ----------------
 def check_in_passes(network, config: HWConfig, inputs: np.ndarray,
                     directory) -> multipass.MultiPassPlan:
     """Run ``network`` in passes on the RTL, as ``codesign run`` does (the passes written to
@@ -377,11 +380,11 @@ def test_scnn_in_passes_on_the_default_config_bit_exact_on_rtl(tmp_path):
     """The SCNN (8,970 neurons) on configs/default.yaml (4 x 256 neurons), in passes."""
     from pathlib import Path
 
-    from codesign.hw.config import load_config
+    from codesign.arch.config import load_config
 
     network = quantized(frontend.load(shared_case("NIR_paper/02_cnn/cnn_sinabs.nir")),
                         CompileOptions(dt=1.0))
-    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "default.yaml")
+    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "default.yaml")
     check_in_passes(network, config, _scnn_input(), tmp_path)
 
 

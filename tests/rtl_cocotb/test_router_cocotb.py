@@ -11,7 +11,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
-from codesign.hw import host_driver
+from codesign.arch import protocol as host_driver
 
 CORES = 2
 TABLE = [(0, 9, (0,), False), (5, 19, (1,), True), (100, 199, (0, 1), True)]
@@ -101,8 +101,8 @@ async def random_multicast_traffic(dut):
 
 
 def test_router_on_verilator():
-    from codesign.hw.router import Router
-    from codesign.hw.verilator import run_cocotb
+    from codesign.hw.rtl.router import Router
+    from codesign.flows.verilator import run_cocotb
 
     router = Router(cores=CORES, queue_depth=4, table_entries=4, write_data_bits=64)
     run_cocotb(router, toplevel="router", test_module=Path(__file__).stem,

@@ -10,8 +10,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge
 
-from codesign.hw.core_layout import CoreLayout, MemorySelect
-from codesign.hw.synapse_layout import pack_matrix
+from codesign.arch.layout import CoreLayout, MemorySelect
+from codesign.arch.synapse_words import pack_matrix
 
 LAYOUT = CoreLayout(neurons_per_core=64, synapse_lanes=4, weight_bits=8, state_bits=16,
                     delay_slots=2, synapse_memory_depth=2048, source_table_depth=64, profiles=2)
@@ -98,8 +98,8 @@ async def dense_and_sparse_bursts(dut):
 
 
 def test_synapse_engine_on_verilator():
-    from codesign.hw.synapse_engine import SynapseEngine
-    from codesign.hw.verilator import run_cocotb
+    from codesign.hw.rtl.synapse_engine import SynapseEngine
+    from codesign.flows.verilator import run_cocotb
 
     run_cocotb(SynapseEngine(LAYOUT), toplevel="synapse_engine", test_module=Path(__file__).stem,
                test_dir=Path(__file__).parent)

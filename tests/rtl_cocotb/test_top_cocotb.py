@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 
 from codesign import arithmetic
-from codesign.hw import host_driver as hd
-from codesign.hw.config import HWConfig
-from codesign.hw.core_layout import CoreLayout, MemorySelect
-from codesign.hw.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
-from codesign.hw.synapse_layout import encode_source_entry, pack_matrix, pack_row
-from codesign.hw.top import AcceleratorSizes
+from codesign.arch import protocol as hd
+from codesign.arch.config import HWConfig
+from codesign.arch.layout import CoreLayout, MemorySelect
+from codesign.hw.rtl.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
+from codesign.arch.synapse_words import encode_source_entry, pack_matrix, pack_row
+from codesign.hw.rtl.top import AcceleratorSizes
 
 CONFIG = HWConfig.from_dict({
     "cores": 2, "neurons_per_core": 8, "synapse_memory_depth": 32, "synapse_lanes": 2,
@@ -157,7 +157,7 @@ def program() -> list[int]:
 
 @cocotb.test()
 async def hand_built_program_matches_numpy(dut):
-    from codesign.hw.host_stream import HostStream
+    from codesign.flows.testbench.host_stream import HostStream
 
     host = HostStream(dut, CONFIG.host_width)
     await host.start()
@@ -200,8 +200,8 @@ async def hand_built_program_matches_numpy(dut):
 
 @pytest.mark.slow   # the Verilator build of the whole accelerator takes ~1-2 minutes
 def test_accelerator_end_to_end_on_verilator():
-    from codesign.hw.top import Accelerator
-    from codesign.hw.verilator import run_cocotb
+    from codesign.hw.rtl.top import Accelerator
+    from codesign.flows.verilator import run_cocotb
 
     run_cocotb(Accelerator(CONFIG), toplevel="accelerator", test_module=Path(__file__).stem,
                test_dir=Path(__file__).parent)

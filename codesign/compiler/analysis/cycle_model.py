@@ -1,5 +1,5 @@
 """Cycle model: cycles per timestep of a mapped program, computed from the documented
-microarchitecture (docs/hardware.md, codesign/hw/sequencer.py, core.py, synapse_engine.py,
+microarchitecture (docs/hardware.md, codesign/hw/rtl/sequencer.py, core.py, synapse_engine.py,
 router.py, crossbar_tile.py) and the spike activity, without simulating the RTL.
 
 Per timestep (the sequencer's ``last_step_cycles``, start and done cycles included)::
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.compiler import golden
-from codesign.compiler.mapping import MappedProgram
+from codesign.compiler.program import MappedProgram
 from codesign import arithmetic
 
 #: Start, INPUT, settle (3 cycles) and FINISH of the sequencer with no input and no phases.
@@ -91,7 +91,7 @@ class CycleBreakdown:
 @functools.lru_cache(maxsize=None)
 def neuron_latency(config) -> int:
     """Pipeline depth of the neuron-update unit for ``config`` (from the hardware's own build)."""
-    from codesign.hw.neuron_unit import NeuronUnit
+    from codesign.hw.rtl.neuron_unit import NeuronUnit
 
     return NeuronUnit.latency_of(config)
 

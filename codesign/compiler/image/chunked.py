@@ -30,12 +30,12 @@ import numpy as np
 import scipy.sparse as sparse
 
 from codesign import arithmetic
-from codesign.compiler.layers import (QuantizedNetwork, QuantizedPopulation,
+from codesign.compiler.layer_ir import (QuantizedNetwork, QuantizedPopulation,
                                       QuantizedProjection)
-from codesign.compiler.mapping import MappedProgram, MappingOptions, map_network
-from codesign.compiler.program_image import ProgramImage, build_image
+from codesign.compiler.program import MappedProgram, MappingOptions, map_network
+from codesign.compiler.image.program_image import ProgramImage, build_image
 from codesign.errors import CodesignError, DoesNotFit
-from codesign.hw.config import HWConfig
+from codesign.arch.config import HWConfig
 
 
 @dataclass
@@ -161,7 +161,7 @@ def chunk_input(chunk: ChunkPass, spikes: dict[str, np.ndarray]) -> np.ndarray:
 
 def reference_runner(passes: Sequence[tuple[ChunkPass, np.ndarray]]) -> list[PassResult]:
     """Each pass on the golden model, with the cycle model's prediction of its steps."""
-    from codesign.compiler import cycle_model
+    from codesign.compiler.analysis import cycle_model
 
     results = []
     for chunk, counts in passes:
@@ -175,7 +175,7 @@ def rtl_runner(passes: Sequence[tuple[ChunkPass, np.ndarray]]) -> list[PassResul
     """The passes of one layer on the Verilator-built RTL, in one simulation (each program is
     loaded through the host interface, which clears the state); cycles are the measured
     ``last_step_cycles`` of every step."""
-    from codesign.compiler.backends.rtl_runner import run_rtl_many
+    from codesign.flows.rtl_target import run_rtl_many
 
     runs = [(chunk.image, counts) for chunk, counts in passes]
     return [PassResult(result.output, result.final_state[chunk.population], result.cycles.T)

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sparse
 
-from codesign.compiler import program_image
-from codesign.compiler.multipass import ChunkPass, MultiPassPlan
+from codesign.compiler.image import program_image
+from codesign.compiler.image.chunked import ChunkPass, MultiPassPlan
 from codesign.errors import CodesignError
 
 MANIFEST_NAME = "passes.json"

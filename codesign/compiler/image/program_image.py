@@ -13,7 +13,7 @@ Layout (all integers little-endian)::
     32      ...   manifest, then the record fields (uint32 each)
 
 The *records* are exactly the command fields the host sends to load the program, built with
-:func:`codesign.hw.host_driver.encode_write` and the word layouts of :mod:`codesign.hw` (no
+:func:`codesign.arch.protocol.encode_write` and the word layouts of :mod:`codesign.hw` (no
 format is re-encoded here): core memories, router table, phase table and sequencer registers,
 crossbar cells and registers. The *manifest* carries what the host needs around the hardware
 (the HWConfig, input/output id maps, population shapes and scales, the mapping report data) and
@@ -38,18 +38,18 @@ import numpy as np
 import scipy.sparse as sparse
 
 from codesign import arithmetic
-from codesign.compiler.layers import (CrossbarBlock, QuantizedNetwork, QuantizedPopulation,
+from codesign.compiler.layer_ir import (CrossbarBlock, QuantizedNetwork, QuantizedPopulation,
                                       QuantizedProjection)
-from codesign.compiler.mapping import (CoreProgram, MappedProgram, MappingOptions, Phase, Route,
+from codesign.compiler.program import (CoreProgram, MappedProgram, MappingOptions, Phase, Route,
                                        Segment, SourceEntry, TileBlock)
 from codesign.errors import CodesignError
-from codesign.hw import host_driver as protocol
-from codesign.hw.config import HWConfig
-from codesign.hw.core_layout import CoreLayout, MemorySelect
-from codesign.hw.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
-from codesign.hw.router import routing_entry_bits
-from codesign.hw.top import AcceleratorSizes
-from codesign.hw.synapse_layout import decode_source_entry, encode_source_entry, entry_synapses
+from codesign.arch import protocol
+from codesign.arch.config import HWConfig
+from codesign.arch.layout import CoreLayout, MemorySelect
+from codesign.hw.rtl.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
+from codesign.hw.rtl.router import routing_entry_bits
+from codesign.hw.rtl.top import AcceleratorSizes
+from codesign.arch.synapse_words import decode_source_entry, encode_source_entry, entry_synapses
 
 MAGIC = b"CDSGPIMG"
 #: 2: source-table entries carry ``row_offset`` (HWConfig.shared_rows).

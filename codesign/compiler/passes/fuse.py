@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sparse
 
 from codesign.compiler import ir, linear_ops
-from codesign.compiler.layers import LayerNetwork, Population, Projection
+from codesign.compiler.layer_ir import LayerNetwork, Population, Projection
 from codesign.errors import CodesignError
 
 

@@ -24,7 +24,7 @@ streams ``used columns x active rows`` cells per conversion and stores nothing i
 memory. Digital is faster per spike, so ``auto`` moves eligible projections to tiles, largest
 synapse-memory footprint first, only while some core's synapse memory overflows; ``prefer``
 moves every eligible projection while tiles last; ``never`` keeps everything digital. Tile ``j``
-is attached to core ``j % cores`` (codesign/hw/top.py): it receives rows from that core's
+is attached to core ``j % cores`` (codesign/hw/rtl/top.py): it receives rows from that core's
 source table and adds its outputs into that core's neurons ``target_base + index``, so each tile
 holds ``rows`` source neurons x the (contiguous) targets of its own core; every tile uses the
 config's variation seed; ``adc_shift`` is the smallest that keeps a column from saturating with
@@ -39,11 +39,11 @@ import numpy as np
 import scipy.sparse as sparse
 
 from codesign import arithmetic
-from codesign.compiler.layers import CrossbarBlock, QuantizedNetwork
-from codesign.compiler.mapping import MappingOptions, Partitioned, Phase, Segment, TileBlock
+from codesign.compiler.layer_ir import CrossbarBlock, QuantizedNetwork
+from codesign.compiler.program import MappingOptions, Partitioned, Phase, Segment, TileBlock
 from codesign.errors import CodesignError, DoesNotFit
-from codesign.hw.config import SOURCE_ID_BITS, HWConfig
-from codesign.hw.core_layout import CoreLayout
+from codesign.arch.config import SOURCE_ID_BITS, HWConfig
+from codesign.arch.layout import CoreLayout
 
 PROFILE_FIELDS = [f.name for f in fields(arithmetic.NeuronParameters) if f.name != "bias"]
 

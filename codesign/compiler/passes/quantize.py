@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sparse
 
 from codesign import arithmetic
-from codesign.compiler.layers import (LayerNetwork, Population, QuantizedNetwork,
+from codesign.compiler.layer_ir import (LayerNetwork, Population, QuantizedNetwork,
                                       QuantizedPopulation, QuantizedProjection)
 from codesign.errors import CodesignError
 

@@ -8,7 +8,7 @@ in integer weight units, applied to the quantised network so the golden model, t
 and the hardware all execute the same pruned program).
 
 Row compression for the engine (lane banking into synapse words) is done per core by
-``schedule``, with :mod:`codesign.hw.synapse_layout`, once targets have core-local indices.
+``schedule``, with :mod:`codesign.arch.synapse_words`, once targets have core-local indices.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from codesign.compiler.layers import QuantizedNetwork
+from codesign.compiler.layer_ir import QuantizedNetwork
 from codesign.errors import CodesignError
 
 

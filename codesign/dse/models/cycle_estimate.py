@@ -1,4 +1,4 @@
-"""Analytic cycles-per-timestep estimate from a :class:`~codesign.dse.mapping_estimate.Placement`
+"""Analytic cycles-per-timestep estimate from a :class:`~codesign.dse.models.placement_estimate.Placement`
 and measured spike rates (milliseconds to evaluate; the DSE's lowest-fidelity latency).
 
 It follows the timestep execution model of docs/hardware.md: phase 0 plays the host's input
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codesign.compiler.layers import LayerNetwork
-from codesign.dse.mapping_estimate import Placement
-from codesign.hw.config import HWConfig
+from codesign.compiler.layer_ir import LayerNetwork
+from codesign.dse.models.placement_estimate import Placement
+from codesign.arch.config import HWConfig
 
 #: Cycles from a phase's start pulse to its first barrier test plus the barrier itself.
 PHASE_OVERHEAD_CYCLES = 6

@@ -28,8 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codesign import arithmetic
-from codesign.dse.cycle_estimate import CycleEstimate
-from codesign.hw.config import HWConfig
+from codesign.dse.models.cycle_estimate import CycleEstimate
+from codesign.arch.config import HWConfig
 
 ADD_32BIT_PJ = 0.1            # Horowitz 2014
 MULTIPLY_32BIT_PJ = 3.1       # Horowitz 2014

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sparse
 
-from codesign.compiler.layers import LayerNetwork
-from codesign.hw.config import HWConfig
+from codesign.compiler.layer_ir import LayerNetwork
+from codesign.arch.config import HWConfig
 
 #: Partition policies: ``spread`` splits every population evenly over all cores (most
 #: parallelism, most router traffic); ``pack`` fills cores one after the other (fewest cores and

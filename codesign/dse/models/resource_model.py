@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from codesign import arithmetic
-from codesign.hw.config import HWConfig
+from codesign.arch.config import HWConfig
 
 COEFFICIENTS_FILE = Path(__file__).with_name("resource_coefficients.json")
 FITTED_RESOURCES = ("luts", "ffs", "bram", "dsp")
@@ -141,7 +141,7 @@ def memory_shapes(config: HWConfig) -> tuple[tuple[int, int], ...]:
     from amaranth.hdl import Fragment, Shape
     from amaranth.hdl._mem import MemoryInstance   # the elaborated form of lib.memory.Memory
 
-    from codesign.hw.top import Accelerator
+    from codesign.hw.rtl.top import Accelerator
 
     shapes = []
     pending = [Fragment.get(Accelerator(config), None)]

@@ -25,7 +25,7 @@ from typing import Iterable
 from amaranth.hdl import Const, Module, Mux, Signal, Value
 from amaranth.hdl._ast import Operator, Slice, SwitchValue
 
-from codesign.hw import dsp_block
+from codesign.hw.lib import dsp_block
 
 #: Carry-chain levels charged per operator; shifts by constants, slices and casts are wiring.
 _OPERATOR_DEPTH = {

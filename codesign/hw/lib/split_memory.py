@@ -3,7 +3,7 @@
 A 184-bit profile memory in LUT RAM is ~50 ``TRELLIS_DPR16X4`` cells spread over many slices;
 one address or write-enable register cannot sit near all of them (on the default chip such nets
 missed 10 ns by up to 2 ns). Here the memory is two column groups, each with its own
-write-address, read-address and write-enable replica (:func:`codesign.hw.replicas.replica`), so
+write-address, read-address and write-enable replica (:func:`codesign.hw.lib.replicas.replica`), so
 each of those registers drives half of the cells.
 
 Timing: a write lands a cycle after its inputs; ``read_data`` is the word at the
@@ -17,7 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from codesign.hw.replicas import replica
+from codesign.hw.lib.replicas import replica
 
 #: Address replicas stored plain (an inverted copy would put a LUT in front of the RAM's pins).
 _ADDRESS_COPIES = (0, 1)

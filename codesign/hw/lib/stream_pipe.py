@@ -1,6 +1,6 @@
 """Credit-based stream pipe: carries an ``amaranth.lib.stream`` over a long distance on the die.
 
-A chain of :class:`~codesign.hw.stream_register.StreamRegister` slices still has one path per
+A chain of :class:`~codesign.hw.lib.stream_register.StreamRegister` slices still has one path per
 hop from a slice's ``skid_valid`` to the clock enables of the previous slice's payload, and when
 the two ends are far apart (the host-stream pins on one side of the die, the host's decoder in
 the middle) the placer cannot put every hop short. Here nothing flows backwards but credits:

@@ -14,7 +14,7 @@ Fire (``fire`` pulse with ``segment``)::
 The spike FIFO holds ``neurons_per_core`` ids, so a sweep never stalls even when the router
 cannot take spikes (its queue to this core drains only once the sweep has ended and the engine
 runs again). ``clear`` zeroes every accumulator bank and every neuron state. Memory map and word
-layouts: :class:`codesign.hw.core_layout.CoreLayout` and docs/hardware.md (Microarchitecture).
+layouts: :class:`codesign.arch.layout.CoreLayout` and docs/hardware.md (Microarchitecture).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from codesign.hw.core_layout import COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect
-from codesign.hw.host_interface import ProgramWriteSignature, ReadSignature, memory_write
-from codesign.hw.neuron_unit import NeuronUnit
-from codesign.hw.split_memory import SplitMemory
-from codesign.hw.synapse_engine import SynapseEngine, crossbar_sum_layout
+from codesign.arch.layout import COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect
+from codesign.hw.rtl.host_interface import ProgramWriteSignature, ReadSignature, memory_write
+from codesign.hw.rtl.neuron_unit import NeuronUnit
+from codesign.hw.lib.split_memory import SplitMemory
+from codesign.hw.rtl.synapse_engine import SynapseEngine, crossbar_sum_layout
 
 
 class Core(wiring.Component):

@@ -5,7 +5,7 @@ in :mod:`codesign.arithmetic` (section "ReRAM crossbar"); this file only schedul
 
 Ports (all in the ``sync`` domain):
 
-* ``program`` (:class:`~codesign.hw.host_interface.ProgramWriteSignature`, no back-pressure; the
+* ``program`` (:class:`~codesign.hw.rtl.host_interface.ProgramWriteSignature`, no back-pressure; the
   top level decodes ``unit``):
 
   - memory ``CELL_MEMORY``: ``address`` = ``arithmetic.crossbar_cell_address(row, column, rows)``,
@@ -50,10 +50,10 @@ from amaranth.lib.wiring import In, Out
 
 from codesign import arithmetic
 from codesign.errors import CodesignError
-from codesign.hw import host_driver as protocol
-from codesign.hw.core_layout import bits_for
-from codesign.hw.host_interface import ProgramWriteSignature
-from codesign.hw.retiming import ExpressionPipeliner
+from codesign.arch import protocol
+from codesign.arch.layout import bits_for
+from codesign.hw.rtl.host_interface import ProgramWriteSignature
+from codesign.hw.lib.retiming import ExpressionPipeliner
 
 #: ``program.memory`` value of the cell levels.
 CELL_MEMORY = 0

@@ -1,7 +1,7 @@
 """Host interface: decodes the command stream and answers on the response stream.
 
 The protocol (opcodes, field layouts, packing) is defined once, in Python, by
-:mod:`codesign.hw.host_driver`, and documented in docs/hardware.md ("Host interface protocol").
+:mod:`codesign.arch.protocol`, and documented in docs/hardware.md ("Host interface protocol").
 This component is its hardware decoder:
 
 * ``host_width``-bit stream words are gathered into 32-bit fields (least significant word first)
@@ -51,9 +51,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from codesign.hw import host_driver as protocol
-from codesign.hw.core_layout import COLLISION_FREE
-from codesign.hw.stream_register import StreamRegister
+from codesign.arch import protocol
+from codesign.arch.layout import COLLISION_FREE
+from codesign.hw.lib.stream_register import StreamRegister
 
 SOURCE_ID_BITS = protocol.SOURCE_ID_BITS
 FIELD_BITS = protocol.FIELD_BITS

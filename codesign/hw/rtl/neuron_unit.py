@@ -22,8 +22,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from codesign import arithmetic
-from codesign.hw.core_layout import bits_for, parameter_fields, state_fields
-from codesign.hw.retiming import ExpressionPipeliner
+from codesign.arch.layout import bits_for, parameter_fields, state_fields
+from codesign.hw.lib.retiming import ExpressionPipeliner
 
 #: ``dsp_bits`` (the ``neuron_dsp_bits`` knob) -> the widest narrower operand of a partial
 #: product built in LUTs. 18 (ECP5 MULT18X18D): none. 16 (iCE40 SB_MAC16): operands under 8 bits,
@@ -34,7 +34,7 @@ LUT_PRODUCT_BITS = {18: 0, 16: 7}
 #: multiplier plus both routes did not fit one 10 ns cycle; 16 (iCE40, flip-flops scarce): one.
 PRODUCT_REGISTERS = {18: 2, 16: 1}
 #: ``dsp_bits`` -> whether each DSP product registers its operands and its product in the DSP
-#: block (:mod:`codesign.hw.dsp_block`; the first of ``PRODUCT_REGISTERS``). 18 (ECP5): yes, in
+#: block (:mod:`codesign.hw.lib.dsp_block`; the first of ``PRODUCT_REGISTERS``). 18 (ECP5): yes, in
 #: the MULT18X18D's own registers; 16: no.
 DSP_BLOCK_REGISTERS = {18: True, 16: False}
 

@@ -50,7 +50,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from codesign.hw.host_interface import SOURCE_ID_BITS, ProgramWriteSignature
+from codesign.hw.rtl.host_interface import SOURCE_ID_BITS, ProgramWriteSignature
 
 #: Width of one routing-table entry beyond its destination mask: first_id and last_id.
 _RANGE_BITS = 2 * SOURCE_ID_BITS

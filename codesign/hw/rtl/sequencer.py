@@ -34,9 +34,9 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from codesign.hw import host_driver as protocol
-from codesign.hw.core_layout import COLLISION_FREE
-from codesign.hw.host_interface import ProgramWriteSignature, memory_write, register_writes
+from codesign.arch import protocol
+from codesign.arch.layout import COLLISION_FREE
+from codesign.hw.rtl.host_interface import ProgramWriteSignature, memory_write, register_writes
 
 #: Cycles between a start pulse and the first barrier test.
 SETTLE_CYCLES = 3

@@ -44,11 +44,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from codesign.hw.core_layout import (COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect,
+from codesign.arch.layout import (COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect,
                                      bits_for)
-from codesign.hw.host_interface import ProgramWriteSignature, memory_write
-from codesign.hw.replicas import MAX_REPLICAS, replica, replicas
-from codesign.hw.stream_register import StreamRegister
+from codesign.hw.rtl.host_interface import ProgramWriteSignature, memory_write
+from codesign.hw.lib.replicas import MAX_REPLICAS, replica, replicas
+from codesign.hw.lib.stream_register import StreamRegister
 
 
 def crossbar_sum_layout(layout: CoreLayout) -> data.StructLayout:

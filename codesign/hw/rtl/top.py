@@ -27,17 +27,17 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from codesign.hw import host_driver as protocol
-from codesign.hw.config import HWConfig
-from codesign.hw.core import Core
-from codesign.hw.core_layout import CoreLayout, MemorySelect, bits_for
-from codesign.hw.crossbar_tile import CrossbarTile
-from codesign.hw.host_interface import HostInterface, register_writes
-from codesign.hw.replicas import MAX_REPLICAS, replicas
-from codesign.hw.router import INTAKE_COPIES, Router, routing_entry_bits
-from codesign.hw.sequencer import Sequencer
-from codesign.hw.stream_pipe import StreamPipe
-from codesign.hw.stream_register import StreamRegister
+from codesign.arch import protocol
+from codesign.arch.config import HWConfig
+from codesign.hw.rtl.core import Core
+from codesign.arch.layout import CoreLayout, MemorySelect, bits_for
+from codesign.hw.rtl.crossbar_tile import CrossbarTile
+from codesign.hw.rtl.host_interface import HostInterface, register_writes
+from codesign.hw.lib.replicas import MAX_REPLICAS, replicas
+from codesign.hw.rtl.router import INTAKE_COPIES, Router, routing_entry_bits
+from codesign.hw.rtl.sequencer import Sequencer
+from codesign.hw.lib.stream_pipe import StreamPipe
+from codesign.hw.lib.stream_register import StreamRegister
 
 #: Forward registers of the credit-based pipes between the host-stream pins and the host
 #: interface (each way; the credits return through as many).

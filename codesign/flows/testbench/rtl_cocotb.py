@@ -18,10 +18,10 @@ import os
 import cocotb
 import numpy as np
 
-from codesign.compiler import program_image
+from codesign.compiler.image import program_image
 from codesign.errors import CodesignError
-from codesign.hw import host_driver as protocol
-from codesign.hw.host_stream import HostStream
+from codesign.arch import protocol
+from codesign.flows.testbench.host_stream import HostStream
 
 
 def _image_fields(job, index: int) -> list[int]:

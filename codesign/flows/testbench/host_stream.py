@@ -4,7 +4,7 @@ stream and collects the ``response`` stream, for the cocotb testbenches and
 
 Python never touches the design cycle by cycle while it computes: commands go out as fast as the
 stream takes them, and the response collector sleeps until ``response.valid`` rises, so a STEP
-runs at Verilator speed. Encoding and decoding stay in :mod:`codesign.hw.host_driver`.
+runs at Verilator speed. Encoding and decoding stay in :mod:`codesign.arch.protocol`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge
 
-from codesign.hw import host_driver
+from codesign.arch import protocol as host_driver
 
 
 class HostStream:
