@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from codesign.arch.config import HWConfig
 from codesign.dse.models import resource_model
 from codesign.dse.space import CHOICES
-from codesign.arch.config import HWConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

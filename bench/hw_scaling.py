@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from codesign.flows.bitstream import make_accelerator  # noqa: E402
 from codesign.arch.config import HWConfig, load_config  # noqa: E402
+from codesign.flows.bitstream import make_accelerator  # noqa: E402
 from codesign.flows.synthesis import SynthesisError, synthesize  # noqa: E402
 
 SECTION = "## Hardware scaling"

@@ -29,18 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
+from codesign.arch.config import HWConfig, load_config
 from codesign.compiler import frontend, golden
 from codesign.compiler.analysis import cycle_model
-from codesign.compiler.image import chunked as multipass
-from codesign.compiler.image import program_image
-from codesign.flows.rtl_target import free_run_speed, run_rtl
 from codesign.compiler.analysis.sizing import fitting_config
-from codesign.compiler.program import map_network
-from codesign.compiler.pipeline import CompileOptions, quantized
+from codesign.compiler.image import chunked as multipass, program_image
+from codesign.compiler.pipeline import CompileOptions, map_network, quantized
 from codesign.errors import CodesignError
 from codesign.events import bin_events, read_nmnist
 from codesign.flows.bitstream import make_accelerator
-from codesign.arch.config import HWConfig, load_config
+from codesign.flows.rtl_target import free_run_speed, run_rtl
 from codesign.flows.synthesis import synthesize
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,10 +19,8 @@ from typing import Any
 import yaml
 
 from codesign import arithmetic
+from codesign.arch.protocol import SOURCE_ID_BITS
 from codesign.errors import CodesignError
-
-#: Width of a global spike-source id (the compiler numbers every spiking neuron with one).
-SOURCE_ID_BITS = 16
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,9 @@ class CrossbarConfig:
 
 @dataclass(frozen=True)
 class HWConfig:
-    """The accelerator's parameters. Derived widths are properties (never stored)."""
+    """The accelerator's knobs. Widths, depths and word layouts derived from them are defined
+    once, in :class:`~codesign.arch.layout.CoreLayout` and
+    :class:`~codesign.arch.layout.AcceleratorSizes`."""
 
     cores: int = _knob(2, _Range(1, 32), "neuron cores (each: neuron-update unit + synapse engine)")
     neurons_per_core: int = _knob(256, _Range(8, 65536, power_of_two=True),
@@ -139,8 +139,10 @@ class HWConfig:
                 f"{source}: crossbar.cell_bits = {self.crossbar.cell_bits} is larger than "
                 f"weight_bits = {self.weight_bits}",
                 f"use crossbar.cell_bits in 1..{self.weight_bits}")
-        if self.crossbar.tiles and self.crossbar_outputs == 0:
-            needed = 2 * self.crossbar_slices
+        if self.crossbar.tiles and arithmetic.crossbar_outputs(
+                self.crossbar.cols, self.weight_bits, self.crossbar.cell_bits) == 0:
+            needed = arithmetic.crossbar_columns_per_output(self.weight_bits,
+                                                            self.crossbar.cell_bits)
             raise CodesignError(
                 f"{source}: crossbar.cols = {self.crossbar.cols} cannot hold one "
                 f"{self.weight_bits}-bit weight of {needed} columns",
@@ -155,71 +157,10 @@ class HWConfig:
                 f"{2**SOURCE_ID_BITS} global spike-source ids",
                 f"use at most {2**SOURCE_ID_BITS} neurons in total")
 
-    # -- derived quantities -------------------------------------------------------------------
     @property
     def total_neurons(self) -> int:
+        """Neurons of the whole chip (every derived width is in :mod:`codesign.arch.layout`)."""
         return self.cores * self.neurons_per_core
-
-    @property
-    def accumulator_bits(self) -> int:
-        """Width of one input accumulator entry (arithmetic.accumulator_bits)."""
-        return arithmetic.accumulator_bits(self.weight_bits)
-
-    @property
-    def neuron_index_bits(self) -> int:
-        """Bits of a core-local neuron index."""
-        return _bits_for(self.neurons_per_core)
-
-    @property
-    def lane_bits(self) -> int:
-        """Bits that select a lane (0 for one lane)."""
-        return _bits_for(self.synapse_lanes)
-
-    @property
-    def lane_target_bits(self) -> int:
-        """Bits of a synapse's target inside its lane's bank (lane k holds neurons i % lanes == k)."""
-        return self.neuron_index_bits - self.lane_bits
-
-    @property
-    def synapse_address_bits(self) -> int:
-        return _bits_for(self.synapse_memory_depth)
-
-    @property
-    def source_table_address_bits(self) -> int:
-        return _bits_for(self.source_table_depth)
-
-    @property
-    def delay_bits(self) -> int:
-        """Bits of a synaptic delay 0..delay_slots-1."""
-        return _bits_for(self.delay_slots)
-
-    @property
-    def profile_bits(self) -> int:
-        return _bits_for(self.profiles)
-
-    @property
-    def core_index_bits(self) -> int:
-        return _bits_for(self.cores)
-
-    @property
-    def source_id_bits(self) -> int:
-        return SOURCE_ID_BITS
-
-    @property
-    def crossbar_slices(self) -> int:
-        """Cells per weight magnitude (arithmetic.crossbar_slices; differential pairs)."""
-        return arithmetic.crossbar_slices(self.weight_bits, self.crossbar.cell_bits)
-
-    @property
-    def crossbar_weight_slices(self) -> int:
-        """Physical columns one weight occupies: ``2 * crossbar_slices`` (differential pair)."""
-        return arithmetic.crossbar_columns_per_output(self.weight_bits, self.crossbar.cell_bits)
-
-    @property
-    def crossbar_outputs(self) -> int:
-        """Outputs (target neurons) of one tile: ``cols // (2 * crossbar_slices)``."""
-        return arithmetic.crossbar_outputs(self.crossbar.cols, self.weight_bits,
-                                           self.crossbar.cell_bits)
 
     # -- (de)serialisation --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -277,11 +218,6 @@ def load_config(path: str | Path) -> HWConfig:
     return HWConfig.from_dict(data, source=str(path))
 
 
-def _bits_for(count: int) -> int:
-    """Bits needed to number ``count`` items (at least 1)."""
-    return max(1, (count - 1).bit_length())
-
-
 def _reject_unknown(cls: type, data: dict, source: str, prefix: str) -> None:
     valid = [item.name for item in fields(cls)]
     for key in data:
@@ -302,14 +238,3 @@ def _validate(instance: Any, source: str, prefix: str = "") -> None:
     _validate_values(type(instance), {item.name: getattr(instance, item.name)
                                       for item in fields(instance)}, source, prefix)
 
-
-def knob_table() -> list[tuple[str, Any, str, str]]:
-    """``(key, default, allowed range, meaning)`` for every knob, for docs and ``--help``."""
-    rows = []
-    for cls, prefix in ((HWConfig, ""), (CrossbarConfig, "crossbar.")):
-        for item in fields(cls):
-            allowed = item.metadata.get("range")
-            if allowed is None:
-                continue
-            rows.append((prefix + item.name, item.default, allowed.describe(), item.metadata["help"]))
-    return rows

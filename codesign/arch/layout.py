@@ -1,9 +1,13 @@
-"""Word layouts of a core's memories, shared by the RTL (Amaranth layouts) and the compiler
-(pure-Python encoders).
+"""Every derived size and word layout of the accelerator, defined once, in pure Python.
 
-Every memory word is an ordered list of bit fields, least significant first. :class:`Fields`
-turns that list into an ``amaranth.lib.data.StructLayout`` for the hardware and packs/unpacks
-Python integers for the compiler and the tests, so both sides use one definition.
+:class:`CoreLayout` derives one core's widths, depths and memory word layouts from the HWConfig
+knobs; :class:`AcceleratorSizes` the top level's table sizes. The RTL builds its memories and
+ports from them (``codesign.hw.rtl.layouts.struct_layout`` turns :class:`Fields` into an
+Amaranth layout), the compiler encodes program images with them and the DSE's models count
+with them, so the three cannot disagree. ``HWConfig`` itself holds only knobs.
+
+Every memory word is an ordered list of bit fields, least significant first (:class:`Fields`),
+which packs and unpacks Python integers.
 """
 
 from __future__ import annotations
@@ -12,19 +16,10 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from amaranth.hdl import signed, unsigned
-from amaranth.lib import data
-
 from codesign import arithmetic
+from codesign.arch import protocol
+from codesign.arch.protocol import SOURCE_ID_BITS
 from codesign.errors import CodesignError
-from codesign.arch.protocol import SOURCE_ID_BITS  # noqa: F401  (re-exported for the RTL)
-
-
-#: Yosys attribute for a memory whose reads never need a write of the same cycle (every such
-#: write happens while the reads are unused, e.g. program loading between timesteps): without
-#: it Yosys emulates read-old-data with registers and bypass logic around every block RAM
-#: (~800 iCE40 logic cells on configs/tiny.yaml). Simulation ignores it.
-COLLISION_FREE = {"no_rw_check": 1}
 
 
 def bits_for(count: int) -> int:
@@ -41,11 +36,6 @@ class Fields:
     @property
     def width(self) -> int:
         return sum(bits for _, bits, _ in self.fields)
-
-    @property
-    def layout(self) -> data.StructLayout:
-        return data.StructLayout({name: signed(bits) if is_signed else unsigned(bits)
-                                  for name, bits, is_signed in self.fields})
 
     def pack(self, values: dict[str, int]) -> int:
         """One word from ``values`` (every field required); out-of-range values are errors."""
@@ -190,6 +180,7 @@ class CoreLayout:
 
     @property
     def delay_bits(self) -> int:
+        """Bits of a synaptic delay 0..delay_slots-1."""
         return bits_for(self.delay_slots)
 
     @property
@@ -266,3 +257,37 @@ class CoreLayout:
     def write_data_bits(self) -> int:
         """Width of the program-write data: the widest memory word."""
         return max(fields.width for fields in self.words.values())
+
+
+@dataclass(frozen=True)
+class AcceleratorSizes:
+    """Sizes of the top-level tables the compiler must respect."""
+
+    cores: int
+    tiles: int
+    segment_bits: int
+    phase_table_depth: int        # phases per timestep (one segment index each)
+    routing_table_entries: int
+    input_buffer_depth: int       # INPUT entries (distinct source ids) per timestep
+    output_buffer_depth: int      # output events buffered between READ_OUTPUTs
+    write_data_bits: int          # widest memory word of the program-write bus
+    read_data_bits: int           # READ_STATE word (a core's STATE word)
+
+    @classmethod
+    def from_config(cls, config: Any) -> "AcceleratorSizes":
+        """From an ``HWConfig``."""
+        layout = CoreLayout.from_config(config)
+        tiles = config.crossbar.tiles
+        return cls(
+            cores=config.cores, tiles=tiles, segment_bits=layout.segment_bits,
+            phase_table_depth=layout.segments,
+            # One range per layer (a phase), plus as many for inputs and split layers.
+            routing_table_entries=2 * layout.segments,
+            input_buffer_depth=config.source_table_depth,
+            output_buffer_depth=1 << bits_for(config.total_neurons),
+            write_data_bits=max(layout.write_data_bits,
+                                protocol.routing_entry_bits(config.cores),
+                                protocol.phase_entry_bits(config.cores, tiles,
+                                                          layout.segment_bits),
+                                protocol.FIELD_BITS),
+            read_data_bits=layout.words[MemorySelect.STATE].width)

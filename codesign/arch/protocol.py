@@ -1,5 +1,6 @@
-"""Pure-Python encoder/decoder of the accelerator's host protocol (docs/hardware.md,
-"Host interface protocol").
+"""The accelerator's host protocol, encoded and decoded in pure Python (docs/hardware.md,
+"Host interface protocol"): the one definition of its opcodes, units, memories, registers, word
+formats and of the width of a spike-source id (``SOURCE_ID_BITS``).
 
 No simulator or HDL imports: the compiler uses it to serialise program images, the cocotb
 testbenches send its word lists in bulk through the command stream, and the board flow sends the
@@ -37,8 +38,6 @@ CORE_UNIT_BASE = 0x00      # core k is unit k
 TILE_UNIT_BASE = 0x40      # crossbar tile j is unit 0x40 + j
 ROUTER_UNIT = 0x80
 SEQUENCER_UNIT = 0x81
-MAX_CORES = TILE_UNIT_BASE - CORE_UNIT_BASE
-MAX_TILES = ROUTER_UNIT - TILE_UNIT_BASE
 
 # Memories of the sequencer unit.
 PHASE_TABLE = 0            # one phase entry per address
@@ -47,10 +46,13 @@ PHASE_COUNT_REGISTER = 0
 TIMESTEP_REGISTER = 1
 TIMESTEP_SLOT_REGISTER = 2  # t mod delay_slots; write together with TIMESTEP_REGISTER
 CLEAR_REGISTER = 3          # any write: cores zero their accumulators and neuron states
-# Registers of a crossbar tile (memory 1) beyond the tile's own adc_shift (address 0), kept by the
-# top level: result ``index`` goes to neuron ``target_base + index`` of the tile's core, into the
+# Memories of a crossbar tile unit: its cell levels (address: arithmetic.crossbar_cell_address)
+# and its registers. The tile itself keeps adc_shift (register 0); the top level keeps the rest:
+# result ``index`` goes to neuron ``target_base + index`` of the tile's core, into the
 # accumulator bank of ``delay``.
+TILE_CELLS = 0
 TILE_REGISTERS = 1
+TILE_ADC_SHIFT_REGISTER = 0
 TILE_TARGET_BASE_REGISTER = 1
 TILE_DELAY_REGISTER = 2
 # The router unit has one memory (0): the routing table.
@@ -263,6 +265,16 @@ def routing_entry(first_id: int, last_id: int, cores: Iterable[int], to_host: bo
     return (_check(first_id, SOURCE_ID_BITS, "first source id")
             | _check(last_id, SOURCE_ID_BITS, "last source id") << SOURCE_ID_BITS
             | mask << (2 * SOURCE_ID_BITS))
+
+
+def routing_entry_bits(core_count: int) -> int:
+    """Width of a routing-table word (:func:`routing_entry`) for ``core_count`` cores."""
+    return 2 * SOURCE_ID_BITS + core_count + 1
+
+
+def phase_entry_bits(core_count: int, tile_count: int, segment_bits: int) -> int:
+    """Width of a phase-table word (:func:`phase_entry`)."""
+    return core_count + tile_count + segment_bits
 
 
 def phase_entry(fire_cores: Iterable[int], segment: int, convert_tiles: Iterable[int],

@@ -22,8 +22,8 @@ from typing import Sequence
 import numpy as np
 
 from codesign import arithmetic
-from codesign.errors import CodesignError
 from codesign.arch.layout import CoreLayout
+from codesign.errors import CodesignError
 
 
 @dataclass(frozen=True)

@@ -25,16 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from codesign.arch.config import HWConfig, load_config
 from codesign.compiler import frontend, golden
 from codesign.compiler.analysis import cycle_model
-from codesign.compiler.image import chunked as multipass
-from codesign.compiler.image import chunked_files as multipass_files
-from codesign.compiler.image import program_image
 from codesign.compiler.analysis.sizing import does_not_fit_error
-from codesign.compiler.program import MappedProgram, MappingOptions, map_network
-from codesign.compiler.pipeline import CompileOptions, quantized
+from codesign.compiler.image import (chunked as multipass, chunked_files as multipass_files,
+                                     program_image)
+from codesign.compiler.pipeline import CompileOptions, map_network, quantized
+from codesign.compiler.program import MappedProgram, MappingOptions
 from codesign.errors import CodesignError, DoesNotFit
-from codesign.arch.config import HWConfig, load_config
 from codesign.inputs import load_inputs
 
 IMAGE_NAME = "program.img"

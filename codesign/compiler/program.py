@@ -1,4 +1,8 @@
-"""The mapped program: a fixed-point network placed on an accelerator (``HWConfig``).
+"""The mapped program's types: a fixed-point network placed on an accelerator (``HWConfig``).
+
+Types only; the passes that build them are ``passes/partition.py`` and ``passes/schedule.py``
+(run by :func:`codesign.compiler.pipeline.map_network`), the report that describes them is
+:mod:`codesign.compiler.analysis.mapping_report`.
 
 Produced by ``partition`` (which neurons sit on which core, which projections go to crossbar
 tiles) and ``schedule`` (source ids, source tables, synapse words, router table, phase table).
@@ -18,10 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codesign.compiler.layer_ir import QuantizedNetwork
-from codesign.errors import CodesignError
 from codesign.arch.config import HWConfig
 from codesign.arch.layout import CoreLayout
+from codesign.compiler.analysis.mapping_report import mapping_report_lines
+from codesign.compiler.layer_ir import QuantizedNetwork
+from codesign.errors import CodesignError
 
 PARTITION_POLICIES = ("spread", "pack")
 CROSSBAR_POLICIES = ("auto", "prefer", "never")
@@ -191,82 +196,3 @@ class MappedProgram(Partitioned):
     @property
     def layout(self) -> CoreLayout:
         return CoreLayout.from_config(self.config)
-
-def map_network(network: QuantizedNetwork, config: HWConfig,
-                options: MappingOptions | None = None) -> MappedProgram:
-    """The back end's passes: sparsity -> partition -> schedule."""
-    from codesign.compiler.pass_manager import PassManager
-    from codesign.compiler.passes.partition import Partition
-    from codesign.compiler.passes.schedule import Schedule
-    from codesign.compiler.passes.sparsity import Sparsity
-
-    options = options or MappingOptions()
-    return PassManager([Sparsity(options.prune_threshold), Partition(config, options),
-                        Schedule()]).run(network)
-
-
-def mapping_report_lines(program: Partitioned) -> list[str]:
-    """The mapping report: tiers chip -> core -> tile, utilisation, where every layer went."""
-    config, network = program.config, program.network
-    lines = [f"chip: {config.cores} cores x {config.neurons_per_core} neurons, "
-             f"{config.synapse_memory_depth} synapse words x {config.synapse_lanes} lanes, "
-             f"{config.crossbar.tiles} crossbar tiles; partition={program.options.partition} "
-             f"crossbar={program.options.crossbar} prune<={program.options.prune_threshold}"]
-    sparsity = network.metadata.get("sparsity")
-    if sparsity:
-        lines.append(f"  sparsity: kept {sparsity['kept']} synapses, dropped {sparsity['dropped']}")
-    lines.append(f"  phases per timestep: input, then {len(program.phases)}")
-    for phase in program.phases:
-        tiles = f", then tiles {phase.tiles} convert" if phase.tiles else ""
-        lines.append(f"    phase {phase.index}: fire '{phase.population}' on cores "
-                     f"{phase.cores}{tiles}")
-    if isinstance(program, MappedProgram):
-        lines.append(f"  router: {len(program.routes)} table entries")
-    lines.append("layers:")
-    for population in network.populations:
-        parts = [f"core {s.core}[{s.local_first}..{s.local_first + s.size - 1}]"
-                 for s in program.segments if s.population == population.name]
-        lines.append(f"  {population.name} {population.model} {population.size} neurons -> "
-                     + ", ".join(parts))
-    for index, projection in enumerate(network.projections):
-        engine = program.engines[index]
-        where = engine
-        if engine == "crossbar":
-            where += " tiles " + ", ".join(str(t.tile) for t in program.tiles
-                                           if t.projection == index)
-        lines.append(f"  {projection.source} -> {projection.target} (delay {projection.delay}, "
-                     f"{projection.synapse_count} synapses): {where}")
-    lines.append("cores:")
-    for core in range(config.cores):
-        neurons = sum(s.size for s in program.segments if s.core == core)
-        text = (f"  core {core}: neurons {neurons}/{config.neurons_per_core} "
-                f"({100 * neurons / config.neurons_per_core:.1f}%), profiles "
-                f"{len(program.core_profiles[core])}/{config.profiles}")
-        if isinstance(program, MappedProgram) and program.cores:
-            state = program.cores[core]
-            words = len(state.synapse_words)
-            slots = words * config.synapse_lanes
-            fill = 100 * state.stored_synapses / slots if slots else 0.0
-            text += (f", synapse words {words}/{config.synapse_memory_depth} "
-                     f"({100 * words / config.synapse_memory_depth:.1f}%, lane fill {fill:.1f}%)"
-                     f", sources {len(state.sources)}/{config.source_table_depth}")
-            if state.synapse_count > state.stored_synapses:
-                text += (f", shared rows: {state.synapse_count} synapses stored as "
-                         f"{state.stored_synapses}")
-        lines.append(text)
-    if config.crossbar.tiles:
-        lines.append("tiles:")
-        rows, cols = config.crossbar.rows, config.crossbar.cols
-        for tile in range(config.crossbar.tiles):
-            block = next((t for t in program.tiles if t.tile == tile), None)
-            if block is None:
-                lines.append(f"  tile {tile}: unused")
-                continue
-            used_rows = block.source_stop - block.source_start
-            used_cols = np.count_nonzero(block.levels.any(axis=0))
-            projection = network.projections[block.projection]
-            lines.append(f"  tile {tile}: {projection.source} -> {projection.target} rows "
-                         f"{used_rows}/{rows}, outputs {len(block.targets)} on core "
-                         f"{block.core}, columns with cells {used_cols}/{cols}, "
-                         f"adc_shift {block.adc_shift}")
-    return lines

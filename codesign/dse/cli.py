@@ -110,7 +110,7 @@ def run_dse(args: argparse.Namespace) -> int:
     print(report.pareto_table(front, chosen))
     report.write_csv(out / "pareto.csv", front)
     notes = report.write_best(out, chosen, settings.family, evaluator.compile(chosen.point))
-    notes.append("the search ranks with the layer-level cycle estimate (cycle_estimate.py); the "
+    notes.append("the search ranks with the cheap cycle estimate (dse/models/cycle_estimate.py); the "
                  "reported front's cycles come from the compiler's cycle model of each compiled "
                  "program, then from each front design's RTL: " + "; ".join(rtl_notes))
     others = [c for c in candidates if c not in front]

@@ -11,7 +11,7 @@ from pathlib import Path
 import optuna
 import yaml
 
-from codesign.dse.budget import RESOURCES, Budget
+from codesign.dse.budget import Budget, RESOURCES
 from codesign.dse.pareto import Candidate
 
 CSV_COLUMNS = ("trial", "luts", "ffs", "bram", "dsp", "fmax_mhz", "cycles_per_sample",
@@ -109,8 +109,8 @@ def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[
     notes = []
     try:
         from codesign.flows.synthesis import FamilyPlatform
-        from codesign.hw.rtl.top import Accelerator
         from codesign.flows.verilog import generate_verilog
+        from codesign.hw.rtl.top import Accelerator
     except ImportError:
         notes.append("best/accelerator.v not written: codesign.hw.rtl.top is not available")
     else:
@@ -119,8 +119,8 @@ def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[
     if program is None:
         notes.append("best/ has no program image: the design could not be compiled")
     else:
-        from codesign.compiler.program import mapping_report_lines
         from codesign.compiler.image.program_image import build_image
+        from codesign.compiler.program import mapping_report_lines
 
         (best / "program.img").write_bytes(build_image(program).to_bytes())
         (best / "mapping_report.txt").write_text("\n".join(mapping_report_lines(program)) + "\n")

@@ -174,7 +174,6 @@ def run_worker(settings: SearchSettings, progress: Callable[[optuna.Study], None
     evaluator = Evaluator(workload, settings.budget, settings.family,
                           settings.synthesis_timeout_s)
     study = open_study(settings, create=False, resume=True, worker_index=worker_index)
-    layers = [population.name for population in workload.network.populations]
     evaluated = pruned_in_a_row = 0
     while True:
         if settings.timeout_s is not None and time.monotonic() - started > settings.timeout_s:
@@ -188,7 +187,7 @@ def run_worker(settings: SearchSettings, progress: Callable[[optuna.Study], None
         if pruned_in_a_row >= MAX_CONSECUTIVE_PRUNED:
             break
         trial = study.ask()
-        point = space.suggest(trial, layers)
+        point = space.suggest(trial)
         try:
             metrics = evaluator.evaluate(point, synthesis=settings.synthesis == "every")
         except Pruned as reason:

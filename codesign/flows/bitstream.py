@@ -34,8 +34,8 @@ from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
-from codesign.errors import CodesignError
 from codesign.arch.config import HWConfig
+from codesign.errors import CodesignError
 from codesign.flows.synthesis import SynthesisError, check_fits, synthesize
 from codesign.hw.board.uart_bridge import UARTBridge
 # The platform flow reads Amaranth's RTLIL: leave out all-zero memory init there as well (with

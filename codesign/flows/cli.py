@@ -10,8 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
-from codesign.errors import CodesignError
 from codesign.arch.config import load_config
+from codesign.errors import CodesignError
 from codesign.flows.synthesis import FAMILIES, FAMILY_DEVICE, FamilyPlatform
 
 

@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from codesign import arithmetic
-from codesign.flows import rtl_training
+from codesign.arch import protocol
+from codesign.arch.layout import CoreLayout, MemorySelect
+from codesign.cache import cache_dir, write_atomically
 from codesign.compiler.image.program_image import ProgramImage
 from codesign.errors import CodesignError
-from codesign.arch import protocol
-from codesign.cache import cache_dir, write_atomically
-from codesign.arch.layout import CoreLayout, MemorySelect
-from codesign.hw.rtl.top import AcceleratorSizes
+from codesign.flows import rtl_training
 from codesign.flows.verilator import ProfileTraining, run_built, run_cocotb
+from codesign.hw.rtl.top import AcceleratorSizes
 
 TOPLEVEL = "accelerator"
 #: Folder of the cocotb side (``rtl_cocotb``), which runs inside the simulation.

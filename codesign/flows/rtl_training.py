@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from codesign.arch.config import HWConfig
 from codesign.compiler import frontend
 from codesign.compiler.image import program_image
-from codesign.compiler.program import MappingOptions, map_network
-from codesign.compiler.pipeline import CompileOptions, quantized
 from codesign.compiler.image.program_image import ProgramImage
+from codesign.compiler.pipeline import CompileOptions, map_network, quantized
+from codesign.compiler.program import MappingOptions
 from codesign.compiler.synthetic import chain_graph
 from codesign.errors import CodesignError
-from codesign.arch.config import HWConfig
 
 TRAINING_STEPS = 500
 #: Part of the build's cache key: change it when the workload above changes.

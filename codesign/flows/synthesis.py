@@ -42,8 +42,8 @@ from typing import Any
 
 from amaranth.lib import wiring
 
-from codesign.errors import CodesignError
 from codesign.cache import cache_dir, content_key, write_atomically
+from codesign.errors import CodesignError
 from codesign.flows.timing_paths import endpoint_slacks, failing_summary
 from codesign.flows.verilog import to_verilog
 

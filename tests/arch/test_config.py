@@ -1,5 +1,6 @@
-"""HWConfig: YAML loading, round trip, derived widths, and a one-line CodesignError naming the key
-and the allowed range for every kind of bad configuration."""
+"""HWConfig: YAML loading, round trip, knobs only (derived widths are the layout's), and a
+one-line CodesignError naming the key and the allowed range for every kind of bad
+configuration."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from codesign.errors import CodesignError
+from codesign import arithmetic
 from codesign.arch.config import CrossbarConfig, HWConfig, load_config
+from codesign.arch.layout import CoreLayout
+from codesign.errors import CodesignError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -52,18 +55,23 @@ def test_defaults_are_the_documented_plan():
                                              variation_sigma=0.0, variation_seed=1)
 
 
-def test_derived_widths():
+def test_derived_widths_come_from_the_layout():
+    """HWConfig holds knobs; every width derived from them is the layout's (arch/layout.py)."""
     config = HWConfig.from_dict({"neurons_per_core": 512, "synapse_lanes": 8, "weight_bits": 6,
                                  "delay_slots": 3, "crossbar": {"cell_bits": 4}})
-    assert config.accumulator_bits == 6 + 14
-    assert config.neuron_index_bits == 9
-    assert config.lane_bits == 3
-    assert config.lane_target_bits == 6
-    assert config.delay_bits == 2
-    assert config.crossbar_slices == 2          # ceil((6 - 1) / 4): magnitude bits only
-    assert config.crossbar_weight_slices == 4   # differential pairs: 2 x 2 columns per weight
-    assert config.crossbar_outputs == 64 // 4
+    layout = CoreLayout.from_config(config)
+    assert layout.accumulator_bits == 6 + 14
+    assert layout.neuron_index_bits == 9
+    assert layout.lane_bits == 3
+    assert layout.row_bits == 6                 # 512 / 8 = 64 rows per lane
+    assert layout.delay_bits == 2
+    assert layout.lane_fields.width == 6 + 6 + 2
+    assert arithmetic.crossbar_slices(6, 4) == 2              # ceil((6 - 1) / 4): magnitude only
+    assert arithmetic.crossbar_columns_per_output(6, 4) == 4  # differential pairs: 2 x 2 columns
+    assert arithmetic.crossbar_outputs(64, 6, 4) == 64 // 4
     assert config.total_neurons == 1024
+    assert {name for name, value in vars(HWConfig).items() if isinstance(value, property)} \
+        == {"total_neurons"}
 
 
 def test_partial_yaml_keeps_defaults(tmp_path: Path):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codesign.errors import CodesignError
 from codesign.arch.layout import CoreLayout, MemorySelect
 from codesign.arch.synapse_words import (Synapse, decode_source_entry, decode_word,
-                                        encode_source_entry, encode_word, entry_synapses,
-                                        pack_matrix, pack_row, pack_shifted)
+                                         encode_source_entry, encode_word, entry_synapses,
+                                         pack_matrix, pack_row, pack_shifted)
+from codesign.errors import CodesignError
 
 LAYOUT = CoreLayout(neurons_per_core=64, synapse_lanes=4, weight_bits=8, state_bits=16,
                     delay_slots=3, synapse_memory_depth=256, source_table_depth=32, profiles=2)

@@ -9,9 +9,9 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from codesign.arch.config import HWConfig, load_config
 from codesign.errors import CodesignError
 from codesign.flows.bitstream import build_bitstream
-from codesign.arch.config import HWConfig, load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 #: Every iCE40 UP5K bitstream (icepack .bin) has exactly this size.

@@ -10,8 +10,8 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from codesign.errors import CodesignError
-from codesign.flows.synthesis import (SynthesisError, SynthesisResult, SynthesisTimeout, check_fits,
-                                   count_resources, synthesize)
+from codesign.flows.synthesis import (SynthesisError, SynthesisResult, SynthesisTimeout,
+                                      check_fits, count_resources, synthesize)
 from codesign.flows.verilog import generate_verilog
 
 

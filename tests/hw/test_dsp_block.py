@@ -10,9 +10,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from codesign.hw.lib import dsp_block
 from codesign.flows.synthesis import synthesize
 from codesign.flows.verilog import to_verilog
+from codesign.hw.lib import dsp_block
 
 #: Operand shapes at the block's limits and below it.
 SHAPES = [(signed(18), signed(18)), (unsigned(17), signed(18)), (unsigned(17), unsigned(17)),

@@ -9,8 +9,8 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from codesign.errors import CodesignError
 from codesign.arch import protocol as hd
+from codesign.errors import CodesignError
 from codesign.hw.rtl.host_interface import HostInterface
 
 WORD_BITS = 70             # wider than two fields: three fields per word

@@ -13,8 +13,8 @@ from codesign import arithmetic
 from codesign.arch import protocol as hd
 from codesign.arch.config import HWConfig
 from codesign.arch.layout import CoreLayout, MemorySelect
-from codesign.hw.rtl.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
 from codesign.arch.synapse_words import encode_source_entry
+from codesign.hw.rtl.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
 from codesign.hw.rtl.top import Accelerator, AcceleratorSizes
 
 CONFIG = HWConfig.from_dict({

@@ -6,12 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from codesign.arch.config import HWConfig
 from codesign.compiler import frontend, golden
 from codesign.compiler.image import chunked as multipass
-from codesign.compiler.program import map_network
-from codesign.compiler.pipeline import CompileOptions, quantized
+from codesign.compiler.pipeline import CompileOptions, map_network, quantized
 from codesign.errors import CodesignError, DoesNotFit
-from codesign.arch.config import HWConfig
 from networks import chain, pooled_cnn
 
 #: Holds 64 neurons and 64 sources per core: the pooled CNN (309 neurons) needs passes.
@@ -72,8 +71,8 @@ def test_a_recurrent_network_cannot_run_in_passes():
 def test_scnn_in_passes_on_the_default_config_on_the_golden_model():
     from pathlib import Path
 
-    from codesign.events import bin_events, read_nmnist
     from codesign.arch.config import load_config
+    from codesign.events import bin_events, read_nmnist
     from nir_cases import shared_case
 
     network = quantized(frontend.load(shared_case("NIR_paper/02_cnn/cnn_sinabs.nir")),

@@ -6,12 +6,12 @@ import nir
 import numpy as np
 import pytest
 
+from codesign.arch.config import HWConfig
 from codesign.compiler import golden
 from codesign.compiler.driver import compile_for_hardware, run_program
-from codesign.compiler.program import MappingOptions
 from codesign.compiler.pipeline import CompileOptions
+from codesign.compiler.program import MappingOptions
 from codesign.errors import CodesignError
-from codesign.arch.config import HWConfig
 from networks import chain, chain_graph, spikes
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codesign.compiler import golden
-from codesign.compiler.image import program_image
-from codesign.compiler.program import MappingOptions, map_network, mapping_report_lines
-from codesign.compiler.passes.sparsity import Sparsity
-from codesign.errors import CodesignError
 from codesign.arch.config import HWConfig
 from codesign.arch.layout import CoreLayout
 from codesign.arch.synapse_words import decode_word
+from codesign.compiler import golden
+from codesign.compiler.image import program_image
+from codesign.compiler.passes.sparsity import Sparsity
+from codesign.compiler.pipeline import map_network
+from codesign.compiler.program import MappingOptions, mapping_report_lines
+from codesign.errors import CodesignError
 from networks import chain, convolution, spikes
 
 CONFIGS = {

@@ -8,11 +8,11 @@ import zlib
 import numpy as np
 import pytest
 
-from codesign.compiler.image import program_image
-from codesign.compiler.program import map_network
-from codesign.errors import CodesignError
 from codesign.arch import protocol
 from codesign.arch.config import HWConfig
+from codesign.compiler.image import program_image
+from codesign.compiler.pipeline import map_network
+from codesign.errors import CodesignError
 from networks import chain
 
 

@@ -10,11 +10,11 @@ import nir
 import pytest
 import yaml
 
+from codesign.arch.config import HWConfig
 from codesign.cli import main
 from codesign.compiler.analysis.sizing import fitting_config
-from codesign.compiler.program import map_network
+from codesign.compiler.pipeline import map_network
 from codesign.errors import CodesignError, DoesNotFit
-from codesign.arch.config import HWConfig
 from networks import chain, chain_graph
 
 DEFAULT = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"

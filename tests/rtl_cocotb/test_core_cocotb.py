@@ -119,8 +119,8 @@ async def network_bit_exact(dut):
 
 
 def test_core_on_verilator():
-    from codesign.hw.rtl.core import Core
     from codesign.flows.verilator import run_cocotb
+    from codesign.hw.rtl.core import Core
 
     run_cocotb(Core(LAYOUT), toplevel="core", test_module=Path(__file__).stem,
                test_dir=Path(__file__).parent)

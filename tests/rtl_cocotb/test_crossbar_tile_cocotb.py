@@ -112,8 +112,8 @@ async def random_layer_bit_exact(dut):
 
 @pytest.mark.parametrize("sigma", [0.0, 0.2])
 def test_crossbar_tile_on_verilator(sigma):
-    from codesign.hw.rtl.crossbar_tile import CrossbarTile
     from codesign.flows.verilator import run_cocotb
+    from codesign.hw.rtl.crossbar_tile import CrossbarTile
 
     config = {"rows": 24, "cols": 40, "weight_bits": 8, "cell_bits": 2, "adc_bits": 5,
               "adc_shift": 1, "sigma": sigma, "variation_seed": 2024, "seed": 11}

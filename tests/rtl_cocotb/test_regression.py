@@ -23,17 +23,16 @@ from hypothesis import strategies as st
 from mapping.networks import convolution
 from nir_cases import shared_case
 
+from codesign.arch.config import HWConfig
 from codesign.compiler import frontend, golden
 from codesign.compiler.analysis import cycle_model
-from codesign.compiler.image import chunked as multipass
-from codesign.compiler.image import chunked_files as multipass_files
-from codesign.compiler.image import program_image
-from codesign.flows.rtl_target import run_rtl, run_rtl_many
-from codesign.compiler.program import MappedProgram, MappingOptions, map_network
-from codesign.compiler.pipeline import CompileOptions, quantized
+from codesign.compiler.image import (chunked as multipass, chunked_files as multipass_files,
+                                     program_image)
+from codesign.compiler.pipeline import CompileOptions, map_network, quantized
+from codesign.compiler.program import MappedProgram, MappingOptions
 from codesign.errors import CodesignError
 from codesign.events import bin_events, read_nmnist
-from codesign.arch.config import HWConfig
+from codesign.flows.rtl_target import run_rtl, run_rtl_many
 
 CYCLE_TOLERANCE = 0.05
 

@@ -101,8 +101,8 @@ async def random_multicast_traffic(dut):
 
 
 def test_router_on_verilator():
-    from codesign.hw.rtl.router import Router
     from codesign.flows.verilator import run_cocotb
+    from codesign.hw.rtl.router import Router
 
     router = Router(cores=CORES, queue_depth=4, table_entries=4, write_data_bits=64)
     run_cocotb(router, toplevel="router", test_module=Path(__file__).stem,

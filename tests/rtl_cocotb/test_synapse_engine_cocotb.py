@@ -98,8 +98,8 @@ async def dense_and_sparse_bursts(dut):
 
 
 def test_synapse_engine_on_verilator():
-    from codesign.hw.rtl.synapse_engine import SynapseEngine
     from codesign.flows.verilator import run_cocotb
+    from codesign.hw.rtl.synapse_engine import SynapseEngine
 
     run_cocotb(SynapseEngine(LAYOUT), toplevel="synapse_engine", test_module=Path(__file__).stem,
                test_dir=Path(__file__).parent)

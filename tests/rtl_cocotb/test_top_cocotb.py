@@ -21,8 +21,8 @@ from codesign import arithmetic
 from codesign.arch import protocol as hd
 from codesign.arch.config import HWConfig
 from codesign.arch.layout import CoreLayout, MemorySelect
-from codesign.hw.rtl.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
 from codesign.arch.synapse_words import encode_source_entry, pack_matrix, pack_row
+from codesign.hw.rtl.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
 from codesign.hw.rtl.top import AcceleratorSizes
 
 CONFIG = HWConfig.from_dict({
@@ -200,8 +200,8 @@ async def hand_built_program_matches_numpy(dut):
 
 @pytest.mark.slow   # the Verilator build of the whole accelerator takes ~1-2 minutes
 def test_accelerator_end_to_end_on_verilator():
-    from codesign.hw.rtl.top import Accelerator
     from codesign.flows.verilator import run_cocotb
+    from codesign.hw.rtl.top import Accelerator
 
     run_cocotb(Accelerator(CONFIG), toplevel="accelerator", test_module=Path(__file__).stem,
                test_dir=Path(__file__).parent)

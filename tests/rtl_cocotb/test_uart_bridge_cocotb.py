@@ -88,8 +88,8 @@ async def bytes_to_words_and_back(dut):
 
 
 def test_uart_bridge_on_verilator():
-    from codesign.hw.board.uart_bridge import UARTBridge
     from codesign.flows.verilator import run_cocotb
+    from codesign.hw.board.uart_bridge import UARTBridge
 
     result = run_cocotb(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge", Path(__file__).stem,
                         Path(__file__).parent)
@@ -99,8 +99,8 @@ def test_uart_bridge_on_verilator():
 def test_runner_reuses_its_build_and_fails_when_no_test_runs():
     import pytest
 
-    from codesign.hw.board.uart_bridge import UARTBridge
     from codesign.flows.verilator import CocotbFailure, build, run_cocotb
+    from codesign.hw.board.uart_bridge import UARTBridge
 
     first = build(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge")
     modified_before = (first / "uart_bridge").stat().st_mtime_ns
@@ -115,9 +115,9 @@ def test_runner_reuses_its_build_and_fails_when_no_test_runs():
 def test_profile_guided_build_trains_on_its_workload_and_needs_a_profile():
     import pytest
 
-    from codesign.hw.board.uart_bridge import UARTBridge
     from codesign.flows.verilator import (ProfileTraining, VerilatorBuildError, build, run_built,
-                                       run_cocotb)
+                                          run_cocotb)
+    from codesign.hw.board.uart_bridge import UARTBridge
 
     def exercise(build_dir: Path) -> None:
         run_built(build_dir, "uart_bridge", Path(__file__).stem, Path(__file__).parent)

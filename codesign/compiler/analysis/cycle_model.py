@@ -39,9 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from codesign import arithmetic
 from codesign.compiler import golden
 from codesign.compiler.program import MappedProgram
-from codesign import arithmetic
 
 #: Start, INPUT, settle (3 cycles) and FINISH of the sequencer with no input and no phases.
 STEP_CYCLES = 7

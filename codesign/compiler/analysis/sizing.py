@@ -13,10 +13,11 @@ use it once, after a mapping failed; the DSE's trials do not.
 
 from __future__ import annotations
 
-from codesign.compiler.layer_ir import QuantizedNetwork
-from codesign.compiler.program import MappingOptions, map_network
-from codesign.errors import CodesignError, DoesNotFit
 from codesign.arch.config import HWConfig
+from codesign.compiler.layer_ir import QuantizedNetwork
+from codesign.compiler.pipeline import map_network
+from codesign.compiler.program import MappingOptions
+from codesign.errors import CodesignError, DoesNotFit
 
 #: Mappings tried before giving up (every limit is met at most a few times).
 MAX_ROUNDS = 12

@@ -30,12 +30,12 @@ import numpy as np
 import scipy.sparse as sparse
 
 from codesign import arithmetic
-from codesign.compiler.layer_ir import (QuantizedNetwork, QuantizedPopulation,
-                                      QuantizedProjection)
-from codesign.compiler.program import MappedProgram, MappingOptions, map_network
-from codesign.compiler.image.program_image import ProgramImage, build_image
-from codesign.errors import CodesignError, DoesNotFit
 from codesign.arch.config import HWConfig
+from codesign.compiler.image.program_image import ProgramImage, build_image
+from codesign.compiler.layer_ir import QuantizedNetwork, QuantizedPopulation, QuantizedProjection
+from codesign.compiler.pipeline import map_network
+from codesign.compiler.program import MappedProgram, MappingOptions
+from codesign.errors import CodesignError, DoesNotFit
 
 
 @dataclass

@@ -13,7 +13,7 @@ Layout (all integers little-endian)::
     32      ...   manifest, then the record fields (uint32 each)
 
 The *records* are exactly the command fields the host sends to load the program, built with
-:func:`codesign.arch.protocol.encode_write` and the word layouts of :mod:`codesign.hw` (no
+:func:`codesign.arch.protocol.encode_write` and the word layouts of :mod:`codesign.arch` (no
 format is re-encoded here): core memories, router table, phase table and sequencer registers,
 crossbar cells and registers. The *manifest* carries what the host needs around the hardware
 (the HWConfig, input/output id maps, population shapes and scales, the mapping report data) and
@@ -38,18 +38,15 @@ import numpy as np
 import scipy.sparse as sparse
 
 from codesign import arithmetic
+from codesign.arch import protocol
+from codesign.arch.config import HWConfig
+from codesign.arch.layout import AcceleratorSizes, CoreLayout, MemorySelect
+from codesign.arch.synapse_words import decode_source_entry, encode_source_entry, entry_synapses
 from codesign.compiler.layer_ir import (CrossbarBlock, QuantizedNetwork, QuantizedPopulation,
-                                      QuantizedProjection)
+                                        QuantizedProjection)
 from codesign.compiler.program import (CoreProgram, MappedProgram, MappingOptions, Phase, Route,
                                        Segment, SourceEntry, TileBlock)
 from codesign.errors import CodesignError
-from codesign.arch import protocol
-from codesign.arch.config import HWConfig
-from codesign.arch.layout import CoreLayout, MemorySelect
-from codesign.hw.rtl.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
-from codesign.hw.rtl.router import routing_entry_bits
-from codesign.hw.rtl.top import AcceleratorSizes
-from codesign.arch.synapse_words import decode_source_entry, encode_source_entry, entry_synapses
 
 MAGIC = b"CDSGPIMG"
 #: 2: source-table entries carry ``row_offset`` (HWConfig.shared_rows).
@@ -177,9 +174,9 @@ def build_records(program: MappedProgram) -> list[int]:
         levels = np.zeros((rows, block.levels.shape[1]), dtype=np.int64)
         levels[:block.levels.shape[0]] = block.levels
         # column-major cell addresses (arithmetic.crossbar_cell_address): one record per tile
-        write(unit, CELL_MEMORY, 0, levels.T.ravel().tolist(), config.crossbar.cell_bits)
+        write(unit, protocol.TILE_CELLS, 0, levels.T.ravel().tolist(), config.crossbar.cell_bits)
         _, target_local = program.placement(program.network.projections[block.projection].target)
-        write(unit, protocol.TILE_REGISTERS, ADC_SHIFT_REGISTER,
+        write(unit, protocol.TILE_REGISTERS, protocol.TILE_ADC_SHIFT_REGISTER,
               [block.adc_shift, int(target_local[block.targets[0]]),
                program.network.projections[block.projection].delay], REGISTER_BITS)
     # Every entry, unused ones as never-matching ranges (first > last): none of an earlier
@@ -189,7 +186,7 @@ def build_records(program: MappedProgram) -> list[int]:
               for r in program.routes]
     routes += [unused] * (AcceleratorSizes.from_config(config).routing_table_entries - len(routes))
     write(protocol.ROUTER_UNIT, protocol.ROUTING_TABLE, 0, routes,
-          routing_entry_bits(config.cores))
+          protocol.routing_entry_bits(config.cores))
     write(protocol.SEQUENCER_UNIT, protocol.PHASE_TABLE, 0,
           [protocol.phase_entry(p.cores, p.index, p.tiles, config.cores, config.crossbar.tiles,
                                 layout.segment_bits) for p in program.phases],
@@ -347,11 +344,12 @@ def _crossbar_projections(image: ProgramImage, memories, sizes) -> list[Quantize
     result: dict[tuple[str, str, int], QuantizedProjection] = {}
     for tile in image.manifest["tiles"]:
         unit = protocol.tile_unit(tile["tile"])
-        cells = memories.get((unit, CELL_MEMORY), {})
+        cells = memories.get((unit, protocol.TILE_CELLS), {})
         columns = len(cells) // crossbar.rows
         levels = np.array([cells[address] for address in range(columns * crossbar.rows)],
                           dtype=np.int64).reshape(columns, crossbar.rows).T
-        shift = memories.get((unit, protocol.TILE_REGISTERS), {}).get(ADC_SHIFT_REGISTER, 0)
+        shift = memories.get((unit, protocol.TILE_REGISTERS), {}).get(
+            protocol.TILE_ADC_SHIFT_REGISTER, 0)
         conductances = arithmetic.crossbar_conductances(levels, crossbar.cell_bits,
                                                         crossbar.variation_sigma,
                                                         crossbar.variation_seed)

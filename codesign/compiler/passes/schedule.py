@@ -22,25 +22,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from codesign.compiler.program import (CoreProgram, MappedProgram, Partitioned, Route,
-                                       SourceEntry)
-from codesign.errors import CodesignError, DoesNotFit
-from codesign.arch.config import SOURCE_ID_BITS
-from codesign.arch.layout import CoreLayout
+from codesign.arch.layout import AcceleratorSizes, CoreLayout
+from codesign.arch.protocol import SOURCE_ID_BITS
 from codesign.arch.synapse_words import Synapse, pack_shifted
-from codesign.hw.rtl.top import AcceleratorSizes
+from codesign.compiler.program import CoreProgram, MappedProgram, Partitioned, Route, SourceEntry
+from codesign.errors import CodesignError, DoesNotFit
 
 ID_SPACE = 1 << SOURCE_ID_BITS
 
 
-@dataclass
+@dataclass(frozen=True)
 class Schedule:
     """:class:`Partitioned` -> :class:`MappedProgram`."""
 
-    name = "schedule"
+    name: ClassVar[str] = "schedule"
 
     def apply(self, partitioned: Partitioned) -> MappedProgram:
         config, network = partitioned.config, partitioned.network

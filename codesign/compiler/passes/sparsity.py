@@ -14,6 +14,7 @@ Row compression for the engine (lane banking into synapse words) is done per cor
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
@@ -21,12 +22,12 @@ from codesign.compiler.layer_ir import QuantizedNetwork
 from codesign.errors import CodesignError
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sparsity:
     """Prune synapses with ``|weight| <= threshold`` (0: only exact zeros)."""
 
     threshold: int = 0
-    name = "sparsity"
+    name: ClassVar[str] = "sparsity"
 
     def apply(self, network: QuantizedNetwork) -> QuantizedNetwork:
         if self.threshold < 0 or self.threshold != int(self.threshold):

@@ -28,8 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codesign import arithmetic
-from codesign.dse.models.cycle_estimate import CycleEstimate
 from codesign.arch.config import HWConfig
+from codesign.arch.layout import CoreLayout
+from codesign.dse.models.cycle_estimate import CycleEstimate
 
 ADD_32BIT_PJ = 0.1            # Horowitz 2014
 MULTIPLY_32BIT_PJ = 3.1       # Horowitz 2014
@@ -65,14 +66,14 @@ def _memory(bits: int) -> float:
 
 
 def operation_energies(config: HWConfig) -> OperationEnergies:
-    accumulator = config.accumulator_bits
-    synapse_bits = config.weight_bits + config.lane_target_bits + config.delay_bits
+    layout = CoreLayout.from_config(config)
+    accumulator = layout.accumulator_bits
     state = config.state_bits
     coefficient = arithmetic.COEFFICIENT_BITS
     return OperationEnergies(
         # accumulator read-modify-write plus the add
         synaptic_event=_memory(2 * accumulator) + _add(accumulator),
-        synapse_word=_memory(config.synapse_lanes * synapse_bits),
+        synapse_word=_memory(layout.synapse_word_fields.width),
         # three state words and one accumulator read and written back; two multiply-adds for
         # current and voltage, the threshold compare and the adaptation
         neuron_update=_memory(2 * 3 * state + 2 * accumulator)

@@ -29,6 +29,7 @@ import numpy as np
 
 from codesign import arithmetic
 from codesign.arch.config import HWConfig
+from codesign.arch.layout import CoreLayout
 
 COEFFICIENTS_FILE = Path(__file__).with_name("resource_coefficients.json")
 FITTED_RESOURCES = ("luts", "ffs", "bram", "dsp")
@@ -36,33 +37,34 @@ FITTED_RESOURCES = ("luts", "ffs", "bram", "dsp")
 COUNTED_BRAM_FAMILIES = ("ecp5",)
 
 
-def _features() -> dict[str, Callable[[HWConfig], float]]:
-    def synapse_bits(c: HWConfig) -> int:
-        return c.weight_bits + c.lane_target_bits + c.delay_bits
-
-    def multiplier_blocks(c: HWConfig) -> int:
+def _features() -> dict[str, Callable[[HWConfig, CoreLayout], float]]:
+    """Structural features of a config; widths are the hardware's own (``CoreLayout``), e.g. a
+    synapse slot is ``lane_fields.width`` = row + weight + delay bits."""
+    def multiplier_blocks(c: HWConfig, layout: CoreLayout) -> int:
         """18x18 multiplier blocks of the neuron update's products (arithmetic.py: three decays
         of Q1.16 times state, two gains of Q9.16 times the input and the current)."""
         blocks = lambda a, b: math.ceil(a / 18) * math.ceil(b / 18)
         return (3 * blocks(arithmetic.DECAY_BITS, c.state_bits)
-                + blocks(arithmetic.COEFFICIENT_BITS, c.accumulator_bits)
+                + blocks(arithmetic.COEFFICIENT_BITS, layout.accumulator_bits)
                 + blocks(arithmetic.COEFFICIENT_BITS, c.state_bits))
 
     return {
-        "constant": lambda c: 1.0,
-        "cores_x_multiplier_blocks": lambda c: c.cores * multiplier_blocks(c),
-        "cores": lambda c: c.cores,
-        "cores_x_lanes_x_accumulator": lambda c: c.cores * c.synapse_lanes * c.accumulator_bits,
-        "cores_x_lanes_x_synapse_bits": lambda c: c.cores * c.synapse_lanes * synapse_bits(c),
-        "cores_x_state_bits": lambda c: c.cores * c.state_bits,
-        "cores_x_address_bits": lambda c: c.cores * (c.synapse_address_bits
-                                                     + c.source_table_address_bits
-                                                     + c.neuron_index_bits),
-        "cores_squared": lambda c: c.cores * c.cores,
-        "tiles_x_columns_x_adc_bits": lambda c: c.crossbar.tiles * c.crossbar.cols
+        "constant": lambda c, layout: 1.0,
+        "cores_x_multiplier_blocks": lambda c, layout: c.cores * multiplier_blocks(c, layout),
+        "cores": lambda c, layout: c.cores,
+        "cores_x_lanes_x_accumulator": lambda c, layout: c.cores * c.synapse_lanes
+        * layout.accumulator_bits,
+        "cores_x_lanes_x_synapse_bits": lambda c, layout: c.cores * c.synapse_lanes
+        * layout.lane_fields.width,
+        "cores_x_state_bits": lambda c, layout: c.cores * c.state_bits,
+        "cores_x_address_bits": lambda c, layout: c.cores * (layout.synapse_address_bits
+                                                             + layout.source_index_bits
+                                                             + layout.neuron_index_bits),
+        "cores_squared": lambda c, layout: c.cores * c.cores,
+        "tiles_x_columns_x_adc_bits": lambda c, layout: c.crossbar.tiles * c.crossbar.cols
         * c.crossbar.adc_bits,
-        "tiles_x_rows": lambda c: c.crossbar.tiles * c.crossbar.rows,
-        "tiles": lambda c: c.crossbar.tiles,
+        "tiles_x_rows": lambda c, layout: c.crossbar.tiles * c.crossbar.rows,
+        "tiles": lambda c, layout: c.crossbar.tiles,
     }
 
 
@@ -70,7 +72,9 @@ FEATURES = _features()
 
 
 def feature_vector(config: HWConfig) -> np.ndarray:
-    return np.array([function(config) for function in FEATURES.values()], dtype=np.float64)
+    layout = CoreLayout.from_config(config)
+    return np.array([function(config, layout) for function in FEATURES.values()],
+                    dtype=np.float64)
 
 
 @dataclass

@@ -18,9 +18,9 @@ import os
 import cocotb
 import numpy as np
 
+from codesign.arch import protocol
 from codesign.compiler.image import program_image
 from codesign.errors import CodesignError
-from codesign.arch import protocol
 from codesign.flows.testbench.host_stream import HostStream
 
 

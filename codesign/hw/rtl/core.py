@@ -27,10 +27,12 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from codesign.arch.layout import COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect
-from codesign.hw.rtl.host_interface import ProgramWriteSignature, ReadSignature, memory_write
-from codesign.hw.rtl.neuron_unit import NeuronUnit
+from codesign.arch.layout import CoreLayout, MemorySelect
+from codesign.arch.protocol import SOURCE_ID_BITS
 from codesign.hw.lib.split_memory import SplitMemory
+from codesign.hw.rtl.host_interface import ProgramWriteSignature, ReadSignature, memory_write
+from codesign.hw.rtl.layouts import COLLISION_FREE, struct_layout
+from codesign.hw.rtl.neuron_unit import NeuronUnit
 from codesign.hw.rtl.synapse_engine import SynapseEngine, crossbar_sum_layout
 
 
@@ -110,7 +112,7 @@ class Core(wiring.Component):
             if select == MemorySelect.PROFILES and profiles is not None:
                 continue
             small = select in (MemorySelect.PROFILES, MemorySelect.SEGMENTS)
-            shape = layout.words[select].layout
+            shape = struct_layout(layout.words[select])
             if select == MemorySelect.SEGMENTS:
                 # Each segment entry is stored with `first > last` (an empty segment), computed
                 # as it is written: the sweep then decides on a stored bit, not on a compare of
@@ -134,7 +136,7 @@ class Core(wiring.Component):
             port = memories[select].write_port()
             enable, address, word = writes[select]
             if select == MemorySelect.SEGMENTS:
-                entry = layout.words[select].layout(word[:layout.words[select].width])
+                entry = struct_layout(layout.words[select])(word[:layout.words[select].width])
                 word = Cat(entry.as_value(), entry.first > entry.last)
             m.d.comb += [port.en.eq(enable), port.addr.eq(address), port.data.eq(word)]
         state_write = memories[MemorySelect.STATE].write_port()
@@ -280,7 +282,7 @@ class Core(wiring.Component):
         # SplitMemory, whose LUT RAM spreads over many slices far from the segment table): the
         # profile is then valid from the third cycle of the sweep, when the first neuron enters
         # the unit, whose own copy of it is loaded with that neuron's registered inputs.
-        profile = Signal(layout.words[MemorySelect.PROFILES].layout)
+        profile = Signal(struct_layout(layout.words[MemorySelect.PROFILES]))
         if profiles is not None:
             m.d.comb += profiles.read_address.eq(segment.profile)
             m.d.sync += profile.eq(profiles.read_data)

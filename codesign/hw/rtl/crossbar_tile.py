@@ -49,18 +49,17 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from codesign import arithmetic
-from codesign.errors import CodesignError
 from codesign.arch import protocol
 from codesign.arch.layout import bits_for
-from codesign.hw.rtl.host_interface import ProgramWriteSignature
+from codesign.errors import CodesignError
 from codesign.hw.lib.retiming import ExpressionPipeliner
+from codesign.hw.rtl.host_interface import ProgramWriteSignature
 
-#: ``program.memory`` value of the cell levels.
-CELL_MEMORY = 0
-#: ``program.memory`` value of the tile's registers (the host protocol's TILE_REGISTERS).
+#: ``program.memory`` of the cell levels, of the tile's registers, and the register address of
+#: ``adc_shift`` (the host protocol's numbers).
+CELL_MEMORY = protocol.TILE_CELLS
 REGISTER_MEMORY = protocol.TILE_REGISTERS
-#: Register address of ``adc_shift``.
-ADC_SHIFT_REGISTER = 0
+ADC_SHIFT_REGISTER = protocol.TILE_ADC_SHIFT_REGISTER
 
 
 #: Pipeline fill and drain of a conversion (see :func:`conversion_cycles`).

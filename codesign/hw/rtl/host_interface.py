@@ -52,11 +52,9 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from codesign.arch import protocol
-from codesign.arch.layout import COLLISION_FREE
+from codesign.arch.protocol import FIELD_BITS, SOURCE_ID_BITS
 from codesign.hw.lib.stream_register import StreamRegister
-
-SOURCE_ID_BITS = protocol.SOURCE_ID_BITS
-FIELD_BITS = protocol.FIELD_BITS
+from codesign.hw.rtl.layouts import COLLISION_FREE
 
 
 class ProgramWriteSignature(wiring.Signature):

@@ -24,6 +24,7 @@ from amaranth.lib.wiring import In, Out
 from codesign import arithmetic
 from codesign.arch.layout import bits_for, parameter_fields, state_fields
 from codesign.hw.lib.retiming import ExpressionPipeliner
+from codesign.hw.rtl.layouts import struct_layout
 
 #: ``dsp_bits`` (the ``neuron_dsp_bits`` knob) -> the widest narrower operand of a partial
 #: product built in LUTs. 18 (ECP5 MULT18X18D): none. 16 (iCE40 SB_MAC16): operands under 8 bits,
@@ -68,7 +69,7 @@ class NeuronUnit(wiring.Component):
             "bias": signed(bias_bits)})
         self.output_layout = data.StructLayout({"tag": unsigned(tag_bits), **state,
                                                 "spike": unsigned(1)})
-        self.profile_layout = parameter_fields(state_bits, include_bias=False).layout
+        self.profile_layout = struct_layout(parameter_fields(state_bits, include_bias=False))
         super().__init__({
             "neuron_valid": In(1),
             "neuron": In(self.input_layout),

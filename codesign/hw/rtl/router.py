@@ -50,20 +50,17 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from codesign.hw.rtl.host_interface import SOURCE_ID_BITS, ProgramWriteSignature
+from codesign.arch.protocol import SOURCE_ID_BITS
+from codesign.hw.rtl.host_interface import ProgramWriteSignature
 
-#: Width of one routing-table entry beyond its destination mask: first_id and last_id.
+#: Bits of a routing-table entry before its destination mask: first_id and last_id
+#: (``protocol.routing_entry`` is the word's one definition).
 _RANGE_BITS = 2 * SOURCE_ID_BITS
 #: Low bits of the id compared in the halves stage (``split_compare``).
 _HALF_BITS = SOURCE_ID_BITS // 2
 #: Copies of the intake's event id for the range comparators (see ``elaborate``); a single
 #: copy (small parts) is the intake register itself.
 INTAKE_COPIES = 4
-
-
-def routing_entry_bits(cores: int) -> int:
-    """Width of one routing-table entry word for ``cores`` cores."""
-    return _RANGE_BITS + cores + 1
 
 
 class Router(wiring.Component):

@@ -35,8 +35,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from codesign.arch import protocol
-from codesign.arch.layout import COLLISION_FREE
 from codesign.hw.rtl.host_interface import ProgramWriteSignature, memory_write, register_writes
+from codesign.hw.rtl.layouts import COLLISION_FREE
 
 #: Cycles between a start pulse and the first barrier test.
 SETTLE_CYCLES = 3
@@ -74,7 +74,7 @@ class Sequencer(wiring.Component):
 
     @property
     def phase_entry_bits(self) -> int:
-        return self.cores + self.tiles + self.segment_bits
+        return protocol.phase_entry_bits(self.cores, self.tiles, self.segment_bits)
 
     def elaborate(self, platform) -> Module:
         m = Module()

@@ -44,11 +44,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from codesign.arch.layout import (COLLISION_FREE, SOURCE_ID_BITS, CoreLayout, MemorySelect,
-                                     bits_for)
-from codesign.hw.rtl.host_interface import ProgramWriteSignature, memory_write
+from codesign.arch.layout import CoreLayout, MemorySelect, bits_for
+from codesign.arch.protocol import SOURCE_ID_BITS
 from codesign.hw.lib.replicas import MAX_REPLICAS, replica, replicas
 from codesign.hw.lib.stream_register import StreamRegister
+from codesign.hw.rtl.host_interface import ProgramWriteSignature, memory_write
+from codesign.hw.rtl.layouts import COLLISION_FREE, struct_layout
 
 
 def crossbar_sum_layout(layout: CoreLayout) -> data.StructLayout:
@@ -113,8 +114,8 @@ class SynapseEngine(wiring.Component):
             return Mux(total >= layout.delay_slots, total - layout.delay_slots, total)[:bank_bits]
 
         # -- memories -------------------------------------------------------------------------
-        entry_layout = layout.source_entry_fields.layout
-        word_layout = layout.synapse_word_fields.layout
+        entry_layout = struct_layout(layout.source_entry_fields)
+        word_layout = struct_layout(layout.synapse_word_fields)
         # Written only by program loading, while no event is processed (the accumulators are
         # not collision free: a sweep reads and clears an entry in the same cycle).
         m.submodules.source_table = source_table = Memory(

@@ -20,7 +20,6 @@ The only ports are the host streams: everything, programs included, goes through
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
 from functools import reduce
 
 from amaranth.hdl import Cat, Module, Mux, Signal
@@ -29,50 +28,19 @@ from amaranth.lib.wiring import In, Out
 
 from codesign.arch import protocol
 from codesign.arch.config import HWConfig
-from codesign.hw.rtl.core import Core
-from codesign.arch.layout import CoreLayout, MemorySelect, bits_for
-from codesign.hw.rtl.crossbar_tile import CrossbarTile
-from codesign.hw.rtl.host_interface import HostInterface, register_writes
+from codesign.arch.layout import AcceleratorSizes, CoreLayout
 from codesign.hw.lib.replicas import MAX_REPLICAS, replicas
-from codesign.hw.rtl.router import INTAKE_COPIES, Router, routing_entry_bits
-from codesign.hw.rtl.sequencer import Sequencer
 from codesign.hw.lib.stream_pipe import StreamPipe
 from codesign.hw.lib.stream_register import StreamRegister
+from codesign.hw.rtl.core import Core
+from codesign.hw.rtl.crossbar_tile import CrossbarTile
+from codesign.hw.rtl.host_interface import HostInterface, register_writes
+from codesign.hw.rtl.router import INTAKE_COPIES, Router
+from codesign.hw.rtl.sequencer import Sequencer
 
 #: Forward registers of the credit-based pipes between the host-stream pins and the host
 #: interface (each way; the credits return through as many).
 HOST_PIPE_STAGES = 3
-
-
-@dataclass(frozen=True)
-class AcceleratorSizes:
-    """Sizes of the top-level tables the compiler must respect (pure Python, no elaboration)."""
-
-    cores: int
-    tiles: int
-    segment_bits: int
-    phase_table_depth: int        # phases per timestep (one segment index each)
-    routing_table_entries: int
-    input_buffer_depth: int       # INPUT entries (distinct source ids) per timestep
-    output_buffer_depth: int      # output events buffered between READ_OUTPUTs
-    write_data_bits: int          # widest memory word of the program-write bus
-    read_data_bits: int           # READ_STATE word (a core's STATE word)
-
-    @classmethod
-    def from_config(cls, config: HWConfig) -> "AcceleratorSizes":
-        layout = CoreLayout.from_config(config)
-        tiles = config.crossbar.tiles
-        phase_entry_bits = config.cores + tiles + layout.segment_bits
-        return cls(
-            cores=config.cores, tiles=tiles, segment_bits=layout.segment_bits,
-            phase_table_depth=layout.segments,
-            # One range per layer (a phase), plus as many for inputs and split layers.
-            routing_table_entries=2 * layout.segments,
-            input_buffer_depth=config.source_table_depth,
-            output_buffer_depth=1 << bits_for(config.total_neurons),
-            write_data_bits=max(layout.write_data_bits, routing_entry_bits(config.cores),
-                                phase_entry_bits, protocol.FIELD_BITS),
-            read_data_bits=layout.words[MemorySelect.STATE].width)
 
 
 class Accelerator(wiring.Component):
