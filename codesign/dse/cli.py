@@ -142,7 +142,7 @@ def _check_space_holds_network(evaluator: Evaluator, model: str) -> None:
                 f"({space.describe_capacity(largest)}) {reason}{_beyond_space(evaluator, largest)}",
                 "compile it for a larger accelerator with `codesign compile MODEL.nir --hw "
                 "CFG.yaml` (the search space is in codesign/dse/space.py), or for a smaller one "
-                "with `--passes` (a feed-forward network, layer by layer), or use a smaller "
+                "with `--chunked` (a feed-forward network, layer by layer), or use a smaller "
                 "network") from None
 
 

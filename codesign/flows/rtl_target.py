@@ -1,4 +1,7 @@
-"""``codesign run --target rtl``: the program image on the generated RTL under Verilator.
+"""The RTL target of ``codesign run --target rtl``: program images on the generated RTL under
+Verilator. :func:`target` is the :class:`codesign.compiler.driver.Target` the command line hands
+to ``run_program``; :func:`chunk_runner` runs a layer's chunks for
+:func:`codesign.compiler.image.chunked.run`.
 
 1. Verilog for the image's HWConfig (``Accelerator`` behind a registered reset), cached by the
    config and the sources; the Verilator build (only the ports public) is cached by
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,13 +29,15 @@ import numpy as np
 
 from codesign import arithmetic
 from codesign.arch import protocol
-from codesign.arch.layout import CoreLayout, MemorySelect
+from codesign.arch.layout import AcceleratorSizes, CoreLayout, MemorySelect
 from codesign.cache import cache_dir, write_atomically
+from codesign.compiler.driver import Target
+from codesign.compiler.image.chunked import ChunkProgram, ChunkResult
 from codesign.compiler.image.program_image import ProgramImage
+from codesign.compiler.program import MappedProgram
 from codesign.errors import CodesignError
 from codesign.flows import rtl_training
 from codesign.flows.verilator import ProfileTraining, run_built, run_cocotb
-from codesign.hw.rtl.top import AcceleratorSizes
 
 TOPLEVEL = "accelerator"
 #: Folder of the cocotb side (``rtl_cocotb``), which runs inside the simulation.
@@ -146,6 +152,32 @@ def run_rtl(image: ProgramImage, counts: np.ndarray, waves: bool = False,
     """Run ``image`` on ``counts`` ``[T, B, input_size]`` (integer spike counts).
     ``profile_guided``: simulate on a profile-guided build of the model (:mod:`rtl_training`)."""
     return run_rtl_many([(image, counts)], waves, work_dir, profile_guided)[0]
+
+
+def chunk_runner(chunks: Sequence[tuple[ChunkProgram, np.ndarray]]) -> list[ChunkResult]:
+    """The chunks of one layer on the Verilator-built RTL, in one simulation (each program is
+    loaded through the host interface, which clears the state); cycles are the measured
+    ``last_step_cycles`` of every step."""
+    runs = [(chunk.image, counts) for chunk, counts in chunks]
+    return [ChunkResult(result.output, result.final_state[chunk.population], result.cycles.T)
+            for (chunk, _), result in zip(chunks, run_rtl_many(runs))]
+
+
+def target(waves: bool = False, profile_guided: bool = False) -> Target:
+    """``codesign run --target rtl``: one program on the RTL (``waves``: keep an FST waveform;
+    ``profile_guided``: on a profile-guided build), or a network's chunks (neither option)."""
+    def run_one(image: ProgramImage, program: MappedProgram,
+                counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        result = run_rtl(image, counts, waves=waves, profile_guided=profile_guided)
+        return result.output, result.cycles.T
+
+    def run_chunks(chunks: Sequence[tuple[ChunkProgram, np.ndarray]]) -> list[ChunkResult]:
+        if waves or profile_guided:
+            raise CodesignError("--waves and --profile-guided run one program, not chunks",
+                                "run without them, or compile for a config that holds the network")
+        return chunk_runner(chunks)
+
+    return Target("rtl", run_one, run_chunks)
 
 
 def _plan(image: ProgramImage, counts: np.ndarray, key: str, job: dict) -> dict:

@@ -1,4 +1,5 @@
-"""``compile_for_hardware`` / ``run_program --target ref`` end to end on files."""
+"""``compile_for_hardware`` / ``run_program`` on the golden model, end to end on files; the
+command line's old spellings (``--passes``, ``--target ref``) still work."""
 
 from __future__ import annotations
 
@@ -34,11 +35,11 @@ def test_compile_writes_image_report_and_config(compiled):
     assert (out / "program.img").stat().st_size > 32
 
 
-def test_run_ref_is_the_golden_model_with_predicted_cycles(compiled):
+def test_run_is_the_golden_model_with_predicted_cycles(compiled):
     tmp_path, _ = compiled
     inputs = spikes(30, 12)[:, 0]
     np.save(tmp_path / "in.npy", inputs)
-    saved = run_program(tmp_path / "out", "ref", tmp_path / "in.npy", tmp_path / "o.npz")
+    saved = run_program(tmp_path / "out", tmp_path / "in.npy", tmp_path / "o.npz")
     expected = golden.simulate(chain([12, 16, 4], recurrent=True), inputs[:, None]).output[:, 0]
     loaded = np.load(tmp_path / "o.npz")
     assert np.array_equal(loaded["output"], expected) and expected.sum() > 0
@@ -54,7 +55,7 @@ def test_run_rejects_a_corrupted_image(compiled):
     image.write_bytes(bytes(data))
     np.save(tmp_path / "in.npy", spikes(3, 12)[:, 0])
     with pytest.raises(CodesignError, match="checksum"):
-        run_program(tmp_path / "out", "ref", tmp_path / "in.npy", tmp_path / "o.npz")
+        run_program(tmp_path / "out", tmp_path / "in.npy", tmp_path / "o.npz")
 
 
 def test_compile_refuses_widths_the_hardware_does_not_have(tmp_path):
@@ -66,8 +67,8 @@ def test_compile_refuses_widths_the_hardware_does_not_have(tmp_path):
 
 
 @pytest.fixture
-def in_passes(tmp_path):
-    """The pooled CNN (309 neurons) compiled with --passes for 2 x 32 neurons."""
+def in_chunks(tmp_path):
+    """The pooled CNN (309 neurons), too large for 2 x 32 neurons: the compile command."""
     from codesign.cli import main
     from networks import pooled_cnn_graph
 
@@ -80,32 +81,36 @@ def in_passes(tmp_path):
     return tmp_path, argv, main
 
 
-def test_a_network_that_does_not_fit_compiles_into_passes_and_runs_as_the_whole(in_passes,
-                                                                              capsys):
+@pytest.mark.parametrize("chunked, target", [("--chunked", "golden"), ("--passes", "ref")],
+                         ids=["new-spellings", "old-spellings"])
+def test_a_network_that_does_not_fit_compiles_in_chunks_and_runs_as_the_whole(
+        in_chunks, capsys, chunked, target):
     from networks import pooled_cnn
 
-    tmp_path, argv, main = in_passes
+    tmp_path, argv, main = in_chunks
     assert main(argv) == 2
-    assert "or compile with --passes" in capsys.readouterr().err
-    assert main([*argv, "--passes"]) == 0
+    assert "or compile with --chunked" in capsys.readouterr().err
+    assert main([*argv, chunked]) == 0
     out = tmp_path / "out"
     images = sorted(out.glob("pass_*.img"))
     assert len(images) > 3 and not (out / "program.img").exists()
     report = (out / "mapping.txt").read_text()
-    assert report.startswith(f"the network does not fit in one program: {len(images)} passes")
+    assert report.startswith(f"the network does not fit in one program: {len(images)} chunks")
     inputs = (np.random.default_rng(1).random((20, 2, 8, 8)) < 0.3).astype(np.int64)
     np.save(tmp_path / "in.npy", inputs)
-    assert main(["run", str(out), "--target", "ref", "--input", str(tmp_path / "in.npy"),
+    capsys.readouterr()
+    assert main(["run", str(out), "--target", target, "--input", str(tmp_path / "in.npy"),
                  "-o", str(tmp_path / "o.npz")]) == 0
+    assert capsys.readouterr().out.startswith("golden: ")
     saved = np.load(tmp_path / "o.npz")
     whole = golden.simulate(pooled_cnn(), inputs[:, None])
     assert np.array_equal(saved["output"], whole.output[:, 0]) and whole.output.sum() > 0
     assert saved["cycles"].shape == (20,) and np.all(saved["cycles"] > 0)
 
 
-def test_a_corrupted_pass_image_is_rejected(in_passes, capsys):
-    tmp_path, argv, main = in_passes
-    assert main([*argv, "--passes"]) == 0
+def test_a_corrupted_chunk_image_is_rejected(in_chunks, capsys):
+    tmp_path, argv, main = in_chunks
+    assert main([*argv, "--chunked"]) == 0
     image = tmp_path / "out" / "pass_001.img"
     data = bytearray(image.read_bytes())
     data[40] ^= 0xFF
@@ -116,9 +121,9 @@ def test_a_corrupted_pass_image_is_rejected(in_passes, capsys):
     assert "checksum" in capsys.readouterr().err
 
 
-def test_compiling_again_into_the_directory_leaves_no_stale_program(in_passes):
-    tmp_path, argv, main = in_passes
-    assert main([*argv, "--passes"]) == 0
+def test_compiling_again_into_the_directory_leaves_no_stale_program(in_chunks):
+    tmp_path, argv, main = in_chunks
+    assert main([*argv, "--chunked"]) == 0
     large = HWConfig(cores=2, neurons_per_core=256, source_table_depth=512)
     (tmp_path / "hw.yaml").write_text(large.to_yaml())
     assert main(argv) == 0
@@ -129,13 +134,13 @@ def test_compiling_again_into_the_directory_leaves_no_stale_program(in_passes):
 
 @pytest.mark.parametrize("damage, words", [
     (lambda out: (out / "passes.json").write_text('{"format": "codesign-passes", "version": 9}'),
-     "is not a version-1 passes manifest"),
+     "is not a version-1 manifest of chunks"),
     (lambda out: (out / "passes.json").write_text("{not json"), "unreadable"),
     (lambda out: (out / "passes.npz").unlink(), "unreadable"),
 ])
-def test_damaged_passes_are_refused_in_one_line(in_passes, capsys, damage, words):
-    tmp_path, argv, main = in_passes
-    assert main([*argv, "--passes"]) == 0
+def test_damaged_chunk_files_are_refused_in_one_line(in_chunks, capsys, damage, words):
+    tmp_path, argv, main = in_chunks
+    assert main([*argv, "--chunked"]) == 0
     damage(tmp_path / "out")
     np.save(tmp_path / "in.npy", np.zeros((3, 2, 8, 8)))
     assert main(["run", str(tmp_path / "out"), "--input", str(tmp_path / "in.npy"),

@@ -26,12 +26,12 @@ from nir_cases import shared_case
 from codesign.arch.config import HWConfig
 from codesign.compiler import frontend, golden
 from codesign.compiler.analysis import cycle_model
-from codesign.compiler.image import (chunked as multipass, chunked_files as multipass_files,
-                                     program_image)
+from codesign.compiler.image import chunked, chunked_files, program_image
 from codesign.compiler.pipeline import CompileOptions, map_network, quantized
 from codesign.compiler.program import MappedProgram, MappingOptions
 from codesign.errors import CodesignError
 from codesign.events import bin_events, read_nmnist
+from codesign.flows import rtl_target
 from codesign.flows.rtl_target import run_rtl, run_rtl_many
 
 CYCLE_TOLERANCE = 0.05
@@ -165,7 +165,6 @@ def test_nir_cases_bit_exact_on_rtl(config_name):
 def test_profile_guided_build_bit_exact_on_rtl():
     """``codesign run --target rtl --profile-guided``: the model gcc optimised with the counts of
     a training run (a random LIF chain, digital and on the tiles) computes the same bits."""
-    from codesign.flows import rtl_target as rtl_runner
     from codesign.flows.verilator import build
 
     config, mapping = CONFIGS["crossbar"]
@@ -175,9 +174,9 @@ def test_profile_guided_build_bit_exact_on_rtl():
         network = quantized(frontend.load(shared_case(path)), options)
         cases[name] = (map_network(network, config, mapping), make_input())
     check_cases(config, cases, profile_guided=True)
-    guided = build(rtl_runner.verilog_path(config), rtl_runner.TOPLEVEL,
-                   build_args=rtl_runner.SIM_BUILD_ARGS, ports_only=True,
-                   training=rtl_runner.profile_training(config))
+    guided = build(rtl_target.verilog_path(config), rtl_target.TOPLEVEL,
+                   build_args=rtl_target.SIM_BUILD_ARGS, ports_only=True,
+                   training=rtl_target.profile_training(config))
     assert any(guided.glob("*.gcda")) and "-fprofile-use" in (guided / "build.log").read_text()
 
 
@@ -276,8 +275,8 @@ def test_random_graphs_bit_exact_on_rtl(case):
 
 
 @pytest.mark.slow
-def test_run_target_rtl_and_ref_agree(tmp_path):
-    """``run_program`` end to end: the same compiled folder on ``ref`` and ``rtl``."""
+def test_run_target_rtl_and_golden_agree(tmp_path):
+    """``run_program`` end to end: the same compiled folder on the golden model and the RTL."""
     from codesign.compiler.driver import compile_for_hardware, run_program
 
     config, _ = CONFIGS["one-core"]
@@ -285,8 +284,9 @@ def test_run_target_rtl_and_ref_agree(tmp_path):
     compile_for_hardware(shared_case("NIR_paper/03_rnn/braille_noDelay_bias_zero.nir"),
                          tmp_path / "hw.yaml", CompileOptions(), tmp_path / "out")
     np.save(tmp_path / "in.npy", _braille_input()[:64, 0])
-    ref = run_program(tmp_path / "out", "ref", tmp_path / "in.npy", tmp_path / "ref.npz")
-    rtl = run_program(tmp_path / "out", "rtl", tmp_path / "in.npy", tmp_path / "rtl.npz")
+    ref = run_program(tmp_path / "out", tmp_path / "in.npy", tmp_path / "ref.npz")
+    rtl = run_program(tmp_path / "out", tmp_path / "in.npy", tmp_path / "rtl.npz",
+                      rtl_target.target())
     assert np.array_equal(ref["output"], rtl["output"]) and ref["output"].sum() > 0
     assert ref["cycles"].shape == rtl["cycles"].shape == (64,)
     assert abs(ref["cycles"].sum() - rtl["cycles"].sum()) <= CYCLE_TOLERANCE * rtl["cycles"].sum()
@@ -328,17 +328,17 @@ def test_rtl_host_driver_rejects_corrupted_images(damage, words):
     assert "\n" not in str(error.value)
 
 
-# -- networks larger than the chip, in passes (codesign/compiler/image/chunked.py) ----------------
-def check_in_passes(network, config: HWConfig, inputs: np.ndarray,
-                    directory) -> multipass.MultiPassPlan:
-    """Run ``network`` in passes on the RTL, as ``codesign run`` does (the passes written to
+# -- networks larger than the chip, in chunks (codesign/compiler/image/chunked.py) ----------------
+def check_in_chunks(network, config: HWConfig, inputs: np.ndarray,
+                    directory) -> chunked.ChunkedPlan:
+    """Run ``network`` in chunks on the RTL, as ``codesign run`` does (the chunks written to
     ``directory`` and read back); assert the outputs, every layer's spikes and the final state
     of every neuron equal the golden model's run of the *whole* network, and the cycle model's
     total within 5 % of the measured one."""
-    multipass_files.save(multipass.plan_passes(network, config), directory)
-    plan = multipass_files.load(directory)
+    chunked_files.save(chunked.plan_chunks(network, config), directory)
+    plan = chunked_files.load(directory)
     counts = golden.integer_input(network, inputs)
-    got = multipass.run(plan, counts, multipass.rtl_runner)
+    got = chunked.run(plan, counts, rtl_target.chunk_runner)
     whole = golden.simulate(network, inputs, record=True)
     for population in network.populations:
         name = population.name
@@ -348,35 +348,35 @@ def check_in_passes(network, config: HWConfig, inputs: np.ndarray,
                   if not np.array_equal(getattr(whole.final_state[name], field),
                                         getattr(got.final_state[name], field))]
         if wrong.size or states:
-            chunk = next(c for c in plan.passes if c.population == name)
-            rerun = run_rtl(chunk.image, multipass.chunk_input(chunk, got.spikes), waves=True)
+            chunk = next(c for c in plan.chunks if c.population == name)
+            rerun = run_rtl(chunk.image, chunked.chunk_input(chunk, got.spikes), waves=True)
             where = (f"spikes first differ at timestep {wrong[0][0]}, neuron {wrong[0][2]}"
                      if wrong.size else f"final {', '.join(states)} differ")
-            pytest.fail(f"population '{name}' in passes: {where}; waveform of its first pass "
+            pytest.fail(f"population '{name}' in chunks: {where}; waveform of its first chunk "
                         f"{rerun.waves}")
-    predicted = multipass.run(plan, counts, multipass.reference_runner).cycles.sum()
+    predicted = chunked.run(plan, counts, chunked.golden_runner).cycles.sum()
     measured = got.cycles.sum()
     error = abs(predicted - measured) / measured
-    print(f"{len(plan.passes)} passes ({plan.describe()}): {measured} cycles measured, "
+    print(f"{len(plan.chunks)} chunks ({plan.describe()}): {measured} cycles measured, "
           f"{predicted} predicted ({100 * error:.2f}%)")
     assert error <= CYCLE_TOLERANCE, (predicted, measured)
     return plan
 
 
-def test_pooled_cnn_in_passes_bit_exact_on_rtl(tmp_path):
+def test_pooled_cnn_in_chunks_bit_exact_on_rtl(tmp_path):
     """A CNN of 309 neurons on 4 cores x 16: its convolution runs in bands of rows, and a
-    pooling window's four neurons reach the next pass as one counted input."""
+    pooling window's four neurons reach the next chunk as one counted input."""
     from mapping.networks import pooled_cnn
 
     network = pooled_cnn()
     inputs = (np.random.default_rng(5).random((25, 2, 2, 8, 8)) < 0.3).astype(np.int64)
-    plan = check_in_passes(network, CONFIGS["four-cores"][0], inputs, tmp_path)
-    assert len(plan.passes) > len(network.populations)
+    plan = check_in_chunks(network, CONFIGS["four-cores"][0], inputs, tmp_path)
+    assert len(plan.chunks) > len(network.populations)
 
 
 @pytest.mark.slow
-def test_scnn_in_passes_on_the_default_config_bit_exact_on_rtl(tmp_path):
-    """The SCNN (8,970 neurons) on configs/default.yaml (4 x 256 neurons), in passes."""
+def test_scnn_in_chunks_on_the_default_config_bit_exact_on_rtl(tmp_path):
+    """The SCNN (8,970 neurons) on configs/default.yaml (4 x 256 neurons), in chunks."""
     from pathlib import Path
 
     from codesign.arch.config import load_config
@@ -384,11 +384,11 @@ def test_scnn_in_passes_on_the_default_config_bit_exact_on_rtl(tmp_path):
     network = quantized(frontend.load(shared_case("NIR_paper/02_cnn/cnn_sinabs.nir")),
                         CompileOptions(dt=1.0))
     config = load_config(Path(__file__).resolve().parents[2] / "configs" / "default.yaml")
-    check_in_passes(network, config, _scnn_input(), tmp_path)
+    check_in_chunks(network, config, _scnn_input(), tmp_path)
 
 
-def test_passes_run_on_rtl_through_the_command_line(tmp_path):
-    """`codesign compile --passes` then `codesign run --target rtl`, as a user runs them."""
+def test_chunks_run_on_rtl_through_the_command_line(tmp_path):
+    """`codesign compile --chunked` then `codesign run --target rtl`, as a user runs them."""
     import nir
     from mapping.networks import pooled_cnn, pooled_cnn_graph
 
@@ -397,7 +397,7 @@ def test_passes_run_on_rtl_through_the_command_line(tmp_path):
     nir.write(tmp_path / "cnn.nir", pooled_cnn_graph())
     (tmp_path / "hw.yaml").write_text(CONFIGS["four-cores"][0].to_yaml())
     assert main(["compile", str(tmp_path / "cnn.nir"), "--hw", str(tmp_path / "hw.yaml"),
-                 "--dt", "1", "--passes", "-o", str(tmp_path / "out")]) == 0
+                 "--dt", "1", "--chunked", "-o", str(tmp_path / "out")]) == 0
     inputs = (np.random.default_rng(6).random((15, 2, 8, 8)) < 0.3).astype(np.int64)
     np.save(tmp_path / "in.npy", inputs)
     assert main(["run", str(tmp_path / "out"), "--target", "rtl", "--input",

@@ -54,7 +54,7 @@ def does_not_fit_error(error: DoesNotFit, network: QuantizedNetwork, config: HWC
     wanted = ", ".join(f"{knob}: {value}" for knob, value in changes.items())
     return CodesignError(error.cause, f"use {config_name} with {wanted} (the smallest change "
                                       "found by mapping the network again), or compile with "
-                                      "--passes to run a feed-forward network in passes")
+                                      "--chunked to run a feed-forward network in chunks")
 
 
 def _changed(config: HWConfig, changes: dict[str, int]) -> HWConfig:

@@ -1,11 +1,13 @@
-"""Run a feed-forward network that does not fit the chip as a sequence of programs ("passes").
+"""Run a feed-forward network that does not fit the chip in *chunks*: a sequence of programs,
+one per chunk of one layer, run layer by layer (``codesign compile --chunked``).
 
 Given the spike trains of its sources over all ``T`` timesteps, the neurons of a population
-evolve independently of each other, so a population can be computed in chunks: each pass is a
-small network whose input is the part of the earlier layers' spikes the chunk listens to and
-whose only population is the chunk; it runs for all ``T`` steps and its output spikes become
-input of the passes of the next layers. The hardware is reprogrammed between passes, so this
-trades latency (every pass streams its program image and replays ``T`` steps) for capacity.
+evolve independently of each other, so a population can be computed in chunks: each chunk
+program is a small network whose input is the part of the earlier layers' spikes the chunk
+listens to and whose only population is the chunk; it runs for all ``T`` steps and its output
+spikes become input of the chunks of the next layers. The hardware is reprogrammed between
+chunks, so this trades latency (every chunk streams its program image and replays ``T`` steps)
+for capacity.
 
 * **Exact.** A chunk's input ``x = W s`` is the same integer sum as in the whole network; source
   columns with identical weights into the chunk (the pixels of one sum-pooling window feeding a
@@ -15,10 +17,10 @@ trades latency (every pass streams its program image and replays ``T`` steps) fo
 * **Chunks.** A population with a ``(channels, height, width)`` shape is cut into bands of rows
   (all channels), so a convolution's chunk listens to a band of its input only; other
   populations are cut into index ranges. The chunk size is the largest power-of-two fraction of
-  the population whose every pass maps on the HWConfig.
+  the population whose every chunk maps on the HWConfig.
 * **Limits.** Every projection must have delay 0 and come from the input or an earlier
   population (no recurrence: a recurrent layer's state needs its own spikes within the step),
-  and every population must spike (a pass hands on spikes, not voltages).
+  and every population must spike (a chunk hands on spikes, not voltages).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import scipy.sparse as sparse
 
 from codesign import arithmetic
 from codesign.arch.config import HWConfig
+from codesign.compiler.analysis import cycle_model
 from codesign.compiler.image.program_image import ProgramImage, build_image
 from codesign.compiler.layer_ir import QuantizedNetwork, QuantizedPopulation, QuantizedProjection
 from codesign.compiler.pipeline import map_network
@@ -39,7 +42,7 @@ from codesign.errors import CodesignError, DoesNotFit
 
 
 @dataclass
-class ChunkPass:
+class ChunkProgram:
     """One program: neurons ``neurons`` of ``population``. Its input ``k`` is the spike count
     ``sum(groups[j][k] @ spikes of sources[j])`` over the chunk's source populations."""
 
@@ -47,15 +50,15 @@ class ChunkPass:
     neurons: np.ndarray
     sources: list[str]
     groups: list[sparse.csr_matrix]
-    #: The pass's own network (input: the grouped sources; one population: the chunk), mapped,
+    #: The chunk's own network (input: the grouped sources; one population: the chunk), mapped,
     #: and its program image.
     program: MappedProgram
     image: ProgramImage
 
 
 @dataclass
-class MultiPassPlan:
-    """The passes of a network, and the network's outline that running them needs."""
+class ChunkedPlan:
+    """The chunk programs of a network, and the network's outline that running them needs."""
 
     config: HWConfig
     input_name: str
@@ -64,25 +67,25 @@ class MultiPassPlan:
     populations: list[tuple[str, int]]
     output: str
     output_shape: tuple[int, ...]
-    passes: list[ChunkPass]
+    chunks: list[ChunkProgram]
 
     def load_fields(self) -> int:
-        """Host-stream fields (32-bit words) of all the passes' program images: loading them
+        """Host-stream fields (32-bit words) of all the chunks' program images: loading them
         costs at least this many cycles per sample at one field per cycle."""
-        return sum(len(chunk.image.fields) for chunk in self.passes)
+        return sum(len(chunk.image.fields) for chunk in self.chunks)
 
     def describe(self) -> str:
-        """Passes per population, e.g. ``1: 4 x 1024, 3: 8 x 512`` (count x largest chunk)."""
+        """Chunks per population, e.g. ``1: 4 x 1024, 3: 8 x 512`` (count x largest chunk)."""
         per_layer: dict[str, list[int]] = {}
-        for chunk in self.passes:
+        for chunk in self.chunks:
             per_layer.setdefault(chunk.population, []).append(chunk.neurons.size)
         return ", ".join(f"{name}: {len(sizes)} x {max(sizes)}" for name, sizes in
                          per_layer.items())
 
 
 @dataclass
-class PassResult:
-    """What one pass returned: spikes ``[T, B, chunk]``, final state and the cycles of its steps
+class ChunkResult:
+    """What one chunk program returned: spikes ``[T, B, chunk]``, final state and the cycles of its steps
     ``[T, B]``."""
 
     spikes: np.ndarray
@@ -91,52 +94,54 @@ class PassResult:
 
 
 @dataclass
-class MultiPassResult:
+class ChunkedResult:
     output: np.ndarray
     spikes: dict[str, np.ndarray]
     final_state: dict[str, arithmetic.NeuronState]
-    #: ``[T, B]``: the cycles of step ``t`` (predicted or measured), summed over the passes.
+    #: ``[T, B]``: the cycles of step ``t`` (predicted or measured), summed over the chunks.
     cycles: np.ndarray
 
 
-def plan_passes(network: QuantizedNetwork, config: HWConfig,
-                options: MappingOptions | None = None) -> MultiPassPlan:
-    """Cut ``network`` into passes that each map on ``config``."""
+def plan_chunks(network: QuantizedNetwork, config: HWConfig,
+                options: MappingOptions | None = None) -> ChunkedPlan:
+    """Cut ``network`` into chunks whose programs each map on ``config``."""
     _check_feed_forward(network)
-    passes = []
+    programs = []
     for population in network.populations:
         for parts in _part_counts(population):
             chunks = _chunks(population, parts)
             try:
-                built = [_chunk_pass(network, population, neurons, config, options)
+                built = [_chunk_program(network, population, neurons, config, options)
                          for neurons in chunks]
             except DoesNotFit as error:
                 last_error = error
                 continue
-            passes.extend(built)
+            programs.extend(built)
             break
         else:
             raise CodesignError(
-                f"population '{population.name}' does not fit even one row or neuron per pass: "
+                f"population '{population.name}' does not fit even one row or neuron per chunk: "
                 f"{last_error.cause}", last_error.fix)
-    return MultiPassPlan(config=config, input_name=network.input_name,
+    return ChunkedPlan(config=config, input_name=network.input_name,
                          input_shape=tuple(network.input_shape),
                          populations=[(p.name, p.size) for p in network.populations],
                          output=network.output, output_shape=tuple(network.output_shape),
-                         passes=passes)
+                         chunks=programs)
 
 
-def run(plan: MultiPassPlan, counts: np.ndarray,
-        runner: Callable[[Sequence[tuple[ChunkPass, np.ndarray]]], list[PassResult]]
-        ) -> MultiPassResult:
-    """Run the passes layer by layer on integer input ``counts`` ``[T, B, *input_shape]``;
-    ``runner`` runs the passes of one layer (they only depend on earlier layers)."""
+def run(plan: ChunkedPlan, counts: np.ndarray,
+        runner: Callable[[Sequence[tuple[ChunkProgram, np.ndarray]]], list[ChunkResult]]
+        ) -> ChunkedResult:
+    """Run the chunks layer by layer on integer input ``counts`` ``[T, B, *input_shape]``;
+    ``runner`` runs the chunk programs of one layer (they only depend on earlier layers):
+    :func:`golden_runner` here, ``codesign.flows.rtl_target.chunk_runner`` on the RTL (the
+    command line hands it in; the compiler never imports a tool flow)."""
     steps, batch = counts.shape[:2]
     spikes = {plan.input_name: counts.reshape(steps, batch, -1).astype(np.int64)}
     final_state: dict[str, arithmetic.NeuronState] = {}
     cycles = np.zeros((steps, batch), dtype=np.int64)
     for name, size in plan.populations:
-        layer = [chunk for chunk in plan.passes if chunk.population == name]
+        layer = [chunk for chunk in plan.chunks if chunk.population == name]
         results = runner([(chunk, chunk_input(chunk, spikes)) for chunk in layer])
         spikes[name] = np.zeros((steps, batch, size), dtype=np.int64)
         state = [np.zeros((batch, size), dtype=np.int64) for _ in range(3)]
@@ -149,37 +154,24 @@ def run(plan: MultiPassPlan, counts: np.ndarray,
             cycles = cycles + result.cycles
         final_state[name] = arithmetic.NeuronState(*state)
     output = spikes[plan.output].reshape(steps, batch, *plan.output_shape)
-    return MultiPassResult(output=output, spikes=spikes, final_state=final_state,
-                           cycles=cycles)
+    return ChunkedResult(output=output, spikes=spikes, final_state=final_state, cycles=cycles)
 
 
-def chunk_input(chunk: ChunkPass, spikes: dict[str, np.ndarray]) -> np.ndarray:
-    """The pass's input counts ``[T, B, inputs]`` from its sources' spikes ``[T, B, size]``."""
+def chunk_input(chunk: ChunkProgram, spikes: dict[str, np.ndarray]) -> np.ndarray:
+    """The chunk's input counts ``[T, B, inputs]`` from its sources' spikes ``[T, B, size]``."""
     return np.concatenate([spikes[source] @ group.T.toarray()
                            for source, group in zip(chunk.sources, chunk.groups)], axis=2)
 
 
-def reference_runner(passes: Sequence[tuple[ChunkPass, np.ndarray]]) -> list[PassResult]:
-    """Each pass on the golden model, with the cycle model's prediction of its steps."""
-    from codesign.compiler.analysis import cycle_model
-
+def golden_runner(chunks: Sequence[tuple[ChunkProgram, np.ndarray]]) -> list[ChunkResult]:
+    """Each chunk program on the golden model, with the cycle model's prediction of its
+    steps."""
     results = []
-    for chunk, counts in passes:
+    for chunk, counts in chunks:
         prediction, result = cycle_model.predict_run(chunk.program, counts)
-        results.append(PassResult(result.output, result.final_state[chunk.population],
-                                  prediction.cycles))
+        results.append(ChunkResult(result.output, result.final_state[chunk.population],
+                                   prediction.cycles))
     return results
-
-
-def rtl_runner(passes: Sequence[tuple[ChunkPass, np.ndarray]]) -> list[PassResult]:
-    """The passes of one layer on the Verilator-built RTL, in one simulation (each program is
-    loaded through the host interface, which clears the state); cycles are the measured
-    ``last_step_cycles`` of every step."""
-    from codesign.flows.rtl_target import run_rtl_many
-
-    runs = [(chunk.image, counts) for chunk, counts in passes]
-    return [PassResult(result.output, result.final_state[chunk.population], result.cycles.T)
-            for (chunk, _), result in zip(passes, run_rtl_many(runs))]
 
 
 def _check_feed_forward(network: QuantizedNetwork) -> None:
@@ -188,12 +180,12 @@ def _check_feed_forward(network: QuantizedNetwork) -> None:
         if projection.delay or order[projection.source] >= order[projection.target]:
             raise CodesignError(
                 f"projection {projection.source} -> {projection.target} (delay "
-                f"{projection.delay}) is recurrent or delayed: a layer cannot run in passes",
+                f"{projection.delay}) is recurrent or delayed: a layer cannot run in chunks",
                 "use an HWConfig that holds the whole network")
     for population in network.populations:
         if not population.spiking:
             raise CodesignError(f"population '{population.name}' does not spike (a readout): "
-                                "passes hand spikes to each other",
+                                "chunks hand spikes to each other",
                                 "use an HWConfig that holds the whole network")
 
 
@@ -217,8 +209,8 @@ def _chunks(population: QuantizedPopulation, parts: int) -> list[np.ndarray]:
     return [part for part in np.array_split(np.arange(population.size), parts) if part.size]
 
 
-def _chunk_pass(network: QuantizedNetwork, population: QuantizedPopulation, neurons: np.ndarray,
-                config: HWConfig, options: MappingOptions | None) -> ChunkPass:
+def _chunk_program(network: QuantizedNetwork, population: QuantizedPopulation, neurons: np.ndarray,
+                config: HWConfig, options: MappingOptions | None) -> ChunkProgram:
     sources, groups, blocks = [], [], []
     for projection in network.incoming(population.name):
         rows = projection.weight.tocsr()[neurons].tocsc()
@@ -253,5 +245,5 @@ def _chunk_pass(network: QuantizedNetwork, population: QuantizedPopulation, neur
                   projections=[QuantizedProjection(input_name, population.name, weight)],
                   output=population.name, output_shape=(neurons.size,), metadata={})
     program = map_network(sub, config, options)
-    return ChunkPass(population=population.name, neurons=neurons, sources=sources,
+    return ChunkProgram(population=population.name, neurons=neurons, sources=sources,
                      groups=groups, program=program, image=build_image(program))

@@ -1,4 +1,5 @@
-"""cocotb side of ``codesign run --target rtl`` (run by :mod:`rtl_runner`, never imported by it).
+"""cocotb side of ``codesign run --target rtl`` (run by :mod:`codesign.flows.rtl_target`,
+never imported by it).
 
 Reads the job (``CODESIGN_RTL_JOB``: an .npz with, per program, the program image file, the
 per-step INPUT commands and what to read back), drives the Accelerator only through its host
