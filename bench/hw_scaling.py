@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from codesign.arch.config import HWConfig, load_config  # noqa: E402
-from codesign.flows.bitstream import make_accelerator  # noqa: E402
 from codesign.flows.synthesis import SynthesisError, synthesize  # noqa: E402
+from codesign.hw.rtl.top import Accelerator  # noqa: E402
 
 SECTION = "## Hardware scaling"
 #: Spiker+ (Carpegna et al., 2024) MNIST accelerator on a Xilinx FPGA, as published.
@@ -59,7 +59,7 @@ def measure(rows: list[tuple[str, HWConfig]], pnr: bool, timeout: float) -> list
     for label, config in rows:
         started = time.monotonic()
         try:
-            result = synthesize(make_accelerator(config), "ecp5", top="accelerator", pnr=pnr,
+            result = synthesize(Accelerator(config), "ecp5", top="accelerator", pnr=pnr,
                                 freq_mhz=config.clock_mhz, timeout=timeout)
             fmax = f"{result.fmax_mhz:.1f}" if result.fmax_mhz is not None else "-"
             cells = (f"{result.luts} | {result.ffs} | {result.bram} | {result.dsp} | {fmax} | "

@@ -37,10 +37,10 @@ from codesign.compiler.image import chunked, program_image
 from codesign.compiler.pipeline import CompileOptions, map_network, quantized
 from codesign.errors import CodesignError
 from codesign.events import bin_events, read_nmnist
-from codesign.flows.bitstream import make_accelerator
 from codesign.flows import rtl_target
 from codesign.flows.rtl_target import free_run_speed, run_rtl
 from codesign.flows.synthesis import synthesize
+from codesign.hw.rtl.top import Accelerator
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT.parent / "shared" / "nir-cases"
@@ -109,7 +109,7 @@ def latency_in_chunks(config: HWConfig, name: str, path: Path, options: CompileO
 
 def synthesised_fmax(config: HWConfig) -> float:
     """fmax of ``config`` from nextpnr-ecp5 on the 85k part (cached by the Verilog's hash)."""
-    result = synthesize(make_accelerator(config), "ecp5", top="accelerator", pnr=True,
+    result = synthesize(Accelerator(config), "ecp5", top="accelerator", pnr=True,
                         freq_mhz=config.clock_mhz)
     print(f"fmax {result.fmax_mhz:.1f} MHz (yosys + nextpnr-ecp5, {result.luts} LUT, "
           f"{'cached' if result.cached else f'{result.seconds:.0f} s'})", flush=True)

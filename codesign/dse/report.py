@@ -97,6 +97,9 @@ def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[
     """``best.yaml`` and ``best/`` (the Verilog synthesised for ``family``, the compiler's
     program image and mapping report when ``program`` is given); returns notes on what could
     not be written."""
+    from codesign.flows.verilog import FamilyPlatform, generate_verilog
+    from codesign.hw.rtl.top import Accelerator   # the whole RTL: only once the front is known
+
     config = chosen.point.config()
     (out / "best.yaml").write_text(yaml.safe_dump(
         {"hardware": config.to_dict(), "compiler": chosen.point.compiler_options(),
@@ -107,21 +110,11 @@ def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[
     (best / "hw.yaml").write_text(config.to_yaml())
     (best / "mapping_estimate.txt").write_text(chosen.placement_report + "\n")
     notes = []
-    try:
-        from codesign.flows.synthesis import FamilyPlatform
-        from codesign.flows.verilog import generate_verilog
-        from codesign.hw.rtl.top import Accelerator
-    except ImportError:
-        notes.append("best/accelerator.v not written: codesign.hw.rtl.top is not available")
-    else:
-        generate_verilog(Accelerator(config), best / "accelerator.v", name="top",
-                         platform=FamilyPlatform(family))
+    generate_verilog(Accelerator(config), best / "accelerator.v", name="top",
+                     platform=FamilyPlatform(family))
     if program is None:
         notes.append("best/ has no program image: the design could not be compiled")
     else:
-        from codesign.compiler.image.program_image import build_image
-        from codesign.compiler.program import mapping_report_lines
-
         (best / "program.img").write_bytes(build_image(program).to_bytes())
         (best / "mapping_report.txt").write_text("\n".join(mapping_report_lines(program)) + "\n")
     return notes

@@ -61,6 +61,10 @@ class SearchSettings:
     timeout_s: float | None
     samples: int
 
+    def __post_init__(self) -> None:
+        if self.trials < 1:
+            raise CodesignError(f"--trials {self.trials} is out of range", "use at least 1 trial")
+
 
 def parse_objectives(text: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in text.split(",") if name.strip())

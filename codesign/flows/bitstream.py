@@ -3,9 +3,10 @@ the YoWASP tools (nothing outside PyPI).
 
 ``build_bitstream(config, "ulx3s" | "icebreaker")``
 
-1. builds :class:`BoardCore` = :class:`~codesign.hw.board.uart_bridge.UARTBridge` + the host design
-   (the :class:`~codesign.hw.rtl.top.Accelerator` of ``config`` unless another host-stream component
-   is given), at ``BAUD_RATE`` from the board's default clock;
+1. builds :class:`~codesign.hw.board.board_top.BoardCore` (the UART bridge + the host design:
+   the :class:`~codesign.hw.rtl.top.Accelerator` of ``config`` unless another host-stream
+   component is given), at ``BAUD_RATE`` from the board's default clock, inside
+   :class:`~codesign.hw.board.board_top.BoardTop` on the board's pins;
 2. synthesises it with the family flow (:func:`~codesign.flows.synthesis.synthesize`, cached) and
    raises a one-line :class:`CodesignError` naming the resource and how far it is over when it
    cannot fit the board's device;
@@ -29,19 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from amaranth import Module
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable
-from amaranth.lib import io, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
 from codesign.arch.config import HWConfig
 from codesign.errors import CodesignError
 from codesign.flows.synthesis import SynthesisError, check_fits, synthesize
-from codesign.hw.board.uart_bridge import UARTBridge
 # The platform flow reads Amaranth's RTLIL: leave out all-zero memory init there as well (with
 # it Yosys puts registers and bypass logic around every iCE40 block RAM; FPGA RAM configures
 # to zero anyway).
 from codesign.flows.verilog import no_zero_memory_init
+from codesign.hw.board.board_top import BoardCore, BoardTop
 
 BAUD_RATE = 115_200
 
@@ -68,61 +66,6 @@ BOARDS: dict[str, Board] = {
 }
 
 
-def make_accelerator(config: HWConfig) -> wiring.Component:
-    """The accelerator top level of ``config`` (imported lazily: it is the heaviest module)."""
-    try:
-        from codesign.hw.rtl.top import Accelerator
-    except ModuleNotFoundError as error:
-        if error.name != "codesign.hw.rtl.top":
-            raise
-        raise CodesignError("the accelerator top level codesign/hw/rtl/top.py is not available",
-                            "update the codesign installation") from None
-    return Accelerator(config)
-
-
-class BoardCore(wiring.Component):
-    """UART pins in and out; the bridge feeds the host design's ``command`` / ``response``."""
-
-    def __init__(self, host: wiring.Component, divisor: int, host_width: int):
-        self.host = host
-        self.bridge = UARTBridge(divisor, host_width)
-        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
-
-    def elaborate(self, platform) -> Module:
-        m = Module()
-        m.submodules.bridge = bridge = self.bridge
-        m.submodules.host = host = self.host
-        wiring.connect(m, bridge.commands, host.command)
-        wiring.connect(m, host.response, bridge.responses)
-        m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx)]
-        return m
-
-
-class BoardTop(Elaboratable):
-    """Platform-level wrapper: the board's UART pins around a :class:`BoardCore`; with
-    ``reset=False`` the ``sync`` domain is the board clock without a reset (instead of the
-    platform's, whose power-on reset on iCE40 only covers block RAM reading zeros for ~3 us after
-    configuration: no block RAM word is used before the host's first command, ~87 us later)."""
-
-    def __init__(self, core: BoardCore, reset: bool = True):
-        self.core = core
-        self.reset = reset
-
-    def elaborate(self, platform) -> Module:
-        m = Module()
-        if not self.reset:
-            m.domains.sync = ClockDomain("sync", reset_less=True)
-            clock = platform.request(platform.default_clk, dir="-")
-            m.submodules.clock_buffer = clock_buffer = io.Buffer("i", clock)
-            m.d.comb += ClockSignal("sync").eq(clock_buffer.i)
-        m.submodules.core = self.core
-        uart = platform.request("uart", 0, dir="-")
-        m.submodules.rx_buffer = rx = io.Buffer("i", uart.rx)
-        m.submodules.tx_buffer = tx = io.Buffer("o", uart.tx)
-        m.d.comb += [self.core.rx.eq(rx.i), tx.o.eq(self.core.tx)]
-        return m
-
-
 def board_divisor(board: str) -> int:
     """UART clock divisor at ``BAUD_RATE`` from the board's default clock."""
     platform = _platform(board)
@@ -137,8 +80,10 @@ def build_bitstream(config: HWConfig, board: str, output_dir: str | Path | None 
     ``host_factory`` replaces the accelerator by another component with ``command`` and
     ``response`` host streams of ``config.host_width`` bits (used to test the flow itself).
     """
+    from codesign.hw.rtl.top import Accelerator   # the whole RTL: only when a build runs
+
     spec = _board(board)
-    make_host = host_factory or (lambda: make_accelerator(config))
+    make_host = host_factory or (lambda: Accelerator(config))
     divisor = board_divisor(board)
 
     def make_core() -> BoardCore:

@@ -1,7 +1,8 @@
-"""``codesign hw verilog|synth|build``: the hardware flows on the command line.
-
-The lead's ``codesign/cli.py`` calls :func:`register`; every handler raises
-:class:`~codesign.errors.CodesignError` for user errors (printed on one line, exit status 2).
+"""``codesign hw verilog|synth|build``: the tool flows on the command line. The handlers parse
+and print; the work is :func:`codesign.flows.verilog.write_accelerator`,
+:func:`codesign.flows.synthesis.synthesize_seeds` and
+:func:`codesign.flows.bitstream.build_bitstream`. User errors raise
+:class:`~codesign.errors.CodesignError` (printed on one line, exit status 2).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from codesign.arch.config import load_config
 from codesign.errors import CodesignError
-from codesign.flows.synthesis import FAMILIES, FAMILY_DEVICE, FamilyPlatform
+from codesign.flows.synthesis import FAMILIES, FAMILY_DEVICE
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -45,23 +46,18 @@ def _timing_line(result, clock_mhz: float) -> str:
 
 def run_verilog(args: argparse.Namespace) -> int:
     """Write the accelerator of ``--hw`` as Verilog (plus the resolved config) into ``-o``."""
-    from codesign.flows.bitstream import make_accelerator
-    from codesign.flows.verilog import generate_verilog
+    from codesign.flows.verilog import write_accelerator
 
-    config = load_config(args.hw)
-    output = Path(args.output)
-    platform = FamilyPlatform(args.family) if args.family else None
-    path = generate_verilog(make_accelerator(config), output / f"{args.name}.v", name=args.name,
-                            platform=platform)
-    (output / "hw.yaml").write_text(config.to_yaml())
-    print(f"wrote {path} and {output / 'hw.yaml'}")
+    verilog, config = write_accelerator(load_config(args.hw), Path(args.output), args.name,
+                                        args.family)
+    print(f"wrote {verilog} and {config}")
     return 0
 
 
 def run_synth(args: argparse.Namespace) -> int:
     """Synthesise the accelerator of ``--hw`` for ``--family``; print a table, optionally JSON."""
-    from codesign.flows.bitstream import make_accelerator
-    from codesign.flows.synthesis import DEVICE_RESOURCES, RESOURCE_KEYS, synthesize
+    from codesign.flows.synthesis import DEVICE_RESOURCES, RESOURCE_KEYS, synthesize_seeds
+    from codesign.hw.rtl.top import Accelerator
 
     config = load_config(args.hw)
     if args.pnr and args.family == "xc7":
@@ -71,16 +67,16 @@ def run_synth(args: argparse.Namespace) -> int:
     if len(seeds) > 1 and not args.pnr:
         raise CodesignError(f"--seed {args.seed} names several placement seeds without --pnr",
                             "add --pnr (seeds only change nextpnr's placement)")
-    accelerator = make_accelerator(config)
-    results = {}
-    for seed in seeds:
-        results[seed] = synthesize(accelerator, args.family, top=args.name, pnr=args.pnr,
-                                   freq_mhz=config.clock_mhz, timeout=args.timeout, seed=seed,
-                                   use_cache=not args.no_cache)
+
+    def seed_done(seed, result) -> None:
         if len(seeds) > 1:
-            print(f"  seed {seed}: {_timing_line(results[seed], config.clock_mhz)}", flush=True)
+            print(f"  seed {seed}: {_timing_line(result, config.clock_mhz)}", flush=True)
+
     # Seeds differ only in placement: keep the fastest (the one to build), report them all.
-    best_seed = max(seeds, key=lambda seed: results[seed].fmax_mhz or 0.0)
+    best_seed, results = synthesize_seeds(
+        Accelerator(config), args.family, seeds, on_seed=seed_done, top=args.name,
+        pnr=args.pnr, freq_mhz=config.clock_mhz, timeout=args.timeout,
+        use_cache=not args.no_cache)
     result = results[best_seed]
     capacity = DEVICE_RESOURCES.get(FAMILY_DEVICE.get(args.family, ""), {})
     source = "cache" if result.cached else f"{result.seconds:.1f} s"

@@ -38,14 +38,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from amaranth.lib import wiring
 
 from codesign.cache import cache_dir, content_key, write_atomically
 from codesign.errors import CodesignError
 from codesign.flows.timing_paths import endpoint_slacks, failing_summary
-from codesign.flows.verilog import to_verilog
+from codesign.flows.verilog import FamilyPlatform, to_verilog
 
 FAMILIES = ("ice40", "ecp5", "xc7")
 RESOURCE_KEYS = ("luts", "ffs", "bram", "dsp", "carry")
@@ -76,15 +76,6 @@ DEVICE_RESOURCES: dict[str, dict[str, int]] = {
     "ecp5-45k": {"luts": 43848, "ffs": 43848, "bram": 108, "dsp": 72},
     "ecp5-85k": {"luts": 83640, "ffs": 83640, "bram": 208, "dsp": 156},
 }
-
-
-@dataclass(frozen=True)
-class FamilyPlatform:
-    """Stands in for an Amaranth platform while a component is converted for ``family``: parts
-    that use a family's primitives read ``platform.family``, as on amaranth's own platforms
-    (e.g. :mod:`codesign.hw.lib.dsp_block`)."""
-
-    family: str
 
 
 class SynthesisError(CodesignError):
@@ -194,6 +185,19 @@ def synthesize(design: str | Path | wiring.Component, family: str, *, top: str |
     result = _run(verilog, family, top, pnr, device, package, freq_mhz, timeout, seed)
     write_atomically(entry, json.dumps(result.to_dict(), indent=1))
     return result
+
+
+def synthesize_seeds(design: wiring.Component, family: str, seeds: list[int], *,
+                     on_seed: Callable[[int, SynthesisResult], None] | None = None,
+                     **options: Any) -> tuple[int, dict[int, SynthesisResult]]:
+    """:func:`synthesize` once per nextpnr placement ``seed`` (``options`` as there); calls
+    ``on_seed`` after each. Returns the fastest seed (the one to build) and every result."""
+    results = {}
+    for seed in seeds:
+        results[seed] = synthesize(design, family, seed=seed, **options)
+        if on_seed:
+            on_seed(seed, results[seed])
+    return max(seeds, key=lambda seed: results[seed].fmax_mhz or 0.0), results
 
 
 def _run(verilog: str, family: str, top: str | None, pnr: bool, device: str | None,

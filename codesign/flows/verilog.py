@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -26,6 +27,15 @@ _emit_memory = rtlil.ModuleEmitter.emit_memory
 #: Held for the whole conversion: it also serialises Amaranth, whose elaboration is not
 #: thread-safe (the DSE synthesises designs from several threads).
 _override_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class FamilyPlatform:
+    """Stands in for an Amaranth platform while a component is converted for ``family``: parts
+    that use a family's primitives read ``platform.family``, as on amaranth's own platforms
+    (e.g. :mod:`codesign.hw.lib.dsp_block`)."""
+
+    family: str
 
 
 def _emit_memory_unless_zero(self, cell_idx, cell) -> None:
@@ -54,6 +64,22 @@ def to_verilog(component: wiring.Component, name: str = "top", platform=None) ->
     """
     with no_zero_memory_init():
         return verilog.convert(component, name=name, platform=platform)
+
+
+def write_accelerator(config, out_dir: str | Path, name: str = "accelerator",
+                      family: str | None = None) -> tuple[Path, Path]:
+    """``codesign hw verilog``: the accelerator of ``config`` as ``out_dir/NAME.v`` (with
+    ``family``: elaborated with that family's primitives, as ``hw synth`` and ``hw build``
+    elaborate it) and the resolved config as ``out_dir/hw.yaml``; returns both paths."""
+    from codesign.hw.rtl.top import Accelerator   # the whole RTL: only when it is written
+
+    out_dir = Path(out_dir)
+    platform = FamilyPlatform(family) if family else None
+    verilog = generate_verilog(Accelerator(config), out_dir / f"{name}.v", name=name,
+                               platform=platform)
+    config_path = out_dir / "hw.yaml"
+    config_path.write_text(config.to_yaml())
+    return verilog, config_path
 
 
 def generate_verilog(component: wiring.Component, path: str | Path, name: str = "top",

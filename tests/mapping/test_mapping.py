@@ -10,10 +10,11 @@ from codesign.arch.config import HWConfig
 from codesign.arch.layout import CoreLayout
 from codesign.arch.synapse_words import decode_word
 from codesign.compiler import golden
+from codesign.compiler.analysis.mapping_report import mapping_report_lines
 from codesign.compiler.image import program_image
 from codesign.compiler.passes.sparsity import Sparsity
 from codesign.compiler.pipeline import map_network
-from codesign.compiler.program import MappingOptions, mapping_report_lines
+from codesign.compiler.program import MappingOptions
 from codesign.errors import CodesignError
 from networks import chain, convolution, spikes
 

@@ -93,7 +93,7 @@ def test_ecp5_elaboration_on_verilator(tmp_path):
     """The unit as ``hw synth --family ecp5`` elaborates it (MULT18X18D instances with their own
     registers), with sim/models/mult18x18d.v standing in for the primitive: checks the instances'
     wiring and timing against the golden model, given that model of the block."""
-    from codesign.flows.synthesis import FamilyPlatform
+    from codesign.flows.verilog import FamilyPlatform
     from codesign.flows.verilog import to_verilog
 
     verilog = to_verilog(make_unit(16, 18, 1.5), name="neuron_unit",
