@@ -12,6 +12,7 @@ import numpy as np
 
 from codesign.compiler import ir, linear_ops
 from codesign.errors import CodesignError
+from codesign.inputs import per_step
 
 
 @dataclass
@@ -29,8 +30,9 @@ def check_input(graph: ir.Graph, inputs: np.ndarray) -> np.ndarray:
     inputs = np.asarray(inputs)
     if inputs.ndim < 2 or inputs.shape[2:] != tuple(expected) and \
             int(np.prod(inputs.shape[2:])) != int(np.prod(expected)):
-        raise CodesignError(f"input has shape {inputs.shape[2:]} per step, the graph's Input "
-                            f"expects {tuple(expected)}", "pass an array of [T, *input_shape]")
+        raise CodesignError(f"the input has {per_step(inputs.shape[2:])} per step, the graph's "
+                            f"Input expects {tuple(expected)}",
+                            f"pass an array of [T, {', '.join(map(str, expected))}]")
     if not np.all(np.isfinite(inputs)):
         raise CodesignError("the input contains NaN or infinite values", "pass finite inputs")
     return inputs.astype(np.float64)

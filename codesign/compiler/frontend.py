@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.compiler import ir
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, warn
 
 #: NIR primitives the front end imports (all of nir 1.0).
 SUPPORTED = ("Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
@@ -34,6 +34,8 @@ def read_nir(path: str | Path):
     import nir
 
     path = Path(path)
+    if path.is_dir():
+        raise CodesignError(f"{path} is a directory, not a NIR file", "pass the path of a .nir file")
     if not path.is_file():
         raise CodesignError(f"{path} does not exist", "pass the path of a .nir file")
     stored = _stored_types(path)
@@ -48,7 +50,9 @@ def read_nir(path: str | Path):
     failure = None
     for type_check in (True, False):
         try:
-            return nir.read(path, type_check=type_check)
+            graph = nir.read(path, type_check=type_check)
+            _check_invented(graph, stored)
+            return graph
         except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError,
                 AssertionError) as error:
             failure = failure or error
@@ -60,6 +64,19 @@ def read_nir(path: str | Path):
         cause = f"nir 1.0 rejects {path}: {message}"
         fix = "re-export the model with a nir 1.0 exporter"
     raise CodesignError(cause, fix)
+
+
+def _check_invented(graph, stored: dict[str, str]) -> None:
+    """nir 1.0.8's type check invents an Input for a node nothing feeds and an Output for a
+    node that feeds nothing; name that node instead of counting the invented ones."""
+    for name in set(graph.nodes) - set(stored) if stored else ():
+        for source, target in graph.edges:
+            if source == name:
+                raise CodesignError(f"node '{target}' has no incoming edge",
+                                    f"add the edge that feeds '{target}' or remove the node")
+            if target == name:
+                raise CodesignError(f"node '{source}' has no outgoing edge",
+                                    f"add the edge from '{source}' onwards or remove the node")
 
 
 def _input_shape(node, fallback):
@@ -192,6 +209,33 @@ def nir_to_ir(nir_graph) -> ir.Graph:
     return ir.Graph(nodes=converted, edges=edges)
 
 
+def warn_suspicious(graph: ir.Graph) -> None:
+    """Warn (:func:`codesign.errors.warn`) about what is legal but almost surely a mistake: a
+    threshold <= 0 and a recurrent edge that is delayed by one step without a Delay node."""
+    for name, node in graph.nodes.items():
+        threshold = getattr(node, "v_threshold", None)
+        if threshold is not None and np.any(threshold <= 0):
+            warn(f"node '{name}' has v_threshold <= 0 for {int(np.sum(threshold <= 0))} of "
+                 f"{threshold.size} neurons: they spike on every step from rest",
+                 "use a positive threshold")
+    for source, target in sorted(graph.recurrent_edges()):
+        if not any(isinstance(graph.nodes[name], ir.Delay)
+                   for name in _cycle(graph, source, target)):
+            warn(f"edge {source} -> {target} closes a loop without a Delay node: codesign "
+                 f"reads '{source}' of the previous timestep (t-1) there",
+                 "that is how recurrent exports are read; add a nir.Delay to the loop to state "
+                 "a longer delay")
+
+
+def _cycle(graph: ir.Graph, source: str, target: str) -> set[str]:
+    """The nodes on loops closed by the edge ``source -> target``: reached from ``target``
+    and reaching ``source``."""
+    return graph.reachable(target) & graph.reachable(source, backwards=True)
+
+
 def load(path: str | Path) -> ir.Graph:
-    """Read ``path`` and return its SNN IR, or raise a one-line :class:`CodesignError`."""
-    return nir_to_ir(read_nir(path))
+    """Read ``path`` and return its SNN IR, or raise a one-line :class:`CodesignError`; warn
+    about legal but suspicious parts (:func:`warn_suspicious`)."""
+    graph = nir_to_ir(read_nir(path))
+    warn_suspicious(graph)
+    return graph

@@ -13,11 +13,15 @@ from typing import ClassVar
 
 import numpy as np
 
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, warn
 
 
 def _array(value, name: str, node: str) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float64)
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise CodesignError(f"node '{node}': '{name}' has dtype {array.dtype}, not real numbers",
+                            "re-export the model with float parameters")
+    array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
         raise CodesignError(f"node '{node}' has a NaN or infinite value in '{name}'",
                             "re-export the model with finite parameters")
@@ -423,6 +427,12 @@ class Graph:
             raise CodesignError(
                 f"the graph has {len(inputs)} Input and {len(outputs)} Output nodes",
                 "export a graph with exactly one Input and one Output")
+        for name, node in self.nodes.items():
+            if any(size <= 0 for size in (*node.input_shape, *node.output_shape)):
+                raise CodesignError(f"node '{name}' has an empty shape ({node.input_shape} -> "
+                                    f"{node.output_shape}): a size <= 0",
+                                    "give every dimension at least one element, or remove the "
+                                    "node")
         for source, target in self.edges:
             for end in (source, target):
                 if end not in self.nodes:
@@ -435,6 +445,23 @@ class Graph:
                     f"edge {source} -> {target}: {source} produces shape "
                     f"{self.nodes[source].output_shape} but {target} expects "
                     f"{self.nodes[target].input_shape}", "fix the layer sizes in the exported graph")
+        self._check_connected()
+
+    def _check_connected(self) -> None:
+        """Every node is fed from the Input; one that does not lead to the Output is a warning
+        (a branch whose result nothing reads)."""
+        fed = self.reachable(self.input.name)
+        for name in self.nodes:
+            if name not in fed:
+                raise CodesignError(f"node '{name}' is not reached from the Input "
+                                    f"'{self.input.name}'",
+                                    f"add the edge that feeds '{name}' or remove the node")
+        heard = self.reachable(self.output.name, backwards=True)
+        for name in self.nodes:
+            if name not in heard:
+                warn(f"node '{name}' does not lead to the Output '{self.output.name}': it is "
+                     "computed but never read", f"add the edge from '{name}' onwards or remove "
+                     "the node")
 
     @property
     def input(self) -> Input:
@@ -449,6 +476,17 @@ class Graph:
 
     def successors(self, name: str) -> list[str]:
         return [t for s, t in self.edges if s == name]
+
+    def reachable(self, start: str, backwards: bool = False) -> set[str]:
+        """``start`` and every node a path of edges leads to from it (to it, ``backwards``)."""
+        step = self.predecessors if backwards else self.successors
+        seen, todo = {start}, [start]
+        while todo:
+            for other in step(todo.pop()):
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        return seen
 
     def recurrent_edges(self) -> set[tuple[str, str]]:
         """Edges that close a cycle, found as DFS back edges starting from the Input."""
