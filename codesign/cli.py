@@ -1,6 +1,6 @@
 """The ``codesign`` command line. User errors print one line and exit with status 2; warnings
-(legal input that is almost surely a mistake) print one line each, once, and ``--strict`` turns
-them into errors."""
+(legal input that is almost surely a mistake) print one line each, once, when the command
+succeeds (or earlier, at :func:`flush_warnings`), and ``--strict`` turns them into errors."""
 
 from __future__ import annotations
 
@@ -51,26 +51,41 @@ def _add_strict(subparsers: argparse._SubParsersAction) -> None:
                                       "mistake) as errors: exit 2")
 
 
-def _print_once(printed: set[str]):
-    """A ``warnings.showwarning`` that prints each InputWarning once, on one line."""
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
-        if not issubclass(category, InputWarning):
-            return print(warnings.formatwarning(message, category, filename, lineno, line),
-                         end="", file=sys.stderr)
-        if str(message) not in printed:
-            printed.add(str(message))
-            print(f"codesign: warning: {message}", file=sys.stderr)
-    return show
+#: InputWarnings of the running command not printed yet, and every one seen (printed once).
+_pending: list[str] = []
+_seen: set[str] = set()
+
+
+def _collect(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` while a command runs: keep each InputWarning once."""
+    if not issubclass(category, InputWarning):
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="",
+              file=sys.stderr)
+    elif str(message) not in _seen:
+        _seen.add(str(message))
+        _pending.append(str(message))
+
+
+def flush_warnings() -> None:
+    """Print the warnings collected so far (a long command calls this once its input is read;
+    a rejected command prints only its one-line error)."""
+    for message in _pending:
+        print(f"codesign: warning: {message}", file=sys.stderr)
+    _pending.clear()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     strict = getattr(args, "strict", False)
+    _pending.clear()
+    _seen.clear()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error" if strict else "always", InputWarning)
-            warnings.showwarning = _print_once(set())
-            return args.handler(args)
+            warnings.showwarning = _collect
+            status = args.handler(args)
+        flush_warnings()
+        return status
     except InputWarning as warning:   # --strict
         print(f"codesign: error: {warning} (--strict)", file=sys.stderr)
         return 2

@@ -22,6 +22,8 @@ class SimulationResult:
 
     output: np.ndarray
     records: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: Spikes of every spiking neuron node, summed over steps, samples and neurons.
+    spike_totals: dict[str, int] = field(default_factory=dict)
 
 
 def check_input(graph: ir.Graph, inputs: np.ndarray) -> np.ndarray:
@@ -53,6 +55,7 @@ def simulate(graph: ir.Graph, inputs: np.ndarray, record: bool = False) -> Simul
                    for name, node in graph.nodes.items() if isinstance(node, ir.DiscreteDelay)}
     previous = {name: np.zeros((batch, size)) for name, size in sizes.items()}
     recorded = {name: {"spikes": [], "v": []} for name in state} if record else {}
+    totals = {name: 0 for name in state if graph.nodes[name].spiking_output}
     outputs = []
     for t in range(steps):
         current = {}
@@ -74,6 +77,8 @@ def simulate(graph: ir.Graph, inputs: np.ndarray, record: bool = False) -> Simul
                 y = np.where(t >= steps_back, y, 0.0)
             elif isinstance(node, ir.DiscreteNeuron):
                 y = _neuron_step(node, state[name], x)
+                if name in totals:
+                    totals[name] += int(np.count_nonzero(y))
                 if record:
                     recorded[name]["spikes"].append(y if node.spiking_output else
                                                     np.zeros_like(y))
@@ -87,7 +92,7 @@ def simulate(graph: ir.Graph, inputs: np.ndarray, record: bool = False) -> Simul
     records = {name: {key: np.stack(values).reshape(shape(name)) for key, values in r.items()}
                for name, r in recorded.items()}
     output = np.stack(outputs).reshape(steps, batch, *graph.output.shape)
-    return SimulationResult(output=output, records=records)
+    return SimulationResult(output=output, records=records, spike_totals=totals)
 
 
 def _neuron_step(node: ir.DiscreteNeuron, state: list[np.ndarray], x: np.ndarray) -> np.ndarray:

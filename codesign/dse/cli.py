@@ -54,10 +54,17 @@ def summary_lines(result: flow.DseResult, out: Path) -> list[str]:
 
 
 def run_dse(args: argparse.Namespace) -> int:
+    from codesign.cli import flush_warnings
+
     settings, run, device_note = settings_from(args)
     if device_note:
         print(f"budget {args.budget}: {device_note}")
-    result = flow.run(settings, run, log=lambda line: print(line, flush=True))
+
+    def log(line: str) -> None:
+        flush_warnings()   # the input's warnings, before the long search
+        print(line, flush=True)
+
+    result = flow.run(settings, run, log=log)
     if result.chosen is not None:
         for line in summary_lines(result, run.out):
             print(line)
