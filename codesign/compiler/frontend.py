@@ -81,8 +81,8 @@ def _check_invented(graph, stored: dict[str, str]) -> None:
 
 def _input_shape(node, fallback):
     types = getattr(node, "input_type", None) or {}
-    shape = types.get("input")
-    if shape is not None and np.size(shape) and np.all(np.asarray(shape) > 0):
+    shape = np.asarray(types.get("input", []))
+    if shape.size and shape.ndim == 1 and shape.dtype.kind in "iu" and np.all(shape > 0):
         return ir._shape(shape)
     if fallback is None:
         raise CodesignError(f"cannot infer the input shape of a {type(node).__name__} node",
@@ -93,9 +93,9 @@ def _input_shape(node, fallback):
 def _convert(name: str, node, fallback_shape) -> ir.Node:
     kind = type(node).__name__
     if kind == "Input":
-        return ir.Input(name, shape=ir._shape(node.input_type["input"]))
+        return ir.Input(name, shape=ir._shape(node.input_type["input"], "shape", name))
     if kind == "Output":
-        return ir.Output(name, shape=ir._shape(node.output_type["output"]))
+        return ir.Output(name, shape=ir._shape(node.output_type["output"], "shape", name))
     if kind in ("Affine", "Linear"):
         return ir.Affine(name, weight=node.weight,
                          bias=getattr(node, "bias", None) if kind == "Affine" else
@@ -106,18 +106,19 @@ def _convert(name: str, node, fallback_shape) -> ir.Node:
         if isinstance(node.padding, str):
             raise CodesignError(f"node '{name}' uses padding='{node.padding}'",
                                 "export the convolution with numeric padding")
-        spatial = ir._shape(node.input_shape) if node.input_shape is not None else \
+        spatial = ir._shape(node.input_shape, "input_shape", name) \
+            if node.input_shape is not None else \
             _input_shape(node, fallback_shape)[1:]
         return ir.Conv(name, weight=node.weight, bias=node.bias, stride=node.stride,
-                       padding=node.padding, dilation=node.dilation, groups=int(node.groups),
+                       padding=node.padding, dilation=node.dilation, groups=node.groups,
                        spatial_shape=spatial)
     if kind in ("SumPool2d", "AvgPool2d"):
-        return ir.Pool2d(name, kernel_size=ir._shape(node.kernel_size),
-                         stride=ir._shape(node.stride), padding=ir._shape(node.padding),
+        return ir.Pool2d(name, kernel_size=node.kernel_size, stride=node.stride,
+                         padding=node.padding,
                          shape=_input_shape(node, fallback_shape), average=kind == "AvgPool2d")
     if kind == "Flatten":
         return ir.Flatten(name, shape=_input_shape(node, fallback_shape),
-                          start_dim=int(node.start_dim), end_dim=int(node.end_dim))
+                          start_dim=node.start_dim, end_dim=node.end_dim)
     if kind == "Delay":
         return ir.Delay(name, delay=node.delay)
     if kind == "Threshold":

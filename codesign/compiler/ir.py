@@ -28,8 +28,31 @@ def _array(value, name: str, node: str) -> np.ndarray:
     return array
 
 
-def _shape(value) -> tuple[int, ...]:
-    return tuple(int(v) for v in np.atleast_1d(np.asarray(value)).tolist())
+def _integers(value, key: str, node: str, least: int = 0, length: int | None = None
+              ) -> tuple[int, ...]:
+    """``value`` (a whole number or a 1-D list of them, each >= ``least``) as a tuple; a scalar
+    or a single entry is repeated to ``length`` when given."""
+    array = np.asarray(value)
+    where = f"node '{node}': " if node else ""
+    if array.dtype.kind not in "biuf" or array.ndim > 1 or not np.all(np.isfinite(array)) \
+            or np.any(array != np.rint(array)):
+        raise CodesignError(f"{where}'{key}' = {np.array2string(array, threshold=6)} is not a "
+                            "whole number or a list of them", "re-export the model")
+    values = tuple(int(v) for v in np.atleast_1d(array).tolist())
+    if length is not None and len(values) == 1:
+        values *= length
+    if length is not None and len(values) != length:
+        raise CodesignError(f"{where}'{key}' has {len(values)} entries for {length} dimensions",
+                            f"give one value or {length}")
+    if any(v < least for v in values):
+        raise CodesignError(f"{where}'{key}' = {values} has an entry below {least}",
+                            f"use values >= {least}")
+    return values
+
+
+def _shape(value, key: str = "shape", node: str = "") -> tuple[int, ...]:
+    """A shape: whole numbers >= 1 (emptiness is named by :class:`Graph` with the node)."""
+    return _integers(value, key, node, least=-2**62)
 
 
 def _broadcast(array: np.ndarray, shape: tuple[int, ...], name: str, node: str) -> np.ndarray:
@@ -157,9 +180,14 @@ class Conv(Node):
             raise CodesignError(
                 f"node '{self.name}': weight {self.weight.shape} does not match input size "
                 f"{self.spatial_shape}", "export the convolution with matching input_shape")
-        self.stride, self.padding, self.dilation = (
-            tuple(int(v) for v in np.broadcast_to(np.asarray(value, dtype=int), (dims,)))
-            for value in (self.stride, self.padding, self.dilation))
+        self.stride = _integers(self.stride, "stride", self.name, 1, dims)
+        self.padding = _integers(self.padding, "padding", self.name, 0, dims)
+        self.dilation = _integers(self.dilation, "dilation", self.name, 1, dims)
+        self.groups, = _integers(self.groups, "groups", self.name, 1, 1)
+        if self.weight.shape[0] % self.groups:
+            raise CodesignError(f"node '{self.name}': {self.weight.shape[0]} output channels "
+                                f"do not split into {self.groups} groups",
+                                "export a groups value that divides the channels")
         self.bias = _broadcast(_array(0.0 if self.bias is None else self.bias, "bias", self.name),
                                (self.weight.shape[0],), "bias", self.name)
         if self.weight.shape[1] * self.groups == 0 or any(s <= 0 for s in self.output_spatial):
@@ -191,6 +219,14 @@ class Pool2d(Node):
     shape: tuple[int, ...] = ()
     average: bool = False
 
+    def __post_init__(self):
+        if len(self.shape) != 3:
+            raise CodesignError(f"node '{self.name}': pooling takes [C, H, W] input, not "
+                                f"{self.shape}", "export the pooling with a 3-D input_type")
+        self.kernel_size = _integers(self.kernel_size, "kernel_size", self.name, 1, 2)
+        self.stride = _integers(self.stride, "stride", self.name, 1, 2)
+        self.padding = _integers(self.padding, "padding", self.name, 0, 2)
+
     @property
     def input_shape(self):
         return self.shape
@@ -209,6 +245,17 @@ class Flatten(Node):
     shape: tuple[int, ...] = ()
     start_dim: int = 0
     end_dim: int = -1
+
+    def __post_init__(self):
+        dims = len(self.shape)
+        (self.start_dim, self.end_dim) = (_integers(value, key, self.name, -dims, 1)[0]
+                                          for key, value in (("start_dim", self.start_dim),
+                                                             ("end_dim", self.end_dim)))
+        if not dims or max(self.start_dim, self.end_dim) >= dims or \
+                self.start_dim % dims > self.end_dim % dims:
+            raise CodesignError(f"node '{self.name}': start_dim {self.start_dim} .. end_dim "
+                                f"{self.end_dim} is not a range of the {dims} dimensions of "
+                                f"{self.shape}", "export the flatten with dimensions in range")
 
     @property
     def input_shape(self):
