@@ -45,7 +45,8 @@ def test_every_nir_primitive_imports():
              "lif", "cubalif", "threshold"]
     edges = list(zip(chain, chain[1:])) + [("threshold", "li"), ("li", "cubali"),
                                            ("cubali", "integrator"), ("threshold", "output"),
-                                           ("threshold", "conv1"), ("conv1", "output")]
+                                           ("threshold", "conv1"), ("conv1", "output"),
+                                           ("integrator", "output")]
     graph = frontend.nir_to_ir(_graph(nodes, edges))
     kinds = {type(node).__name__ for node in graph.nodes.values()}
     assert {"Input", "Conv", "Pool2d", "Flatten", "Affine", "Scale", "Delay", "IF", "LIF",

@@ -24,7 +24,7 @@ def _stored_types(path: Path) -> dict[str, str]:
             nodes = handle["node/nodes"]
             return {name: nodes[name]["type"][()].decode() for name in nodes
                     if "type" in nodes[name]}
-    except (OSError, KeyError, AttributeError):
+    except (OSError, KeyError, AttributeError, TypeError, ValueError):
         return {}
 
 
@@ -54,7 +54,7 @@ def read_nir(path: str | Path):
             _check_invented(graph, stored)
             return graph
         except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError,
-                AssertionError) as error:
+                AssertionError, ArithmeticError) as error:
             failure = failure or error
     message = " ".join(str(failure).split())[:200] or type(failure).__name__
     if isinstance(failure, OSError):
@@ -69,7 +69,7 @@ def read_nir(path: str | Path):
 def _check_invented(graph, stored: dict[str, str]) -> None:
     """nir 1.0.8's type check invents an Input for a node nothing feeds and an Output for a
     node that feeds nothing; name that node instead of counting the invented ones."""
-    for name in set(graph.nodes) - set(stored) if stored else ():
+    for name in [name for name in graph.nodes if name not in stored] if stored else ():
         for source, target in graph.edges:
             if source == name:
                 raise CodesignError(f"node '{target}' has no incoming edge",

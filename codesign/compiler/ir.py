@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from codesign.errors import CodesignError, warn
+from codesign.errors import CodesignError
 
 
 def _array(value, name: str, node: str) -> np.ndarray:
@@ -495,8 +495,8 @@ class Graph:
         self._check_connected()
 
     def _check_connected(self) -> None:
-        """Every node is fed from the Input; one that does not lead to the Output is a warning
-        (a branch whose result nothing reads)."""
+        """Every node is fed from the Input and leads to the Output (a branch nothing reads is
+        almost surely a lost edge)."""
         fed = self.reachable(self.input.name)
         for name in self.nodes:
             if name not in fed:
@@ -506,9 +506,9 @@ class Graph:
         heard = self.reachable(self.output.name, backwards=True)
         for name in self.nodes:
             if name not in heard:
-                warn(f"node '{name}' does not lead to the Output '{self.output.name}': it is "
-                     "computed but never read", f"add the edge from '{name}' onwards or remove "
-                     "the node")
+                raise CodesignError(f"node '{name}' does not lead to the Output "
+                                    f"'{self.output.name}'",
+                                    f"add the edge from '{name}' onwards or remove the node")
 
     @property
     def input(self) -> Input:

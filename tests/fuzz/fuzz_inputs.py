@@ -231,6 +231,8 @@ def mutate_graph(data, case: Case, target: Path) -> Mutation:
 def _corrupt_shape(data, group, key: str, value: np.ndarray, name: str) -> Mutation:
     how = data.draw(st.sampled_from(["grow", "shrink", "extra axis", "empty", "scalar"]),
                     label="shape change")
+    if how == "shrink" and value.ndim == 1 and value.size == 2:
+        how = "scalar"   # one entry left: read as a scalar, as numpy broadcasts it
     if how == "grow":
         new = np.concatenate([value.reshape(-1), value.reshape(-1)[:1]]) if value.ndim <= 1 \
             else np.concatenate([value, value[:1]], axis=0)
