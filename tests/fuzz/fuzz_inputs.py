@@ -492,3 +492,32 @@ def budget_strategy():
     noise = st.text(alphabet="lutsfbramdpx=,.kKM0123456789-+e ", max_size=16).map(
         lambda text: (text, Expect.VARIANT))
     return st.one_of(typos, same, noise)
+
+
+# -- compiled folders -------------------------------------------------------------------------
+def mutate_compiled(data, program: Path, c_sources: Path) -> tuple[str, Mutation]:
+    """A drawn mutation of a compiled folder (``program`` from ``compile --hw``, ``c_sources``
+    from ``compile --target c``); returns which folder ("program" or "c") and the mutation."""
+    which = data.draw(st.sampled_from(["program", "program", "program", "c"]), label="folder")
+    if which == "c":
+        name = data.draw(st.sampled_from(["model.json", "model.c"]), label="file")
+        path = c_sources / name
+        if data.draw(st.booleans(), label="delete"):
+            path.unlink()
+            return which, Mutation(f"c/{name} deleted", Expect.REJECT)
+        return which, truncate(data, path, path)
+    image = program / "program.img"
+    kind = data.draw(st.sampled_from(["truncate", "flip", "delete", "junk"]), label="kind")
+    if kind == "truncate":
+        return which, truncate(data, image, image)
+    if kind == "delete":
+        image.unlink()
+        return which, Mutation("program.img deleted", Expect.REJECT)
+    if kind == "junk":
+        image.write_bytes(data.draw(st.binary(max_size=64), label="bytes"))
+        return which, Mutation("program.img replaced by junk", Expect.REJECT)
+    raw = bytearray(image.read_bytes())
+    offset = data.draw(st.integers(0, len(raw) - 1), label="offset")
+    raw[offset] ^= 1 << data.draw(st.integers(0, 7), label="bit")
+    image.write_bytes(bytes(raw))
+    return which, Mutation(f"program.img bit flipped at byte {offset}", Expect.REJECT)

@@ -358,3 +358,30 @@ def test_warning_then_error_prints_only_the_error(capsys, chain, tmp_path):
     np.save(tmp_path / "bad.npy", np.full((5, 4), np.inf))
     rejected(capsys, *simulate(chain, tmp_path / "bad.npy", tmp_path / "o.npz"), words=("NaN",))
     assert not (tmp_path / "o.npz").exists()
+
+
+# -- compiled folders -------------------------------------------------------------------------
+@pytest.mark.parametrize("damage, words", [
+    (lambda out: (out / "program.img").write_bytes((out / "program.img").read_bytes()[:40]),
+     ["program.img"]),
+    (lambda out: (out / "program.img").unlink(), ["program.img"]),
+], ids=["truncated-image", "deleted-image"])
+def test_damaged_program_folder(capsys, chain, tmp_path, damage, words):
+    out = tmp_path / "out"
+    assert main(["compile", str(chain), "--hw", str(TINY), "--dt", str(DT), "-o", str(out)]) == 0
+    damage(out)
+    rejected(capsys, "run", out, "--input", tmp_path / "in.npy", "-o", tmp_path / "r.npz",
+             words=words)
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda out: (out / "model.json").write_text((out / "model.json").read_text()[:50]),
+     ["model.json", "truncated"]),
+    (lambda out: (out / "model.c").unlink(), ["holds no model.c"]),
+], ids=["truncated-manifest", "deleted-source"])
+def test_damaged_c_folder(capsys, chain, tmp_path, damage, words):
+    out = tmp_path / "c"
+    assert main(["compile", str(chain), "--target", "c", "--dt", str(DT), "-o", str(out)]) == 0
+    damage(out)
+    rejected(capsys, "run", out, "--target", "c", "--input", tmp_path / "in.npy",
+             "-o", tmp_path / "r.npz", words=words)

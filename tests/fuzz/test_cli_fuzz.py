@@ -24,7 +24,8 @@ from fuzz_inputs import Case, build_cases
 
 TOTAL = int(os.environ.get("CODESIGN_FUZZ_EXAMPLES", "320"))
 #: Share of the cases per input kind.
-SHARES = {"graph": 0.42, "input": 0.25, "config": 0.15, "budget": 0.12, "paths": 0.06}
+SHARES = {"graph": 0.40, "input": 0.23, "config": 0.14, "budget": 0.10, "compiled": 0.07,
+          "paths": 0.06}
 
 pytestmark = pytest.mark.xdist_group("fuzz")
 
@@ -283,6 +284,32 @@ def test_fuzz_budgets(cases, baselines, scratch, record_property):
 
     explore()
     _finish(tally, record_property, "budgets")
+
+
+def test_fuzz_compiled_folders(cases, baselines, scratch, record_property):
+    """``codesign run`` on a compiled folder whose program image or C sources were damaged."""
+    tally = Tally()
+
+    @_settings("compiled")
+    @given(st.data())
+    def explore(data):
+        case = data.draw(st.sampled_from(cases), label="case")
+        base_dir, base_runs = baselines[case.name]
+        work = Path(tempfile.mkdtemp(dir=scratch))
+        try:
+            for name in ("program", "c"):
+                shutil.copytree(base_dir / name, work / "compiled" / name)
+            which, mutation = fuzz_inputs.mutate_compiled(data, work / "compiled" / "program",
+                                                          work / "compiled" / "c")
+            command = "run golden" if which == "program" else "run c"
+            argv, outputs = input_commands(case, case.input, work, work / "compiled")[command]
+            _check_case(tally, command, argv, outputs, work, base_runs[f"input {command}"],
+                        mutation.expected(command), f"{case.name}: {mutation.describe}")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    explore()
+    _finish(tally, record_property, "compiled")
 
 
 def test_fuzz_output_paths(cases, baselines, scratch, record_property):
