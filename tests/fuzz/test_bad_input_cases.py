@@ -154,7 +154,7 @@ def _delete_node(path: Path, name: str) -> None:
         handle["node/edges"] = np.array(edges)
 
 
-@pytest.mark.parametrize("name, words", [("fc2", ["lif1", "no outgoing edge"]),
+@pytest.mark.parametrize("name, words", [("fc2", ["lif2", "no incoming edge"]),
                                          ("output", ["lif2", "no outgoing edge"]),
                                          ("input", ["no Input"])])
 def test_deleted_node(capsys, chain, name, words):
