@@ -266,7 +266,7 @@ def compile_c(model_path: str | Path, options: CompileOptions, mode: str, out_di
     out_dir = check_folder(out_dir)
     sources = generate_c(model_path, options, mode)
     with staged_folder(out_dir, remove=[] if with_main else ["main.c"],
-                       last=["model.c"]) as staging:
+                       last=["model.json"]) as staging:
         written = sources.write(staging, with_main)
     return sources, [out_dir / path.name for path in written]
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, warn
 
 
 def _array(value, name: str, node: str) -> np.ndarray:
@@ -470,6 +470,9 @@ class Graph:
         outputs = [n for n in self.nodes.values() if isinstance(n, Output)]
         if not inputs:
             raise CodesignError("the graph has no Input node", "add a nir.Input feeding the network")
+        if not outputs:
+            raise CodesignError("the graph has no Output node",
+                                "add a nir.Output fed by the network's last layer")
         if len(inputs) > 1 or len(outputs) != 1:
             raise CodesignError(
                 f"the graph has {len(inputs)} Input and {len(outputs)} Output nodes",
@@ -495,8 +498,8 @@ class Graph:
         self._check_connected()
 
     def _check_connected(self) -> None:
-        """Every node is fed from the Input and leads to the Output (a branch nothing reads is
-        almost surely a lost edge)."""
+        """Every node is fed from the Input; one that does not lead to the Output is a warning
+        (a side branch is legal: ``--record`` reads it; but it is often a lost edge)."""
         fed = self.reachable(self.input.name)
         for name in self.nodes:
             if name not in fed:
@@ -506,9 +509,8 @@ class Graph:
         heard = self.reachable(self.output.name, backwards=True)
         for name in self.nodes:
             if name not in heard:
-                raise CodesignError(f"node '{name}' does not lead to the Output "
-                                    f"'{self.output.name}'",
-                                    f"add the edge from '{name}' onwards or remove the node")
+                warn(f"node '{name}' does not lead to the Output '{self.output.name}': only "
+                     "--record sees it", f"add the edge from '{name}' onwards if it should")
 
     @property
     def input(self) -> Input:

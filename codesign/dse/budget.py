@@ -69,7 +69,7 @@ def parse_budget(text: str) -> Budget:
             raise CodesignError(f"budget resource '{name}' is given twice", "give it once")
         match = _NUMBER.match(value)
         if not match:
-            raise CodesignError(f"budget value '{value}' for {name} is not a count",
+            raise CodesignError(f"budget value '{value}' for {name} is not a number",
                                 "use a positive number with an optional k or M suffix, "
                                 "e.g. luts=50k")
         amount = float(match.group(1)) * _SUFFIXES[match.group(2)]
