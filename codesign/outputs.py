@@ -95,7 +95,11 @@ def staged_folder(path: str | Path, remove: Sequence[str] = (),
         raise CodesignError(f"cannot write into {path.parent}: {error.strerror or error}",
                             "choose a folder on a writable disk with free space") from None
     try:
-        yield staging
+        try:
+            yield staging
+        except OSError as error:   # e.g. the disk filled up while writing
+            raise CodesignError(f"cannot write {path}: {error.strerror or error}",
+                                "free some space or choose another folder") from None
         path.mkdir(exist_ok=True)
         names = sorted(entry.name for entry in staging.iterdir())
         for name in names:

@@ -27,8 +27,6 @@ TOTAL = int(os.environ.get("CODESIGN_FUZZ_EXAMPLES", "320"))
 SHARES = {"graph": 0.40, "input": 0.23, "config": 0.14, "budget": 0.10, "compiled": 0.07,
           "paths": 0.06}
 
-pytestmark = pytest.mark.xdist_group("fuzz")
-
 
 def _settings(kind: str):
     return settings(max_examples=max(1, round(TOTAL * SHARES[kind])), deadline=None,
