@@ -145,7 +145,7 @@ class Mutation:
         return self.per_command.get(command, self.expect)
 
 
-def truncate(data, source: Path, target: Path, keep_newline_cut: bool = False) -> Mutation:
+def truncate(data, source: Path, target: Path) -> Mutation:
     """``target`` = ``source`` cut at a drawn byte."""
     raw = source.read_bytes()
     cut = data.draw(st.integers(0, len(raw) - 1), label="cut")
