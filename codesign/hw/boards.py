@@ -3,9 +3,10 @@ the YoWASP tools (nothing outside PyPI).
 
 ``build_bitstream(config, "ulx3s" | "icebreaker")``
 
-1. builds :class:`BoardCore` = :class:`~codesign.hw.uart_bridge.UARTBridge` + the host design
-   (the :class:`~codesign.hw.top.Accelerator` of ``config`` unless another host-stream component
-   is given), at ``BAUD_RATE`` from the board's default clock;
+1. builds :class:`BoardCore` = :class:`~codesign.hw.uart_bridge.UARTBridge` (the flow-controlled
+   serial link, docs/board.md) + the host design (the :class:`~codesign.hw.top.Accelerator` of
+   ``config`` unless another host-stream component is given), at ``baud`` (``BAUD_RATE`` unless
+   given) from the board's default clock, its identity naming ``config``;
 2. synthesises it with the family flow (:func:`~codesign.hw.synthesis.synthesize`, cached) and
    raises a one-line :class:`CodesignError` naming the resource and how far it is over when it
    cannot fit the board's device;
@@ -26,18 +27,21 @@ import re
 import shlex
 import sys
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
-from amaranth import Module
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable
+from amaranth import Module, Signal
+from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, Elaboratable, ResetSignal
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
 from codesign.errors import CodesignError
+from codesign.hw import link_protocol as link
 from codesign.hw.config import HWConfig
 from codesign.hw.synthesis import SynthesisError, check_fits, synthesize
 from codesign.hw.uart_bridge import UARTBridge
+from codesign.hw.uart_receiver import MIN_CYCLES_PER_BIT
 # The platform flow reads Amaranth's RTLIL: leave out all-zero memory init there as well (with
 # it Yosys puts registers and bypass logic around every iCE40 block RAM; FPGA RAM configures
 # to zero anyway).
@@ -54,17 +58,26 @@ class Board:
     device_key: str         # key of synthesis.DEVICE_RESOURCES
     bitstream_suffix: str
     tools: tuple[str, ...]  # amaranth tool names -> YoWASP executables
+    #: Bytes of the link's receive buffer (the host's credit): enough for the USB-serial
+    #: chip's latency at the top baud rate (docs/board.md).
+    link_buffer: int
+    #: The buffer is an SB_SPRAM256KA (iCE40 UP5K: the accelerator uses every block RAM).
+    link_spram: bool = False
     #: False: the design's ``sync`` domain has no reset; every flip-flop starts from its
     #: configuration value (iCE40: a synchronous reset costs a logic cell's SR input and keeps
-    #: Yosys from moving registers into the SB_MAC16s).
+    #: Yosys from moving registers into the SB_MAC16s). The link's RESET frame then cannot
+    #: reset the accelerator either (the identity says so); reloading the bitstream does.
     reset: bool = True
+    #: openFPGALoader's name for the board (``openFPGALoader -b NAME``).
+    loader_name: str = ""
 
 
 BOARDS: dict[str, Board] = {
     "ulx3s": Board("ULX3S_85F_Platform", "ulx3s", "ecp5", "ecp5-85k", ".bit",
-                   ("yosys", "nextpnr-ecp5", "ecppack")),
+                   ("yosys", "nextpnr-ecp5", "ecppack"), link_buffer=8192, loader_name="ulx3s"),
     "icebreaker": Board("ICEBreakerPlatform", "icebreaker", "ice40", "ice40-up5k", ".bin",
-                        ("yosys", "nextpnr-ice40", "icepack"), reset=False),
+                        ("yosys", "nextpnr-ice40", "icepack"), link_buffer=1024,
+                        link_spram=True, reset=False, loader_name="icebreaker"),
 }
 
 
@@ -80,21 +93,48 @@ def make_accelerator(config: HWConfig) -> wiring.Component:
     return Accelerator(config)
 
 
-class BoardCore(wiring.Component):
-    """UART pins in and out; the bridge feeds the host design's ``command`` / ``response``."""
+def board_identity(config: HWConfig, board: str) -> link.Identity:
+    """What the board's link says about itself: the config's hash, the buffer depth, whether a
+    RESET frame resets the accelerator."""
+    spec = _board(board)
+    return link.Identity(version=link.LINK_VERSION,
+                         capabilities=link.CAN_RESET_ACCELERATOR if spec.reset else 0,
+                         config_hash=link.config_hash(config), fifo_depth=spec.link_buffer)
 
-    def __init__(self, host: wiring.Component, divisor: int, host_width: int):
+
+class BoardCore(wiring.Component):
+    """UART pins in and out; the bridge feeds the host design's ``command`` / ``response``.
+
+    With ``identity.resets_accelerator`` the host design runs in its own clock domain whose
+    reset is the board's reset or the link's RESET frame (registered, as a reset synchroniser
+    would give it); otherwise it stays in ``sync``. ``busy``: the link has bytes in flight or
+    the host design a timestep running (for an LED, and for a simulation to know it may wait).
+    """
+
+    def __init__(self, host: wiring.Component, cycles_per_bit: float | Fraction,
+                 host_width: int, identity: link.Identity, spram: bool = False):
         self.host = host
-        self.bridge = UARTBridge(divisor, host_width)
-        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
+        self.identity = identity
+        self.bridge = UARTBridge(cycles_per_bit, host_width, identity, spram=spram)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1)})
 
     def elaborate(self, platform) -> Module:
         m = Module()
         m.submodules.bridge = bridge = self.bridge
-        m.submodules.host = host = self.host
+        host = self.host
+        if self.identity.resets_accelerator:
+            m.domains.accelerator = domain = ClockDomain("accelerator", local=True)
+            reset = Signal(init=1, reset_less=True)
+            m.d.sync += reset.eq(ResetSignal() | bridge.reset)
+            m.d.comb += [domain.clk.eq(ClockSignal()), domain.rst.eq(reset)]
+            m.submodules.host = DomainRenamer("accelerator")(host)
+        else:
+            m.submodules.host = host
         wiring.connect(m, bridge.commands, host.command)
         wiring.connect(m, host.response, bridge.responses)
-        m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx)]
+        running = getattr(host, "running", 0)
+        m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx),
+                     self.busy.eq(bridge.busy | running)]
         return m
 
 
@@ -123,26 +163,44 @@ class BoardTop(Elaboratable):
         return m
 
 
-def board_divisor(board: str) -> int:
-    """UART clock divisor at ``BAUD_RATE`` from the board's default clock."""
+def cycles_per_bit(board: str, baud: int = BAUD_RATE) -> Fraction:
+    """Clock cycles per UART bit at ``baud`` from the board's default clock (the UART keeps the
+    fraction: 25 MHz / 3 Mbaud is 8 1/3)."""
     platform = _platform(board)
-    return round(platform.default_clk_frequency / BAUD_RATE)
+    cycles = Fraction(int(platform.default_clk_frequency), int(baud))
+    if baud <= 0 or cycles < MIN_CYCLES_PER_BIT:
+        top = int(platform.default_clk_frequency) // MIN_CYCLES_PER_BIT
+        raise CodesignError(f"{baud} baud is too fast for the {board}'s "
+                            f"{platform.default_clk_frequency / 1e6:g} MHz clock",
+                            f"use at most {top} baud (3000000 is the usual top for its USB "
+                            "serial chip)")
+    return cycles
+
+
+def board_core(config: HWConfig, board: str, cycles: float | Fraction | None = None,
+               host: wiring.Component | None = None) -> BoardCore:
+    """The board's core for ``config``: what its bitstream holds, at ``cycles`` clock cycles
+    per UART bit (default: ``BAUD_RATE`` from the board's clock). A simulation of the board
+    passes a few cycles per bit; nothing else differs."""
+    spec = _board(board)
+    return BoardCore(host if host is not None else make_accelerator(config),
+                     cycles if cycles is not None else cycles_per_bit(board),
+                     config.host_width, board_identity(config, board), spram=spec.link_spram)
 
 
 def build_bitstream(config: HWConfig, board: str, output_dir: str | Path | None = None, *,
                     host_factory: Callable[[], wiring.Component] | None = None,
-                    timeout: float | None = None) -> Path:
+                    timeout: float | None = None, baud: int = BAUD_RATE) -> Path:
     """Build the board bitstream for ``config`` and return its path.
 
     ``host_factory`` replaces the accelerator by another component with ``command`` and
     ``response`` host streams of ``config.host_width`` bits (used to test the flow itself).
     """
     spec = _board(board)
-    make_host = host_factory or (lambda: make_accelerator(config))
-    divisor = board_divisor(board)
+    cycles = cycles_per_bit(board, baud)
 
     def make_core() -> BoardCore:
-        return BoardCore(make_host(), divisor, config.host_width)
+        return board_core(config, board, cycles, host_factory() if host_factory else None)
 
     resources = synthesize(make_core(), spec.family, top="codesign_core", timeout=timeout)
     check_fits(resources, spec.device_key, what=f"the design for {board}")
