@@ -100,8 +100,16 @@ def run(args: argparse.Namespace) -> int:
         return cli_c.run_c(args.program, args.input, args.output, record=args.record)
     from codesign.compiler.hw_cli import run_program
 
+    board = None
+    if args.target == "board":
+        if not args.port:
+            raise CodesignError("--target board needs --port", "pass the board's serial port, "
+                                "e.g. --port /dev/ttyUSB0")
+        from codesign.flows.board_runtime import BoardTarget
+
+        board = BoardTarget(args.port, args.baud, args.timeout)
     arrays = run_program(args.program, args.target, args.input, args.output, waves=args.waves,
-                         profile_guided=args.profile_guided)
+                         profile_guided=args.profile_guided, board=board)
     print(f"{args.target}: {int(np.sum(arrays['output']))} output spikes, "
           f"{int(np.sum(arrays['cycles']))} cycles -> {args.output}")
     return 0
@@ -139,14 +147,19 @@ def register(subparsers) -> None:
     parser.add_argument("-o", "--output", required=True, help="output directory")
     parser.set_defaults(handler=compile_program)
 
-    parser = subparsers.add_parser("run", help="run a compiled program on ref, rtl or c")
+    parser = subparsers.add_parser("run", help="run a compiled program on ref, rtl, c or a board")
     parser.add_argument("program", help="directory written by codesign compile")
-    parser.add_argument("--target", choices=("ref", "rtl", "c"), default="ref")
+    parser.add_argument("--target", choices=("ref", "rtl", "c", "board"), default="ref")
     parser.add_argument("--input", required=True, help="IN.npy [T, *input_shape] or IN.npz")
     parser.add_argument("--record", action="store_true", help="(c) also save neuron state")
     parser.add_argument("--waves", action="store_true", help="(rtl) keep an FST waveform")
     parser.add_argument("--profile-guided", action="store_true",
                         help="(rtl) a gcc profile-guided Verilator build: ~2 min more to build "
                              "once per HWConfig, ~1.5x the cycles per second after")
+    parser.add_argument("--port", help="(board) serial port, e.g. /dev/ttyUSB0")
+    parser.add_argument("--baud", type=int, default=115_200,
+                        help="(board) the baud rate the bitstream was built for (115200)")
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="(board) seconds to wait for the board before giving up (10)")
     parser.add_argument("-o", "--output", required=True, help="OUT.npz")
     parser.set_defaults(handler=run)

@@ -37,7 +37,7 @@ from codesign.inputs import load_inputs
 IMAGE_NAME = "program.img"
 REPORT_NAME = "mapping.txt"
 CONFIG_NAME = "hw.yaml"
-TARGETS = ("ref", "rtl")
+TARGETS = ("ref", "rtl", "board")
 #: Spike rates (per neuron per step) of the report's predicted cycles.
 REPORT_RATES = (0.0, 0.05, 0.2)
 
@@ -111,10 +111,11 @@ def passes_report_text(plan: multipass.MultiPassPlan) -> str:
 
 
 def run_program(out_dir: str | Path, target: str, input_path: str | Path,
-                output_path: str | Path, waves: bool = False, profile_guided: bool = False
-                ) -> dict[str, np.ndarray]:
-    """Run a compiled program on ``target`` (ref or rtl; ``profile_guided``: on a profile-guided
-    build of the RTL model); returns what it saved."""
+                output_path: str | Path, waves: bool = False, profile_guided: bool = False,
+                board=None) -> dict[str, np.ndarray]:
+    """Run a compiled program on ``target`` (ref, rtl or board; ``profile_guided``: on a
+    profile-guided build of the RTL model; ``board``: the
+    :class:`~codesign.flows.board_runtime.BoardTarget` of ``board``); returns what it saved."""
     if target not in TARGETS:
         raise CodesignError(f"target '{target}' is unknown", f"use one of {', '.join(TARGETS)}")
     inputs = load_inputs(input_path)
@@ -124,7 +125,8 @@ def run_program(out_dir: str | Path, target: str, input_path: str | Path,
                                 "run without them, or compile for a config that holds the network")
         plan = multipass_files.load(Path(out_dir))
         counts = golden.integer_counts(plan.input_shape, inputs.steps)
-        runner = multipass.reference_runner if target == "ref" else multipass.rtl_runner
+        runner = {"ref": multipass.reference_runner, "rtl": multipass.rtl_runner,
+                  "board": board.run_passes if board else None}[target]
         result = multipass.run(plan, counts, runner)
         return _save(output_path, inputs, result.output, result.cycles)
     image = program_image.load_image(Path(out_dir) / IMAGE_NAME)
@@ -133,6 +135,8 @@ def run_program(out_dir: str | Path, target: str, input_path: str | Path,
     if target == "ref":
         prediction, result = cycle_model.predict_run(program, inputs.steps)
         output, cycles = result.output, prediction.cycles
+    elif target == "board":
+        output, cycles = board.run_one(image, counts)
     else:
         from codesign.compiler.backends.rtl_runner import run_rtl
 

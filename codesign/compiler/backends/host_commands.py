@@ -41,19 +41,26 @@ def segments(image: ProgramImage) -> dict:
     return {p["name"]: p["segments"] for p in image.manifest["populations"]}
 
 
+def load_commands(image: ProgramImage) -> list[Command]:
+    """The image's WRITE records, one command each."""
+    fields = image.fields.tolist()
+    commands, position = [], 0
+    while position < len(fields):
+        end = position + 3 + fields[position + 2] * (fields[position] & 0xFF)
+        commands.append(Command(fields[position:end]))
+        position = end
+    return commands
+
+
 def restart_fields(image: ProgramImage) -> list[int]:
     """The image's record of the sequencer registers (phase count, timestep 0, slot 0, clear:
     docs/program-format.md): sent again, it starts the loaded program afresh (the neuron
     states and accumulators cleared, the timestep at 0) without reloading the rest."""
-    fields = image.fields.tolist()
-    position = 0
-    while position + 3 <= len(fields):
-        head, count = fields[position], fields[position + 2]
-        end = position + 3 + count * (head & 0xFF)
+    for command in load_commands(image):
+        head = command.fields[0]
         if (head >> 16) & 0xFF == protocol.SEQUENCER_UNIT \
                 and (head >> 8) & 0xFF == protocol.SEQUENCER_REGISTERS:
-            return fields[position:end]
-        position = end
+            return command.fields
     raise CodesignError("the program image has no sequencer registers record",
                         "recompile the program with this codesign version")
 

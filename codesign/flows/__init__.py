@@ -1,0 +1,2 @@
+"""Tool flows around the accelerator: the board runtime (the host end of a board's serial
+link)."""
