@@ -25,6 +25,8 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from fractions import Fraction
@@ -68,16 +70,18 @@ class Board:
     #: Yosys from moving registers into the SB_MAC16s). The link's RESET frame then cannot
     #: reset the accelerator either (the identity says so); reloading the bitstream does.
     reset: bool = True
-    #: openFPGALoader's name for the board (``openFPGALoader -b NAME``).
-    loader_name: str = ""
+    #: How openFPGALoader loads the bitstream (``-b NAME``, ``-m``: into the FPGA's
+    #: configuration memory, until power-off; the iCEBreaker's is written to its SPI flash).
+    loader_arguments: tuple[str, ...] = ()
 
 
 BOARDS: dict[str, Board] = {
     "ulx3s": Board("ULX3S_85F_Platform", "ulx3s", "ecp5", "ecp5-85k", ".bit",
-                   ("yosys", "nextpnr-ecp5", "ecppack"), link_buffer=8192, loader_name="ulx3s"),
+                   ("yosys", "nextpnr-ecp5", "ecppack"), link_buffer=8192, loader_arguments=("-b", "ulx3s", "-m")),
     "icebreaker": Board("ICEBreakerPlatform", "icebreaker", "ice40", "ice40-up5k", ".bin",
                         ("yosys", "nextpnr-ice40", "icepack"), link_buffer=1024,
-                        link_spram=True, reset=False, loader_name="icebreaker"),
+                        link_spram=True, reset=False,
+                        loader_arguments=("-b", "ice40_generic")),
 }
 
 
@@ -225,6 +229,28 @@ def build_bitstream(config: HWConfig, board: str, output_dir: str | Path | None 
         raise SynthesisError(f"the {board} build wrote no {bitstream.name}",
                              f"see the logs in {output_dir}")
     return bitstream
+
+
+def load_bitstream(board: str, bitstream: str | Path) -> list[str]:
+    """Load ``bitstream`` onto ``board`` with openFPGALoader; returns the command it ran."""
+    spec = _board(board)
+    tool = shutil.which(os.environ.get("OPENFPGALOADER", "openFPGALoader"))
+    command = [*spec.loader_arguments, str(bitstream)]
+    if tool is None:
+        raise CodesignError("openFPGALoader is not installed, so the bitstream cannot be loaded",
+                            "install it (Debian and Ubuntu: sudo apt install openfpgaloader) "
+                            f"and run: openFPGALoader {shlex.join(command)}")
+    completed = subprocess.run([tool, *command], capture_output=True, text=True)
+    if completed.returncode != 0:
+        lines = [line.strip() for line in (completed.stderr + completed.stdout).splitlines()
+                 if line.strip()]
+        reason = next((line for line in reversed(lines) if "rror" in line or "unable" in line),
+                      lines[-1] if lines else f"exit status {completed.returncode}")
+        raise CodesignError(f"openFPGALoader could not load {bitstream} onto the {board} "
+                            f"({reason})", "plug the board in over USB and let your user open "
+                            "it (docs/board.md, 'USB permissions'), then run: openFPGALoader "
+                            + shlex.join(command))
+    return [tool, *command]
 
 
 #: Yosys maps the memories of Amaranth's RTLIL (synchronous read ports with an enable) to iCE40

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 from codesign.errors import CodesignError
@@ -118,12 +119,18 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    """Build the board bitstream (UART bridge + accelerator) for ``--board``."""
-    from codesign.hw.boards import build_bitstream
+    """Build the board bitstream (UART bridge + accelerator) for ``--board``; with
+    ``--program``, load it with openFPGALoader."""
+    from codesign.hw.boards import build_bitstream, load_bitstream
 
     config = load_config(args.hw)
-    bitstream = build_bitstream(config, args.board, args.output, timeout=args.timeout)
-    print(f"wrote {bitstream}")
+    bitstream = build_bitstream(config, args.board, args.output, timeout=args.timeout,
+                                baud=args.baud)
+    print(f"wrote {bitstream} (serial link at {args.baud} baud: codesign run --target board "
+          f"--baud {args.baud})")
+    if args.program:
+        command = load_bitstream(args.board, bitstream)
+        print(f"loaded it onto the {args.board}: {shlex.join(command)}")
     return 0
 
 
@@ -164,4 +171,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("-o", "--output", default=None, help="build directory (default build/BOARD)")
     build.add_argument("--timeout", type=float, default=None,
                        help="seconds for the resource check synthesis")
+    build.add_argument("--baud", type=int, default=115_200,
+                       help="baud rate of the board's serial link (115200; the ULX3S's and the "
+                            "iCEBreaker's USB chips go up to 3000000)")
+    build.add_argument("--program", action="store_true",
+                       help="load the bitstream onto the board with openFPGALoader")
     build.set_defaults(handler=run_build)
