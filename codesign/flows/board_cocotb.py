@@ -6,7 +6,8 @@ transmitter as fast as it takes them (back to back at the line's rate); bytes th
 receiver decodes go back out. Python touches the design once per byte, never per bit. The
 pseudo-terminal is polled every ``POLL_CYCLES``; when nothing is in flight anywhere, the
 simulation waits for the host in ``select`` instead of spinning. It ends when the stop file
-appears (or after an ``unplug_after`` fault), and writes the timeline of bytes.
+appears, its parent process is gone, or after an ``unplug_after`` fault, and writes the timeline
+of bytes.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ async def serve(dut):
 
     cocotb.start_soon(feed())
     cocotb.start_soon(collect())
+    parent = os.getppid()
     received = 0
     polls = 0
     while True:
@@ -129,7 +131,9 @@ async def serve(dut):
         idle = not (data or inbound or outbound or feeding[0] or int(dut.busy.value))
         if idle:
             select.select([master], [], [], IDLE_WAIT_SECONDS)
-        if (idle or polls % 1024 == 0) and os.path.exists(environment["CODESIGN_BOARD_STOP"]):
+        # Stop when asked, or when the process that started the simulation is gone.
+        if (idle or polls % 1024 == 0) and (os.path.exists(environment["CODESIGN_BOARD_STOP"])
+                                            or os.getppid() != parent):
             os.close(master)
             os.close(slave)
             break

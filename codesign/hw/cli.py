@@ -1,4 +1,4 @@
-"""``codesign hw verilog|synth|build``: the hardware flows on the command line.
+"""``codesign hw verilog|synth|build|emulate``: the hardware flows on the command line.
 
 The lead's ``codesign/cli.py`` calls :func:`register`; every handler raises
 :class:`~codesign.errors.CodesignError` for user errors (printed on one line, exit status 2).
@@ -134,6 +134,27 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_emulate(args: argparse.Namespace) -> int:
+    """A simulated board on a pseudo-terminal, until Ctrl-C (or SIGTERM)."""
+    import signal
+    import time
+
+    from codesign.flows.board_simulation import simulated_board
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    config = load_config(args.hw)
+    print(f"building and starting the simulated {args.board} (Verilator; the first build takes "
+          "a few minutes) ...", flush=True)
+    with simulated_board(config, args.board) as board:
+        print(f"serving on {board.port}: codesign run OUT/ --target board --port {board.port} "
+              "... (Ctrl-C stops)", flush=True)
+        while True:
+            time.sleep(3600)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``hw verilog|synth|build`` to the ``codesign`` command line (handler in ``handler``)."""
     from codesign.hw.boards import BOARDS
@@ -177,3 +198,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--program", action="store_true",
                        help="load the bitstream onto the board with openFPGALoader")
     build.set_defaults(handler=run_build)
+
+    emulate = commands.add_parser(
+        "emulate", help="simulate a board's core (Verilator) behind a pseudo-terminal, for "
+                        "codesign run --target board without a board")
+    emulate.add_argument("--hw", required=True, help="hardware configuration YAML")
+    emulate.add_argument("--board", default="ulx3s", choices=sorted(BOARDS),
+                         help="whose board core to simulate (ulx3s)")
+    emulate.set_defaults(handler=run_emulate)
