@@ -49,8 +49,7 @@ class LinkReceiver(wiring.Component):
         length = Signal(range(5))
         is_data = Signal()
         is_reset = Signal()
-        held = Signal(range(3))            # bytes in the delay line
-        newer, older = Signal(8), Signal(8)
+        newer, older = Signal(8), Signal(8)    # the delay line (full from the third byte on)
 
         m.d.sync += [self.commit.eq(0), self.reset.eq(0)]
         m.d.comb += self.write_data.eq(older)
@@ -63,7 +62,7 @@ class LinkReceiver(wiring.Component):
             with m.If(byte == link.FLAG):
                 self._end_of_frame(m, crc.crc, length, is_data, is_reset, escaped)
                 m.d.comb += crc.clear.eq(1)
-                m.d.sync += [escaped.eq(0), length.eq(0), held.eq(0)]
+                m.d.sync += [escaped.eq(0), length.eq(0)]
             with m.Elif(byte == link.ESCAPE):
                 m.d.sync += escaped.eq(1)
             with m.Else():
@@ -73,9 +72,8 @@ class LinkReceiver(wiring.Component):
                     m.d.sync += [is_data.eq(value == link.DATA),
                                  is_reset.eq(value == link.RESET)]
                 with m.Else():
-                    m.d.sync += [newer.eq(value), older.eq(newer),
-                                 held.eq(Mux(held == 2, 2, held + 1))]
-                    with m.If((held == 2) & is_data):
+                    m.d.sync += [newer.eq(value), older.eq(newer)]
+                    with m.If((length >= 3) & is_data):
                         # `older` leaves the delay line: it is payload, not CRC.
                         with m.If(self.full):
                             m.d.sync += self.status.eq(self.status | link.OVERRUN)
