@@ -27,13 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.compiler import frontend, program_image
-from codesign.compiler.backends import host_commands
-from codesign.compiler.mapping import map_network
-from codesign.compiler.pipeline import CompileOptions, quantized
+from codesign.arch.config import load_config
+from codesign.compiler import frontend
+from codesign.compiler.image import host_commands, program_image
+from codesign.compiler.pipeline import CompileOptions, map_network, quantized
 from codesign.flows import board_runtime
 from codesign.flows.board_simulation import simulated_board
-from codesign.hw.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BRAILLE = ROOT.parent / "shared/nir-cases/NIR_paper/03_rnn/braille_noDelay_bias_zero.nir"

@@ -12,13 +12,13 @@ The Python API behind the command, for notebooks too::
 ``open`` resets the link (and the accelerator, where the board can) and reads the board's
 identity; ``load`` refuses a program compiled for another HWConfig than the bitstream's, then
 sends the image; ``run`` streams each sample's inputs and reads its output spikes and cycle
-counters (the commands of :mod:`codesign.compiler.backends.host_commands`, the same the RTL
+counters (the commands of :mod:`codesign.compiler.image.host_commands`, the same the RTL
 target sends). The first sample runs on the freshly loaded program; every later one first
 re-sends the image's sequencer registers, which start the program afresh.
 
 Everything goes through pyserial, so a real port (``/dev/ttyUSB0``), a pseudo-terminal standing
 for one (a simulated board, :mod:`codesign.flows.board_simulation`) and pyserial's URLs
-(``socket://host:port``) take the same code path. Flow control (:mod:`codesign.hw.link_protocol`):
+(``socket://host:port``) take the same code path. Flow control (:mod:`codesign.arch.link`):
 the host never has more than the board's buffer in flight beyond the last answered command;
 long program-load and input commands are split, and a READ_COUNTERS (no side effects) is slipped
 in whenever a quarter of the buffer has gone by without a command that answers. Every failure
@@ -36,12 +36,14 @@ import numpy as np
 import serial
 from tqdm import tqdm
 
-from codesign.compiler import golden, program_image
-from codesign.compiler.backends import host_commands
-from codesign.compiler.backends.host_commands import AnswerReader, Command, RunAnswers
+from codesign.arch import link, protocol
+from codesign.compiler import golden
+from codesign.compiler.driver import Target
+from codesign.compiler.image import host_commands, program_image
+from codesign.compiler.image.chunked import ChunkProgram, ChunkResult
+from codesign.compiler.image.host_commands import AnswerReader, Command, RunAnswers
+from codesign.compiler.program import MappedProgram
 from codesign.errors import CodesignError
-from codesign.hw import host_driver as protocol
-from codesign.hw import link_protocol as link
 
 DEFAULT_BAUD = 115_200
 #: Seconds without a byte from the board, while an answer is due, before giving up.
@@ -367,33 +369,25 @@ def _image_path(program: str | Path) -> Path:
     return path / "program.img" if path.is_dir() else path
 
 
-@dataclass(frozen=True)
-class BoardTarget:
-    """``codesign run --target board``: each call opens the port, runs and closes it."""
-
-    port: str
-    baud: int = DEFAULT_BAUD
-    timeout: float = DEFAULT_TIMEOUT
-
-    def run_one(self, image: program_image.ProgramImage, counts: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """One program on ``counts`` ``[T, B, input_size]``: output ``[T, B, *output_shape]``
-        and cycles ``[T, B]``."""
-        with open(self.port, self.baud, self.timeout) as board:
+def target(port: str, baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT) -> Target:
+    """``codesign run --target board``: the :class:`~codesign.compiler.driver.Target` of the
+    board on ``port``. Each run opens the port, loads, runs and closes it; a network compiled
+    in chunks loads and runs every chunk of a layer in turn on one open board."""
+    def run_one(image: program_image.ProgramImage, program: MappedProgram,
+                counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with open(port, baud, timeout) as board:
             board.load(image)
             result = board.run_counts(counts)
         return result.output, result.cycles.T
 
-    def run_passes(self, passes: Sequence[tuple[object, np.ndarray]]) -> list:
-        """The runner of :func:`codesign.compiler.multipass.run`: every pass loaded and run in
-        turn on one open board."""
-        from codesign.compiler.multipass import PassResult
-
+    def run_chunks(chunks: Sequence[tuple[ChunkProgram, np.ndarray]]) -> list[ChunkResult]:
         results = []
-        with open(self.port, self.baud, self.timeout) as board:
-            for chunk, counts in passes:
+        with open(port, baud, timeout) as board:
+            for chunk, counts in chunks:
                 board.load(chunk.image)
                 result = board.run_counts(counts)
-                results.append(PassResult(result.output, result.final_state[chunk.population],
-                                          result.cycles.T))
+                results.append(ChunkResult(result.output, result.final_state[chunk.population],
+                                           result.cycles.T))
         return results
+
+    return Target("board", run_one, run_chunks)

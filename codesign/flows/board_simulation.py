@@ -1,17 +1,17 @@
-"""A board without the board: its core (:class:`~codesign.hw.boards.BoardCore`: UART bridge,
-flow control, accelerator) simulated by Verilator behind a pseudo-terminal, which the host
+"""A board without the board: its core (:class:`~codesign.hw.board.board_top.BoardCore`: UART
+bridge, flow control, accelerator) simulated by Verilator behind a pseudo-terminal, which the host
 runtime opens like a serial port (docs/board.md, "Without a board")::
 
     with simulated_board(config, "ulx3s") as board:        # Verilator builds the first time
         with board_runtime.open(board.port) as session:     # e.g. /dev/pts/7
             ...
 
-The simulated design is the board's own core, built by :func:`codesign.hw.boards.board_core`
+The simulated design is the board's own core, built by :func:`codesign.flows.bitstream.board_core`
 for a few clock cycles per bit (``cycles_per_bit``, default 4, so a byte takes 40 cycles);
 nothing else differs from the bitstream's. Around it sits what stands for the board's USB-serial
 chip: a UART transmitter and receiver of the same bit period, whose bytes a cocotb coroutine
-(:mod:`codesign.flows.board_cocotb`) moves to and from the pseudo-terminal. The host side is
-then the same code path as with a real port: pyserial on a tty device.
+(:mod:`codesign.flows.testbench.board_cocotb`) moves to and from the pseudo-terminal. The host
+side is then the same code path as with a real port: pyserial on a tty device.
 
 ``faults`` makes the line misbehave, for the tests: ``corrupt_to_board`` ``[[n, bit]]`` inverts
 bit ``bit`` (0..7 data, 8 the stop bit) of the ``n``-th byte on its way to the board, on the
@@ -33,9 +33,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from codesign.arch.config import HWConfig
+from codesign.cache import cache_dir, write_atomically
 from codesign.errors import CodesignError
-from codesign.hw.cache import cache_dir, write_atomically
-from codesign.hw.config import HWConfig
 
 TOPLEVEL = "simulated_board"
 #: Clock cycles per UART bit in simulation: the fewest the UART allows.
@@ -50,9 +50,9 @@ def simulation_top(config: HWConfig, board: str, cycles_per_bit: Fraction):
     from amaranth.lib import stream, wiring
     from amaranth.lib.wiring import In, Out
 
-    from codesign.hw.boards import board_core
-    from codesign.hw.uart_receiver import UARTReceiver
-    from codesign.hw.uart_transmitter import UARTTransmitter
+    from codesign.flows.bitstream import board_core
+    from codesign.hw.board.uart_receiver import UARTReceiver
+    from codesign.hw.board.uart_transmitter import UARTTransmitter
 
     class SimulatedBoard(wiring.Component):
         def __init__(self):
@@ -84,12 +84,13 @@ def simulation_top(config: HWConfig, board: str, cycles_per_bit: Fraction):
 def verilog_path(config: HWConfig, board: str, cycles_per_bit: Fraction) -> Path:
     """Verilog of the simulated board (cached on the config, the board, the bit period and the
     sources)."""
-    from codesign.compiler.backends.rtl_runner import clocked_top
-    from codesign.hw.verilog import to_verilog
+    from codesign.flows.rtl_target import clocked_top
+    from codesign.flows.verilog import to_verilog
 
     package = Path(__file__).parents[1]
-    sources = sorted((package / "hw").glob("*.py")) + [package / "arithmetic.py",
-                                                       Path(__file__)]
+    sources = sorted((package / "hw").rglob("*.py")) + sorted((package / "arch").glob("*.py"))
+    sources += [package / "arithmetic.py", package / "flows" / "verilog.py",
+                package / "flows" / "bitstream.py", Path(__file__)]
     digest = hashlib.sha256(f"{config.to_yaml()}{board}{cycles_per_bit}".encode())
     for source in sources:
         digest.update(source.read_bytes())
@@ -121,8 +122,8 @@ def simulated_board(config: HWConfig, board: str = "ulx3s",
     """Run the simulated board in a background thread while the ``with`` block talks to it."""
     import tempfile
 
-    from codesign.compiler.backends.rtl_runner import SIM_BUILD_ARGS, SIM_ENV
-    from codesign.hw.verilator import run_cocotb
+    from codesign.flows.rtl_target import SIM_BUILD_ARGS, SIM_ENV, TESTBENCH_DIR
+    from codesign.flows.verilator import run_cocotb
 
     cycles_per_bit = Fraction(cycles_per_bit).limit_denominator(1 << 16)
     verilog = verilog_path(config, board, cycles_per_bit)
@@ -143,7 +144,7 @@ def simulated_board(config: HWConfig, board: str = "ulx3s",
     def simulate() -> None:
         try:
             run_cocotb(verilog, toplevel=TOPLEVEL, test_module="board_cocotb",
-                       test_dir=Path(__file__).parent, work_dir=work_dir / "sim",
+                       test_dir=TESTBENCH_DIR, work_dir=work_dir / "sim",
                        build_args=SIM_BUILD_ARGS, ports_only=True, extra_env=environment)
         except BaseException as error:   # reported in the main thread
             failure.append(error)

@@ -9,13 +9,13 @@ import pty
 import numpy as np
 import pytest
 
+from codesign.arch import protocol
+from codesign.arch.config import HWConfig
 from codesign.cli import main
-from codesign.compiler import program_image
-from codesign.compiler.backends.host_commands import Command, load_commands
+from codesign.compiler.image import program_image
+from codesign.compiler.image.host_commands import Command, load_commands
 from codesign.flows import board_runtime
 from codesign.flows.board_runtime import BoardError, _flow_controlled
-from codesign.hw import host_driver as protocol
-from codesign.hw.config import HWConfig
 
 
 def _image_fields(words: int) -> list[int]:

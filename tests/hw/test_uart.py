@@ -11,8 +11,8 @@ from amaranth.sim import Simulator
 from serial_line import decode_levels, line_levels
 
 from codesign.errors import CodesignError
-from codesign.hw.uart_receiver import MAX_FRAME_DRIFT, BitTiming, UARTReceiver
-from codesign.hw.uart_transmitter import UARTTransmitter
+from codesign.hw.board.uart_receiver import MAX_FRAME_DRIFT, BitTiming, UARTReceiver
+from codesign.hw.board.uart_transmitter import UARTTransmitter
 
 #: Whole and fractional periods: the simulation's 4, 25 MHz / 3 Mbaud, 12 MHz / 115200.
 PERIODS = [Fraction(4), Fraction(25_000_000, 3_000_000), Fraction(12_000_000, 115_200)]

@@ -1,7 +1,7 @@
 """The board's serial link (UARTBridge: UART, frames, buffer, checksums) in Amaranth's
 simulator. The host side is written independently of the RTL: bytes go onto ``rx`` from exact bit
 times and ``tx`` is read back the same way (tests/hw/serial_line.py), frames are encoded and
-decoded with codesign.hw.link_protocol, the host's definition."""
+decoded with codesign.arch.link, the host's definition."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from amaranth.sim import Simulator
 from serial_line import decode_levels, line_levels
 
+from codesign.arch import link
 from codesign.errors import CodesignError
-from codesign.hw import link_protocol as link
-from codesign.hw.uart_bridge import UARTBridge
+from codesign.hw.board.uart_bridge import UARTBridge
 
 PERIOD = Fraction(5)
 IDENTITY = link.Identity(version=link.LINK_VERSION, capabilities=link.CAN_RESET_ACCELERATOR,
