@@ -1,11 +1,15 @@
 """Search quality: hypervolume of NSGA-II (and TPE) against random search at equal trials.
 
-    python bench/dse_search_quality.py [--trials 60] [--seeds 0 1 2] [--budget luts=50k]
+    python bench/dse_search_quality.py [--network digits|braille] [--trials 60]
+        [--seeds 0 1 2 3 4] [--budget luts=50k] [--samplers nsga2 tpe random]
 
-Makes the bundled digits example, then for each seed runs every sampler for the same number of
-evaluated trials (analytic resource/cycle/energy models + golden-model fidelity: the levels the
-search itself ranks with), and compares the hypervolume of the within-budget points (objectives
-latency, energy, fidelity, normalised by the union of all runs of that seed, reference point 1.1).
+Makes the bundled digits example (or takes the Braille SRNN of the NIR paper, 03_rnn, from
+../shared/nir-cases, on seeded inputs), then for each seed runs every sampler for the same number
+of evaluated trials (analytic resource/cycle/energy models + golden-model fidelity: the levels
+the search itself ranks with; no synthesis), and compares the hypervolume of the within-budget
+points (objectives latency, energy, fidelity, normalised by the union of all runs of that seed,
+reference point 1.1). The guided samplers start from the designs the analytic models rank best
+(``--seed-designs``, as ``codesign dse`` does); the random baseline does not.
 """
 
 from __future__ import annotations
@@ -22,11 +26,16 @@ from codesign.dse import pareto, search
 from codesign.dse.budget import parse_budget
 from codesign.examples.digits import make_digits
 
+BRAILLE = Path(__file__).resolve().parents[2] / "shared" / "nir-cases" / "NIR_paper" / "03_rnn" \
+    / "braille_noDelay_bias_zero.nir"
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--network", choices=("digits", "braille"), default="digits")
     parser.add_argument("--trials", type=int, default=60)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seed-designs", type=int, default=12)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--budget", default="luts=50k")
     parser.add_argument("--samplers", nargs="+", default=["nsga2", "tpe", "random"])
     args = parser.parse_args()
@@ -34,18 +43,23 @@ def main() -> int:
     metrics = [search.OBJECTIVES[name][0] for name in search.OBJECTIVES]
     ratios: dict[str, list[float]] = {name: [] for name in args.samplers if name != "random"}
     with tempfile.TemporaryDirectory() as scratch:
-        example = make_digits(Path(scratch) / "digits", measure_snn=False)
+        if args.network == "digits":
+            example = make_digits(Path(scratch) / "digits", measure_snn=False)
+            model, inputs = str(example.nir_path), str(example.test_path)
+        else:
+            model, inputs = str(BRAILLE), None
+        print(f"{args.network}, budget {args.budget}, {args.trials} trials per study")
         print("| seed | " + " | ".join(f"HV {name}" for name in args.samplers) + " |")
         print("|---|" + "---|" * len(args.samplers))
         for seed in args.seeds:
             found = {}
             for sampler in args.samplers:
                 settings = search.SearchSettings(
-                    model=str(example.nir_path), input=str(example.test_path), budget=budget,
+                    model=model, input=inputs, budget=budget,
                     family="ecp5", objectives=tuple(search.OBJECTIVES), trials=args.trials,
                     storage=f"sqlite:///{scratch}/study-{sampler}-{seed}.db", study="quality",
                     sampler=sampler, seed=seed, synthesis="final", synthesis_timeout_s=None,
-                    timeout_s=None, samples=100)
+                    timeout_s=None, samples=100, seed_designs=args.seed_designs)
                 started = time.monotonic()
                 study, _ = search.run_search(settings, workers=1, resume=False)
                 found[sampler] = [c for c in map(pareto.candidate_from_trial,
