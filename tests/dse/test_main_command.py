@@ -62,7 +62,8 @@ def test_main_command_returns_a_front_real_synthesis_confirms(digits, tmp_path):
     assert list(out.glob("pareto_*.png"))
 
     printed = "\n".join(cli.summary_lines(result, out))
-    chosen = re.search(r"chosen design: trial (\d+), accuracy ([0-9.]+)%, .* latency ([0-9.]+) "
+    chosen = re.search(r"chosen design \(--prefer latency: best latency on the front\): trial "
+                       r"(\d+), accuracy ([0-9.]+)%, .* latency ([0-9.]+) "
                        r"us at ([0-9.]+) MHz, (\d+) LUTs \(real synthesis\)", printed)
     assert chosen is not None, printed
     assert int(chosen.group(1)) == best["trial"] == result.chosen.number
