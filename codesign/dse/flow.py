@@ -54,6 +54,10 @@ class FlowSettings:
         if self.synthesis_jobs < 1:
             raise CodesignError(f"--synthesis-jobs {self.synthesis_jobs} is out of range",
                                 "use at least 1")
+        for name, value in (("accuracy", self.min_accuracy), ("fidelity", self.min_fidelity)):
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise CodesignError(f"--min-{name} {value} is out of range",
+                                    f"give the {name} as a fraction in 0..1, e.g. 0.95")
 
 
 @dataclass
@@ -89,6 +93,9 @@ def run(settings: search.SearchSettings, flow: FlowSettings,
     started = time.monotonic()
     workload = load_workload(settings.model, settings.input, samples=settings.samples,
                              seed=settings.seed)
+    if flow.min_accuracy is not None and workload.labels is None:
+        raise CodesignError("--min-accuracy needs labelled inputs",
+                            "pass --input IN.npz with labels y, or use --min-fidelity")
     evaluator = Evaluator(workload, settings.budget, settings.family,
                           settings.synthesis_timeout_s)
     if evaluator.model is None:
@@ -98,8 +105,7 @@ def run(settings: search.SearchSettings, flow: FlowSettings,
     statistics = space.pruning_statistics(evaluator, samples=flow.pruning_samples,
                                           seed=settings.seed)
     log(statistics.summary())
-    if statistics.does_not_fit == statistics.sampled:
-        _check_space_holds_network(evaluator, settings.model)
+    _check_space_holds_network(evaluator, settings.model)
     progress = report.ProgressBar(settings.trials, metrics, settings.budget,
                                   enabled=flow.progress_bar)
     study, pids = search.run_search(settings, flow.workers, flow.resume, progress)
