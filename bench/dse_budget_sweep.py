@@ -55,7 +55,7 @@ def main() -> int:
                 settings = search.SearchSettings(
                     model=model, input=inputs, budget=budget, family="ecp5",
                     objectives=tuple(search.OBJECTIVES), trials=args.trials,
-                    storage=flow.default_storage(out), study="dse", sampler="tpe", seed=0,
+                    storage=flow.default_storage(out), study="dse", sampler=search.DEFAULT_SAMPLER, seed=0,
                     synthesis="final", synthesis_timeout_s=1800, timeout_s=None, samples=100)
                 run = flow.FlowSettings(out=out, resume=True, pruning_samples=50,
                                         search_only=args.search_only, baseline=False,

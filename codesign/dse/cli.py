@@ -98,7 +98,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--study", default="dse", help="study name (default dse)")
     parser.add_argument("--workers", type=int, default=1, help="local worker processes")
     parser.add_argument("--resume", action="store_true", help="continue the study in OUT")
-    parser.add_argument("--sampler", choices=search.SAMPLERS, default="nsga2")
+    parser.add_argument("--sampler", choices=search.SAMPLERS, default=search.DEFAULT_SAMPLER,
+                        help=f"default {search.DEFAULT_SAMPLER}")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false",
                         help="skip the random-search baseline (same trial count) and its "
                              "hypervolume")

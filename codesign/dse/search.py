@@ -38,6 +38,9 @@ from codesign.errors import CodesignError
 OBJECTIVES = {"latency": ("latency_us", "minimize"), "energy": ("energy_uj", "minimize"),
               "fidelity": ("fidelity", "maximize")}
 SAMPLERS = ("nsga2", "tpe", "random")
+#: Multivariate TPE from the model-ranked seeds: 1.2-1.3x the random baseline's hypervolume at
+#: 60 trials where NSGA-II reached 1.04-1.14x (bench/dse_search_quality.py, BENCHMARKS.md).
+DEFAULT_SAMPLER = "tpe"
 #: Give up proposing when this many consecutive proposals were pruned.
 MAX_CONSECUTIVE_PRUNED = 200
 STORAGE_ATTEMPTS = 4

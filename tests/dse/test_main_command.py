@@ -29,7 +29,7 @@ def test_main_command_returns_a_front_real_synthesis_confirms(digits, tmp_path):
     settings = search.SearchSettings(
         model=str(model), input=str(inputs), budget=budget, family="ecp5",
         objectives=("latency", "energy", "fidelity"), trials=20,
-        storage=flow.default_storage(out), study="dse", sampler="nsga2", seed=0,
+        storage=flow.default_storage(out), study="dse", sampler=search.DEFAULT_SAMPLER, seed=0,
         synthesis="final", synthesis_timeout_s=2400, timeout_s=None, samples=40)
     lines: list[str] = []
     result = flow.run(settings, flow.FlowSettings(out=out, pruning_samples=20, baseline=False,
