@@ -108,8 +108,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "every trial the model puts within budget")
     parser.add_argument("--synthesis-timeout-s", type=float, default=1800.0,
                         help="time limit of one synthesis + place and route (default 1800)")
-    parser.add_argument("--max-synthesis", type=int, default=8,
-                        help="most syntheses spent confirming the Pareto front (default 8)")
+    parser.add_argument("--max-synthesis", type=int, default=6,
+                        help="most syntheses spent confirming the Pareto front (default 6)")
     parser.add_argument("--synthesis-jobs", type=int, default=os.cpu_count() or 1,
                         help="syntheses run at the same time while confirming the front "
                              "(default: the number of cores)")

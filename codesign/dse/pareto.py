@@ -151,7 +151,9 @@ def knee(losses: np.ndarray) -> int:
 def confirmation_order(front: list[Candidate], metrics: list[str],
                        prefer: str | None = None) -> list[Candidate]:
     """The order real synthesis confirms a front in: the preferred metric's best, the best of
-    each objective, the knee, then the rest by crowding distance (most isolated first)."""
+    each objective, the knee, the knee of the designs with layers on crossbar tiles (so a
+    front that holds both kinds shows both), then the rest by crowding distance (most isolated
+    first)."""
     losses = loss_matrix(front, metrics)
     order: list[int] = []
     for metric in dict.fromkeys(([prefer] if prefer else []) + list(metrics)):
@@ -161,6 +163,9 @@ def confirmation_order(front: list[Candidate], metrics: list[str],
         order.append(best)
     if front:
         order.append(knee(losses))
+    crossbar = [i for i, candidate in enumerate(front) if candidate.point.crossbar_layers]
+    if crossbar:
+        order.append(crossbar[knee(losses[crossbar])])
     distance = crowding_distance(losses) if front else np.zeros(0)
     order += sorted(range(len(front)), key=lambda i: (-distance[i], i))
     unique = list(dict.fromkeys(order))

@@ -227,6 +227,12 @@ def test_confirmation_order_starts_with_the_preferred_metric_then_each_objective
     assert [c.number for c in order[:3]] == [0, 1, 2]    # fastest, most faithful, knee
     order = pareto.confirmation_order(front, ["latency_us", "fidelity"], prefer="luts")
     assert order[0].number == 3
+    # the knee of the designs with layers on crossbar tiles follows the front's own knee
+    front[3] = pareto.Candidate(number=3, point=DesignPoint(
+        hardware={"number": 3}, weight_bits=8, state_bits=16, partition="spread",
+        prune_threshold=0.0, crossbar_layers=("hidden",)), values=front[3].values, sources={})
+    order = pareto.confirmation_order(front, ["latency_us", "fidelity"])
+    assert [c.number for c in order[:4]] == [0, 1, 2, 3]
 
 
 def test_choose_follows_prefer_and_the_minimums():
