@@ -121,10 +121,12 @@ class Evaluator:
             raise Pruned("does not hold the network: " + "; ".join(placement.misfits))
         metrics = Metrics()
         if self.model is not None:
-            # block RAM is counted by elaborating the design: only when the budget limits it
-            wanted = tuple(name for name in ("luts", "ffs", "bram", "dsp")
-                           if name != "bram" or (count_bram and "bram" in self.budget.limits()))
-            usage = self.model.estimate(config, wanted)
+            # block RAM is counted by elaborating the design: only when the budget limits it,
+            # and after the fitted resources let the point through
+            usage = self.model.estimate(config, ("luts", "ffs", "dsp"))
+            if count_bram and "bram" in self.budget.limits() and \
+                    self.budget.only(usage).worst_ratio(usage) <= PRUNE_OVER_BUDGET_FACTOR:
+                usage.update(self.model.estimate(config, ("bram",)))
             ratio = self.budget.only(usage).worst_ratio(usage)
             if ratio > PRUNE_OVER_BUDGET_FACTOR:
                 raise Pruned(f"resource model puts it at {ratio:.1f}x the budget", usage)

@@ -42,7 +42,7 @@ SAMPLERS = ("nsga2", "tpe", "random")
 #: 60 trials where NSGA-II reached 1.04-1.14x (bench/dse_search_quality.py, BENCHMARKS.md).
 DEFAULT_SAMPLER = "tpe"
 #: Give up proposing when this many consecutive proposals were pruned.
-MAX_CONSECUTIVE_PRUNED = 200
+MAX_CONSECUTIVE_PRUNED = 1000
 STORAGE_ATTEMPTS = 4
 EVALUATED_STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
 
