@@ -13,6 +13,7 @@ import yaml
 
 from codesign.dse.budget import Budget, RESOURCES
 from codesign.dse.pareto import Candidate
+from codesign.outputs import staged_folder
 
 CSV_COLUMNS = ("trial", "luts", "ffs", "bram", "dsp", "fmax_mhz", "cycles_per_sample",
                "latency_us", "energy_uj", "fidelity", "accuracy", "cycle_model_error")
@@ -110,6 +111,8 @@ def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[
     """``best.yaml`` and ``best/`` (the Verilog synthesised for ``family``, the compiler's
     program image and mapping report when ``program`` is given); returns notes on what could
     not be written."""
+    from codesign.compiler.analysis.mapping_report import mapping_report_lines
+    from codesign.compiler.image.program_image import build_image
     from codesign.flows.verilog import FamilyPlatform, generate_verilog
     from codesign.hw.rtl.top import Accelerator   # the whole RTL: only once the front is known
 
@@ -118,18 +121,20 @@ def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[
         {"hardware": config.to_dict(), "compiler": chosen.point.compiler_options(),
          "metrics": {key: float(value) for key, value in chosen.values.items()},
          "sources": chosen.sources, "trial": chosen.number}, sort_keys=False))
-    best = out / "best"
-    best.mkdir(exist_ok=True)
-    (best / "hw.yaml").write_text(config.to_yaml())
-    (best / "mapping_estimate.txt").write_text(chosen.placement_report + "\n")
     notes = []
-    generate_verilog(Accelerator(config), best / "accelerator.v", name="top",
-                     platform=FamilyPlatform(family))
-    if program is None:
-        notes.append("best/ has no program image: the design could not be compiled")
-    else:
-        (best / "program.img").write_bytes(build_image(program).to_bytes())
-        (best / "mapping_report.txt").write_text("\n".join(mapping_report_lines(program)) + "\n")
+    # Written whole or not at all: a stale program.img never sits beside a new hw.yaml.
+    with staged_folder(out / "best", remove=["program.img", "mapping_report.txt"],
+                       last=["program.img"]) as best:
+        (best / "hw.yaml").write_text(config.to_yaml())
+        (best / "mapping_estimate.txt").write_text(chosen.placement_report + "\n")
+        generate_verilog(Accelerator(config), best / "accelerator.v", name="top",
+                         platform=FamilyPlatform(family))
+        if program is None:
+            notes.append("best/ has no program image: the design could not be compiled")
+        else:
+            (best / "program.img").write_bytes(build_image(program).to_bytes())
+            (best / "mapping_report.txt").write_text(
+                "\n".join(mapping_report_lines(program)) + "\n")
     return notes
 
 
