@@ -146,12 +146,14 @@ def run(settings: search.SearchSettings, flow: FlowSettings,
     rtl_notes = [_check_on_rtl(evaluator, candidate, flow.rtl_samples, log)
                  for candidate in front]
     phases["rtl"] = time.monotonic() - started - sum(phases.values())
+    report.write_csv(out / "pareto.csv", front)
     chosen = pareto.choose(front, flow.prefer, flow.min_accuracy, flow.min_fidelity)
     if chosen is None:
         raise CodesignError(
             f"no confirmed design meets {_minimums(flow)} (best on the front: accuracy "
             f"{max(c.values.get('accuracy', 0.0) for c in front):.2%}, fidelity "
-            f"{max(c.values['fidelity'] for c in front):.4f}); the front is in {out}",
+            f"{max(c.values['fidelity'] for c in front):.4f}); the front is in "
+            f"{out / 'pareto.csv'}",
             "lower --min-accuracy / --min-fidelity, or raise the budget or --trials")
     for candidate in front:
         candidate.placement_report = evaluator.analytic(candidate.point).placement_report
@@ -160,7 +162,6 @@ def run(settings: search.SearchSettings, flow: FlowSettings,
     if skipped:
         log("model-front designs not on the confirmed front:\n  " + "\n  ".join(skipped))
     log(report.pareto_table(front, chosen))
-    report.write_csv(out / "pareto.csv", front)
     notes = report.write_best(out, chosen, settings.family, evaluator.compile(chosen.point))
     notes.append("the search ranks with the cheap cycle estimate (dse/models/cycle_estimate.py); "
                  "the reported front's cycles come from the compiler's cycle model of each "
