@@ -45,6 +45,10 @@ class Budget:
         ratios = [float(usage[name]) / max(limit, 1) for name, limit in self.limits().items()]
         return max(ratios, default=0.0)
 
+    def only(self, names) -> "Budget":
+        """The limits of ``names`` alone (e.g. the resources a model estimated)."""
+        return Budget(**{name: limit for name, limit in self.limits().items() if name in names})
+
     def __str__(self) -> str:
         return ",".join(f"{name}={limit}" for name, limit in self.limits().items())
 

@@ -43,6 +43,58 @@ from codesign.hw.rtl.sequencer import Sequencer
 HOST_PIPE_STAGES = 3
 
 
+def _host(config: HWConfig) -> HostInterface:
+    sizes = AcceleratorSizes.from_config(config)
+    return HostInterface(
+        host_width=config.host_width, write_data_bits=sizes.write_data_bits,
+        read_data_bits=sizes.read_data_bits, input_buffer_depth=sizes.input_buffer_depth,
+        output_buffer_depth=sizes.output_buffer_depth, registered_ready=config.timing_registers)
+
+
+def _router(config: HWConfig) -> Router:
+    sizes = AcceleratorSizes.from_config(config)
+    return Router(
+        cores=config.cores, queue_depth=config.router_queue_depth,
+        table_entries=sizes.routing_table_entries, write_data_bits=sizes.write_data_bits,
+        stall_free=config.timing_registers, write_register=config.timing_registers,
+        split_compare=config.timing_registers,
+        intake_copies=INTAKE_COPIES if config.timing_registers else 1)
+
+
+def _sequencer(config: HWConfig) -> Sequencer:
+    sizes = AcceleratorSizes.from_config(config)
+    return Sequencer(
+        cores=config.cores, tiles=sizes.tiles, segment_bits=sizes.segment_bits,
+        phase_table_depth=sizes.phase_table_depth, delay_slots=config.delay_slots,
+        write_data_bits=sizes.write_data_bits, registered_writes=config.timing_registers)
+
+
+def _core(config: HWConfig) -> Core:
+    sizes = AcceleratorSizes.from_config(config)
+    return Core(CoreLayout.from_config(config), sizes.write_data_bits, sizes.read_data_bits)
+
+
+def _tile(config: HWConfig) -> CrossbarTile:
+    return CrossbarTile.from_config(config,
+                                    write_data_bits=AcceleratorSizes.from_config(config)
+                                    .write_data_bits)
+
+
+def memory_parts(config: HWConfig) -> list[tuple[wiring.Component, int]]:
+    """The accelerator's parts that can hold memories, each with how many the top level
+    instantiates (every core is the same, every tile too), so the resource model counts block
+    RAM by elaborating one core and one tile rather than all of them. The command and response
+    pipes are the only memories of the top level itself."""
+    parts = [(_host(config), 1), (_router(config), 1), (_sequencer(config), 1),
+             (_core(config), config.cores)]
+    tiles = AcceleratorSizes.from_config(config).tiles
+    if tiles:
+        parts.append((_tile(config), tiles))
+    if config.timing_registers:
+        parts.append((StreamPipe(config.host_width, HOST_PIPE_STAGES), 2))
+    return parts
+
+
 class Accelerator(wiring.Component):
     """The whole accelerator for one :class:`HWConfig`.
 
@@ -99,30 +151,18 @@ class Accelerator(wiring.Component):
     def _units(self, m: Module) -> tuple[HostInterface, Router, Sequencer, list[Core],
                                           list[CrossbarTile]]:
         """The accelerator's units, sized by the configuration, as submodules."""
-        config, sizes, layout = self.config, self.sizes, self.layout
-        host = m.submodules.host = HostInterface(
-            host_width=config.host_width, write_data_bits=sizes.write_data_bits,
-            read_data_bits=sizes.read_data_bits, input_buffer_depth=sizes.input_buffer_depth,
-            output_buffer_depth=sizes.output_buffer_depth,
-            registered_ready=config.timing_registers)
-        router = m.submodules.router = Router(
-            cores=config.cores, queue_depth=config.router_queue_depth,
-            table_entries=sizes.routing_table_entries, write_data_bits=sizes.write_data_bits,
-            stall_free=config.timing_registers, write_register=config.timing_registers,
-            split_compare=config.timing_registers,
-            intake_copies=INTAKE_COPIES if config.timing_registers else 1)
-        sequencer = m.submodules.sequencer = Sequencer(
-            cores=config.cores, tiles=sizes.tiles, segment_bits=sizes.segment_bits,
-            phase_table_depth=sizes.phase_table_depth, delay_slots=config.delay_slots,
-            write_data_bits=sizes.write_data_bits, registered_writes=config.timing_registers)
+        config, sizes = self.config, self.sizes
+        host = m.submodules.host = _host(config)
+        router = m.submodules.router = _router(config)
+        sequencer = m.submodules.sequencer = _sequencer(config)
         cores = []
         for index in range(config.cores):
-            core = Core(layout, sizes.write_data_bits, sizes.read_data_bits)
+            core = _core(config)
             m.submodules[f"core_{index}"] = core
             cores.append(core)
         tiles = []
         for index in range(sizes.tiles):
-            tile = CrossbarTile.from_config(config, write_data_bits=sizes.write_data_bits)
+            tile = _tile(config)
             m.submodules[f"tile_{index}"] = tile
             tiles.append(tile)
         return host, router, sequencer, cores, tiles
