@@ -3,18 +3,23 @@
 
 Fire (``fire`` pulse with ``segment``)::
 
-    wait until the synapse engine is idle and the spike FIFO is empty (the engine takes no new
-    events from then until the sweep ends)
+    wait until the NeuronUnit holds no neuron (the profile is static while neurons are in it)
     read the segment entry, then its profile (held on the profile memory's output for the sweep)
     for n in first..last, one neuron per cycle:
-        read state[n], bias[n] and accumulator (bank timestep_slot, neuron n; cleared as it is read)
-        -> NeuronUnit -> write state[n]; on a spike push base_id + (n - first) into the spike FIFO
-    wait for the NeuronUnit to drain
+        read state[n], bias[n] and accumulator (bank timestep_slot, neuron n; the engine owes it
+        a zero) -> NeuronUnit; on a spike (``spike_latency``) push base_id + (n - first) into
+        the spike FIFO; write state[n] (``latency``)
+    wait until the last spike has left the NeuronUnit
 
-The spike FIFO holds ``neurons_per_core`` ids, so a sweep never stalls even when the router
-cannot take spikes (its queue to this core drains only once the sweep has ended and the engine
-runs again). ``clear`` zeroes every accumulator bank and every neuron state. Memory map and word
-layouts: :class:`codesign.hw.core_layout.CoreLayout` and docs/hardware.md (Microarchitecture).
+The synapse engine keeps accumulating events during the sweep (it reads the swept accumulators
+through a port of their own), so the spikes of a sweep travel through the router and into the
+engines while the sweep goes on: a phase costs its sweep plus the pipeline latency plus the
+delivery of its last spikes, not the sum of sweep and delivery. The state write-back of the last
+few neurons (``latency - spike_latency`` cycles) overlaps what follows the phase: the next sweep
+and host read-backs wait for it, nothing else reads the state. The spike FIFO holds
+``neurons_per_core`` ids, so a sweep never stalls when the router cannot take spikes. ``clear``
+zeroes every accumulator bank and every neuron state. Memory map and word layouts:
+:class:`codesign.hw.core_layout.CoreLayout` and docs/hardware.md (Microarchitecture).
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ class Core(wiring.Component):
     * ``read`` (``ReadSignature``: ``memory`` = STATE, ``address`` = neuron; answers the state
       word with ``valid`` a few cycles later, once no sweep is running; other memories answer 0),
     * ``timestep_slot`` (t mod delay_slots, stable while busy), ``fire`` (pulse) with
-      ``segment``, ``clear`` (pulse), ``busy``,
+      ``segment``, ``clear`` (pulse), ``busy`` (the phase barrier's view: a sweep, its spikes or
+      the engine's work in flight), ``settled`` (no state write-back in flight either),
     * ``crossbar_rows`` (stream of row numbers) and ``crossbar_sums`` (stream of
       ``(target, value, delay)`` partial sums) for a crossbar tile,
     * ``synaptic_events`` (the synapse engine's counter of accumulated synapses).
@@ -71,6 +77,7 @@ class Core(wiring.Component):
             "segment": In(layout.segment_bits),
             "clear": In(1),
             "busy": Out(1),
+            "settled": Out(1),
             "crossbar_rows": Out(stream.Signature(layout.crossbar_row_bits)),
             "crossbar_sums": In(stream.Signature(crossbar_sum_layout(layout))),
             "synaptic_events": Out(32),
@@ -143,8 +150,8 @@ class Core(wiring.Component):
         bias_read = memories[MemorySelect.BIAS].read_port()
 
         # -- events, crossbar ------------------------------------------------------------------
-        # A register (loaded with its value of the next cycle in the FSM below): it gates the
-        # engine's ready signals, the clock enables of the links in front of the core.
+        # A register: it gates the engine's ready signals, the clock enables of the links in
+        # front of the core. The engine takes events at all times but around a clear.
         engine_enable = Signal(init=1)
         # The core's own copy of the slot (it changes only while every core is idle): the
         # sequencer's register would otherwise fan out to every core's accumulator addressing.
@@ -164,14 +171,16 @@ class Core(wiring.Component):
         segment_index = Signal.like(self.segment)
         clear_pending = Signal()
         neuron = Signal(layout.neuron_index_bits)
+        # Neurons in the unit: until their state leaves it, and until their spike leaves it.
         in_flight = Signal(range(unit.latency + 3))
+        spikes_in_flight = Signal(range(unit.spike_latency + 3))
         # Reads issued in cycle c leave the block RAMs in c+1 and their registers in c+2.
         issued = [Signal(name=f"issued_{i}") for i in (1, 2)]
         issued_neuron = Signal.like(neuron)
-        # Results leave the unit in issue order, so their neuron and spike id are counted here
-        # rather than carried down the pipeline.
+        # Results and spikes leave the unit in issue order, so their neuron and spike id are
+        # counted here rather than carried down the pipeline.
         result_neuron = Signal.like(neuron)
-        result_id = Signal(SOURCE_ID_BITS)
+        spike_id = Signal(SOURCE_ID_BITS)
         clear_neuron = Signal(range(neurons + 1))
         segment = segment_read.data.entry
         # The segment entry is held on its memory's output for the sweep; with timing registers
@@ -208,9 +217,8 @@ class Core(wiring.Component):
         ]
         m.d.sync += [issued[0].eq(issue), issued_neuron.eq(neuron), issued[1].eq(issued[0])]
         # The engine's `busy` a cycle late (it is an OR from all over the engine), counting what
-        # the engine takes in that cycle too, so it never reads idle with work in flight. It
-        # rises a cycle after `busy` falls: a fire comes only after the sequencer's barrier saw
-        # the core idle, and the CLEAR state outlasts the engine's clear.
+        # the engine takes in that cycle too, so it never reads idle with work in flight; only
+        # a clear waits for it (the CLEAR state outlasts the engine's clear).
         engine_idle = Signal(init=1)
         m.d.sync += engine_idle.eq(~engine.busy & ~(engine.events.valid & engine.events.ready)
                                    & ~(engine.crossbar_sums.valid & engine.crossbar_sums.ready)
@@ -226,33 +234,40 @@ class Core(wiring.Component):
         # one two cycles before DRAIN ends, so the late flag never reads empty too early.
         spikes_empty = Signal()
         m.d.sync += spikes_empty.eq(spikes.level == 0)
-        # The engine takes events in IDLE while no fire or clear is pending.
-        keep_enabled = ~self.fire & ~fire_pending & ~self.clear & ~clear_pending
-        m.d.sync += engine_enable.eq(0)
+        # The engine takes no events from a clear pulse until the clear is done.
+        clearing_state = Signal()
+        m.d.sync += engine_enable.eq(~self.clear & ~clear_pending & ~clearing_state)
+        # The unit holds no neuron and its last state write has landed (with timing registers
+        # the write port is fed from registers, a cycle after the result): a new profile may be
+        # read, and the state memory read back.
+        write_pending = Signal()
+        unit_empty = (in_flight == 0) & ~write_pending
 
         # High exactly in IDLE, as a flip-flop of its own: the host read it gates steers the
         # state memory's address, which a decode of the state register would reach too late.
         idle = Signal(init=1)
-        m.d.comb += serve_read.eq(idle & read_pending)
+        unit_settled = Signal()   # `unit_empty`, registered (it gates the read address)
+        m.d.sync += unit_settled.eq(unit_empty)
+        m.d.comb += serve_read.eq(idle & read_pending & unit_settled)
 
         def enter_idle():
-            m.d.sync += [engine_enable.eq(keep_enabled), idle.eq(1)]
+            m.d.sync += idle.eq(1)
             m.next = "IDLE"
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
-                m.d.sync += engine_enable.eq(keep_enabled)
-                with m.If(fire_pending & engine_idle & spikes_empty):
+                with m.If(fire_pending & unit_settled):
                     m.d.comb += segment_read.en.eq(1)
                     m.d.sync += [fire_pending.eq(0), idle.eq(0)]
                     m.next = "SEGMENT"
-                with m.Elif(clear_pending & engine_idle):
+                with m.Elif(clear_pending & engine_idle & unit_settled):
                     m.d.sync += engine_clear.eq(1)
-                    m.d.sync += [clear_pending.eq(0), clear_neuron.eq(0), idle.eq(0)]
+                    m.d.sync += [clear_pending.eq(0), clear_neuron.eq(0), idle.eq(0),
+                                 clearing_state.eq(1)]
                     m.next = "CLEAR"
             with m.State("SEGMENT"):
                 m.d.comb += neuron_next.eq(segment.first)
-                m.d.sync += [result_neuron.eq(segment.first), result_id.eq(segment.base_id)]
+                m.d.sync += [result_neuron.eq(segment.first), spike_id.eq(segment.base_id)]
                 with m.If(segment_read.data.empty):
                     enter_idle()
                 with m.Else():
@@ -264,13 +279,14 @@ class Core(wiring.Component):
                     m.d.comb += issue_next.eq(0)
                     m.next = "DRAIN"
             with m.State("DRAIN"):
-                with m.If((in_flight == 0) & ~issued[0] & ~issued[1]):
+                with m.If((spikes_in_flight == 0) & ~issued[0] & ~issued[1]):
                     enter_idle()
             with m.State("CLEAR"):
                 m.d.comb += clearing.eq(1)
                 with m.If(clear_neuron < neurons):
                     m.d.sync += clear_neuron.eq(clear_neuron + 1)
                 with m.Elif(engine_idle):
+                    m.d.sync += clearing_state.eq(0)
                     enter_idle()
 
         # The profile is copied out of its memory so the unit's multipliers start at a register;
@@ -313,16 +329,17 @@ class Core(wiring.Component):
             wide.bias.eq(bias.bias),
             unit.parameters.eq(profile),
         ]
-        with m.If(issued[1] & ~unit.result_valid):
-            m.d.sync += in_flight.eq(in_flight + 1)
-        with m.Elif(~issued[1] & unit.result_valid):
-            m.d.sync += in_flight.eq(in_flight - 1)
+        for count, leaving in ((in_flight, unit.result_valid),
+                               (spikes_in_flight, unit.spike_valid)):
+            with m.If(issued[1] & ~leaving):
+                m.d.sync += count.eq(count + 1)
+            with m.Elif(~issued[1] & leaving):
+                m.d.sync += count.eq(count - 1)
 
         # Results: state write-back (sweep), zeroing (clear) or program loading, one per cycle.
         # With timing registers the write port is fed from registers, a cycle later: the choice
         # between the three (decoded from the FSM) stays away from the block RAM's pins. The
-        # state is read again no earlier than two cycles after the last write-back (DRAIN waits
-        # for the unit to empty, then IDLE), so the late write is never missed.
+        # state is read again only once `unit_empty` held a cycle (the last write-back landed).
         write_domain = m.d.sync if layout.timing_registers else m.d.comb
         if layout.timing_registers:
             write_enable = Signal(name="state_write_enable")
@@ -335,9 +352,13 @@ class Core(wiring.Component):
         else:
             write_enable, write_address, write_data = (state_write.en, state_write.addr,
                                                        state_write.data)
+        if layout.timing_registers:
+            m.d.sync += write_pending.eq(unit.result_valid)
         out = unit.result
+        with m.If(unit.spike_valid):
+            m.d.sync += spike_id.eq(spike_id + 1)
         with m.If(unit.result_valid):
-            m.d.sync += [result_neuron.eq(result_neuron + 1), result_id.eq(result_id + 1)]
+            m.d.sync += result_neuron.eq(result_neuron + 1)
             write_domain += [write_enable.eq(1), write_address.eq(result_neuron),
                              write_data.voltage.eq(out.voltage),
                              write_data.current.eq(out.current),
@@ -350,8 +371,8 @@ class Core(wiring.Component):
             write_domain += [write_enable.eq(enable), write_address.eq(address),
                              write_data.eq(word)]
         m.d.comb += [
-            spikes.w_stream.valid.eq(unit.result_valid & out.spike),
-            spikes.w_stream.payload.eq(result_id),
+            spikes.w_stream.valid.eq(unit.spike_valid & unit.spike),
+            spikes.w_stream.payload.eq(spike_id),
         ]
 
         # Host read-back of the state, served between sweeps.
@@ -364,6 +385,9 @@ class Core(wiring.Component):
         m.d.comb += [self.read.valid.eq(served[1]),
                      self.read.data.eq(Mux(read_state, state.as_value(), 0))]
 
-        m.d.comb += self.busy.eq(fire_pending | clear_pending | ~fsm.ongoing("IDLE")
-                                 | engine.busy | ~spikes_empty)
+        m.d.comb += [
+            self.busy.eq(fire_pending | clear_pending | ~fsm.ongoing("IDLE") | engine.busy
+                         | ~spikes_empty),
+            self.settled.eq(unit_settled),
+        ]
         return m

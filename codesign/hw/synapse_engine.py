@@ -29,10 +29,15 @@ cycles before the writes of the two words ahead of it land, so the add stage for
 last two writes (newest first); sums are therefore exact for any sequence of targets.
 
 The sweep reads one accumulator through ``sweep_*`` (presented a cycle ahead and registered per
-lane) and clears it a cycle later (the zero write is registered per lane, like the clear's); ``clear`` zeroes every bank. Both are only legal
-while the engine is idle (the core ensures it), and a swept accumulator is not swept again in
-the next cycle. ``busy`` is an OR of a few flip-flops: the valids of the stages after the
-issue stage are ORed a cycle ahead into ``draining``.
+lane) on each lane's second read port, so it runs while events are being accumulated (the spikes
+of the sweep itself included); the zero it owes the swept accumulator is written by the lane's
+write port in a later cycle without an addition (per lane a range of rows of one bank, since a
+sweep reads its rows in ascending order). A sweep may therefore read only accumulators that no
+event in flight adds into (the schedule: a bank is swept after every event for it arrived, and
+nothing adds into it again before the next timestep), one bank and ascending neurons per sweep,
+each neuron once; ``busy`` stays high until the owed zeros are written. ``clear`` zeroes every
+bank, only while the engine is idle. ``busy`` is an OR of a few flip-flops: the valids of the
+stages after the issue stage are ORed a cycle ahead into ``draining``.
 """
 
 from __future__ import annotations
@@ -130,13 +135,17 @@ class SynapseEngine(wiring.Component):
             m.d.comb += [port.en.eq(enable), port.addr.eq(address), port.data.eq(word)]
         request_layout = data.StructLayout({"neuron": unsigned(layout.neuron_index_bits),
                                             "slot": self.sweep_slot.shape()})
-        accumulator_read, accumulator_write = [], []
+        # Per lane one write port (additions, zeros) and two read ports: the additions' and
+        # the sweep's, so a sweep runs while events are accumulated (synthesis keeps a copy of
+        # the memory per read port).
+        accumulator_read, accumulator_write, sweep_read = [], [], []
         for lane in range(lanes):
             memory = Memory(shape=signed(layout.accumulator_bits), depth=accumulator_depth,
                             init=[])
             m.submodules[f"accumulator_{lane}"] = memory
             accumulator_write.append(memory.write_port())
             accumulator_read.append(memory.read_port())
+            sweep_read.append(memory.read_port())
 
         # -- lookup: one event per cycle into the source table ---------------------------------
         # Two entry slots: the table's output (held while its read enable is low) and a register
@@ -237,24 +246,23 @@ class SynapseEngine(wiring.Component):
                    for copy in ((0, 3) if copies > 1 else (0,))]
 
         def sweep_of(lane):
-            """Lane ``lane``'s copy of the strobe, the neuron's lane and its address."""
+            """Lane ``lane``'s copy of the strobe, the neuron's lane, its row and its bank."""
             strobe, request = strobes[lane % len(strobes)], requests[lane % len(requests)]
             lane_number = request.neuron[:lane_shift] if lane_shift else Const(0)
-            return (strobe, lane_number,
-                    accumulator_address(request.slot, request.neuron[lane_shift:]))
+            return strobe, lane_number, request.neuron[lane_shift:], request.slot
 
         # -- per lane: read, capture, add with forwarding, write -------------------------------
-        _, sweep_lane, sweep_address = sweep_of(0)
+        _, sweep_lane, _, _ = sweep_of(0)
         sweep_lane_delayed = [Signal(max(1, lane_shift), name=f"sweep_lane_{i}") for i in (1, 2)]
         m.d.sync += [sweep_lane_delayed[0].eq(sweep_lane),
                      sweep_lane_delayed[1].eq(sweep_lane_delayed[0])]
         clearing = Signal()
         clear_address = Signal(accumulator_address_bits)
-        # Zero writes (clear, and the swept accumulator) land a cycle after their address is
-        # known, from registers: one address for every lane, an enable per lane.
-        zero_address = Signal(accumulator_address_bits, reset_less=True)
-        m.d.sync += zero_address.eq(Mux(clearing, clear_address, sweep_address))
-        stage_valid = []
+        # The clear's zero writes land a cycle after their address is known, from registers.
+        clear_zero = Signal()
+        clear_zero_address = Signal(accumulator_address_bits, reset_less=True)
+        m.d.sync += [clear_zero.eq(clearing), clear_zero_address.eq(clear_address)]
+        stage_valid, zeros_pending = [], []
         for lane in range(lanes):
             # Each lane's decode register sits by its accumulator block RAM, so the read
             # address is a register; its source is selected by a flag of the lane's own (the
@@ -297,22 +305,48 @@ class SynapseEngine(wiring.Component):
                 written[0].weight.eq(total),
                 written[1].eq(written[0]),
             ]
-            lane_strobe, lane_of_neuron, lane_address = sweep_of(lane)
-            zeroing = Signal(name=f"zeroing_{lane}")
-            m.d.sync += zeroing.eq(clearing | (lane_strobe & (lane_of_neuron == lane)))
+            # The sweep reads through its own port and leaves the zero it owes the swept
+            # accumulator to the lane's write port, in a cycle without an addition: a sweep
+            # reads one bank's rows in ascending order, so what is owed is the range
+            # ``zero_row..last_row`` of ``zero_bank``. Nothing adds into those accumulators
+            # before the range is written (the schedule sends no event into a swept bank
+            # during its timestep, and the phase barrier waits for the range).
+            lane_strobe, lane_of_neuron, lane_row, lane_bank = sweep_of(lane)
+            swept = lane_strobe & (lane_of_neuron == lane)
+            pending = Signal(name=f"zero_pending_{lane}")
+            zero_row = Signal(max(1, row_shift), name=f"zero_row_{lane}", reset_less=True)
+            last_row = Signal.like(zero_row, name=f"last_row_{lane}")
+            zero_bank = Signal(bank_bits, name=f"zero_bank_{lane}", reset_less=True)
+            zero_now = pending & ~captured.valid
+            range_ends = zero_now & (zero_row == last_row)
+            with m.If(swept):
+                m.d.sync += last_row.eq(lane_row)
+                with m.If(~pending | range_ends):
+                    m.d.sync += [pending.eq(1), zero_row.eq(lane_row), zero_bank.eq(lane_bank)]
+                with m.Elif(zero_now):
+                    m.d.sync += zero_row.eq(zero_row + 1)
+            with m.Elif(zero_now):
+                m.d.sync += zero_row.eq(zero_row + 1)
+                with m.If(range_ends):
+                    m.d.sync += pending.eq(0)
+            zeros_pending.append(pending)
             m.d.comb += [
-                read.addr.eq(Mux(lane_strobe, lane_address, decoded.address)),
+                read.addr.eq(decoded.address),
                 read.en.eq(1),
-                write.en.eq(zeroing | captured.valid),
-                write.addr.eq(Mux(zeroing, zero_address, captured.address)),
-                write.data.eq(Mux(zeroing, 0, total)),
+                sweep_read[lane].addr.eq(accumulator_address(lane_bank, lane_row)),
+                sweep_read[lane].en.eq(1),
+                write.en.eq(clear_zero | captured.valid | zero_now),
+                write.addr.eq(Mux(captured.valid, captured.address,
+                                  Mux(clear_zero, clear_zero_address,
+                                      accumulator_address(zero_bank, zero_row)))),
+                write.data.eq(Mux(captured.valid, total, 0)),
             ]
             stage_valid += [crossbar_here, decoded.valid, reading.valid]
 
-        # Every lane's output is registered, then the swept neuron's lane is selected.
+        # Every lane's sweep output is registered, then the swept neuron's lane is selected.
         lane_outputs = [Signal.like(read.data, name=f"sweep_output_{lane}", reset_less=True)
-                        for lane, read in enumerate(accumulator_read)]
-        m.d.sync += [output.eq(read.data) for output, read in zip(lane_outputs, accumulator_read)]
+                        for lane, read in enumerate(sweep_read)]
+        m.d.sync += [output.eq(read.data) for output, read in zip(lane_outputs, sweep_read)]
         m.d.comb += self.sweep_input.eq(Array(lane_outputs)[sweep_lane_delayed[1]])
 
         # Count the synapses of each word (a registered popcount keeps it off the add path).
@@ -338,6 +372,6 @@ class SynapseEngine(wiring.Component):
         m.d.sync += draining.eq(issuing | word_read_valid | word_valid | sum_accepted
                                 | crossbar_accepted | clearing | Cat(*stage_valid).any())
         m.d.comb += self.busy.eq(looked_up | entry_valid | issuing | clearing | draining
-                                 | rows_held)
+                                 | rows_held | Cat(*zeros_pending).any())
         return m
 
