@@ -50,14 +50,18 @@ class NeuronUnit(wiring.Component):
     * ``parameters``: the profile (stable while neurons are in flight, and set no later than
       the first neuron's ``neuron_valid``).
     * ``result_valid``, ``result`` (``tag``, ``voltage``, ``current``, ``adaptation``,
-      ``spike``): ``latency`` cycles after the input.
+      ``spike``, ``rest``): ``latency`` cycles after the input. ``rest`` (with ``rest_flag``,
+      else 0): the input was 0, the state did not change and there was no spike, so the same
+      neuron with input 0 would compute the same again (the update is a function of the state,
+      the input and the parameters).
     * ``spike_valid``, ``spike``: the same spike ``spike_latency`` cycles after the input, as
       soon as the threshold test is done (the state takes a few more cycles: reset and
       adaptation), so the spike can leave the core before the state is written back.
     """
 
     def __init__(self, *, state_bits: int, accumulator_bits: int, tag_bits: int = 8,
-                 max_depth: float = 1.5, dsp_bits: int = 18, parameter_register: bool = True):
+                 max_depth: float = 1.5, dsp_bits: int = 18, parameter_register: bool = True,
+                 rest_flag: bool = False):
         if dsp_bits not in LUT_PRODUCT_BITS:
             raise ValueError(f"dsp_bits must be one of {sorted(LUT_PRODUCT_BITS)}")
         self.state_bits = state_bits
@@ -65,13 +69,14 @@ class NeuronUnit(wiring.Component):
         self.max_depth = max_depth
         self.dsp_bits = dsp_bits
         self.parameter_register = parameter_register
+        self.rest_flag = rest_flag
         bias_bits, _ = arithmetic.parameter_widths(state_bits)["bias"]
         state = {name: signed(state_bits) for name, _, _ in state_fields(state_bits).fields}
         self.input_layout = data.StructLayout({
             "tag": unsigned(tag_bits), "synaptic_input": signed(accumulator_bits), **state,
             "bias": signed(bias_bits)})
         self.output_layout = data.StructLayout({"tag": unsigned(tag_bits), **state,
-                                                "spike": unsigned(1)})
+                                                "spike": unsigned(1), "rest": unsigned(1)})
         self.profile_layout = parameter_fields(state_bits, include_bias=False).layout
         super().__init__({
             "neuron_valid": In(1),
@@ -94,7 +99,8 @@ class NeuronUnit(wiring.Component):
                    accumulator_bits=arithmetic.accumulator_bits(config.weight_bits),
                    tag_bits=tag_bits if tag_bits is not None else bits_for(config.neurons_per_core),
                    max_depth=config.neuron_stage_depth, dsp_bits=config.neuron_dsp_bits,
-                   parameter_register=config.timing_registers)
+                   parameter_register=config.timing_registers,
+                   rest_flag=config.skip_resting)
 
     @classmethod
     def latency_of(cls, config: Any) -> int:
@@ -152,8 +158,15 @@ class NeuronUnit(wiring.Component):
         adaptation = arithmetic.update_adaptation(parameters, registered["adaptation"], spike,
                                                   bits, Mux)
 
-        (voltage, current, adaptation, spike), latency = pipe.align(
-            [voltage, current, adaptation, spike])
+        outputs = [voltage, current, adaptation, spike]
+        if self.rest_flag:
+            outputs.append((registered["synaptic_input"] == 0) & ~spike
+                           & (current == registered["current"])
+                           & (voltage == registered["voltage"])
+                           & (adaptation == registered["adaptation"]))
+        aligned, latency = pipe.align(outputs)
+        voltage, current, adaptation, spike = aligned[:4]
+        rest = aligned[4] if self.rest_flag else 0
         # Valid and tag ride along in a plain shift register of the same length; only the valid
         # bits are reset (the datapath registers are reset-less, see ExpressionPipeliner).
         valid, tag = self.neuron_valid, self.neuron.tag
@@ -171,6 +184,7 @@ class NeuronUnit(wiring.Component):
             self.result.current.eq(current),
             self.result.adaptation.eq(adaptation),
             self.result.spike.eq(spike),
+            self.result.rest.eq(rest),
         ]
         return latency, spike_latency
 

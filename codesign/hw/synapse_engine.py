@@ -71,10 +71,14 @@ class SynapseEngine(wiring.Component):
     * ``crossbar_sums`` (stream of :func:`crossbar_sum_layout`),
     * ``timestep_slot`` (t mod delay_slots, stable while busy), ``enable`` (accept new work),
     * ``program`` (writes of the SOURCE_TABLE and SYNAPSES memories),
-    * ``sweep_read``/``sweep_neuron``/``sweep_slot``: the accumulator to read in the *next*
-      cycle (registered here per lane) -> ``sweep_input`` three cycles after it is presented,
+    * ``sweep_read``/``sweep_neuron``/``sweep_slot``: the accumulators to read in the *next*
+      cycle (registered here per lane): neurons ``sweep_neuron + j`` (``sweep_neuron`` a
+      multiple of ``neuron_lanes``) for every ``j`` whose bit of ``sweep_read`` is set ->
+      ``sweep_input[j]`` three cycles after they are presented,
     * ``clear`` (strobe), ``busy``,
-    * ``synaptic_events``: synapses (non-empty slots) accumulated since reset, wraps at 2^32.
+    * ``synaptic_events``: synapses (non-empty slots) accumulated since reset, wraps at 2^32,
+    * ``added_banks``: a bit per accumulator bank, high a cycle after a synapse or crossbar sum
+      was added into that bank (empty slots add nothing).
     """
 
     def __init__(self, layout: CoreLayout, write_data_bits: int | None = None):
@@ -87,13 +91,15 @@ class SynapseEngine(wiring.Component):
             "timestep_slot": In(range(layout.delay_slots)),
             "enable": In(1, init=1),
             "program": In(ProgramWriteSignature(write_data_bits)),
-            "sweep_read": In(1),
+            "sweep_read": In(layout.neuron_lanes),
             "sweep_neuron": In(layout.neuron_index_bits),
             "sweep_slot": In(range(layout.delay_slots)),
-            "sweep_input": Out(signed(layout.accumulator_bits)),
+            "sweep_input": Out(data.ArrayLayout(signed(layout.accumulator_bits),
+                                                layout.neuron_lanes)),
             "clear": In(1),
             "busy": Out(1),
             "synaptic_events": Out(32),
+            "added_banks": Out(layout.delay_slots),
         })
 
     @classmethod
@@ -135,9 +141,10 @@ class SynapseEngine(wiring.Component):
             m.d.comb += [port.en.eq(enable), port.addr.eq(address), port.data.eq(word)]
         request_layout = data.StructLayout({"neuron": unsigned(layout.neuron_index_bits),
                                             "slot": self.sweep_slot.shape()})
-        # Per lane one write port (additions, zeros) and two read ports: the additions' and
-        # the sweep's, so a sweep runs while events are accumulated (synthesis keeps a copy of
-        # the memory per read port).
+        # Per lane one write port (additions, zeros) and, with ``sweep_overlap``, two read
+        # ports: the additions' and the sweep's, so a sweep runs while events are accumulated
+        # (synthesis keeps a copy of the memory per read port). Without it the sweep shares the
+        # additions' port (the core pauses the engine during sweeps).
         accumulator_read, accumulator_write, sweep_read = [], [], []
         for lane in range(lanes):
             memory = Memory(shape=signed(layout.accumulator_bits), depth=accumulator_depth,
@@ -145,7 +152,8 @@ class SynapseEngine(wiring.Component):
             m.submodules[f"accumulator_{lane}"] = memory
             accumulator_write.append(memory.write_port())
             accumulator_read.append(memory.read_port())
-            sweep_read.append(memory.read_port())
+            sweep_read.append(memory.read_port() if layout.sweep_overlap
+                              else accumulator_read[-1])
 
         # -- lookup: one event per cycle into the source table ---------------------------------
         # Two entry slots: the table's output (held while its read enable is low) and a register
@@ -245,24 +253,33 @@ class SynapseEngine(wiring.Component):
         strobes = [replica(m, self.sweep_read, copy, f"sweep_read_{copy}", reset_less=False)
                    for copy in ((0, 3) if copies > 1 else (0,))]
 
+        # A sweep request covers neurons `neuron + j` of one row: lanes `block * k + j`, with
+        # `block` the request's lane bits above the neuron-lane bits.
+        group_shift = layout.neuron_lane_bits
+        block_bits = lane_shift - group_shift
+
         def sweep_of(lane):
-            """Lane ``lane``'s copy of the strobe, the neuron's lane, its row and its bank."""
+            """Lane ``lane``'s copy of the request: whether it reads this lane, its row and
+            bank."""
             strobe, request = strobes[lane % len(strobes)], requests[lane % len(requests)]
-            lane_number = request.neuron[:lane_shift] if lane_shift else Const(0)
-            return strobe, lane_number, request.neuron[lane_shift:], request.slot
+            here = strobe[lane % layout.neuron_lanes]
+            if block_bits:
+                here = here & (request.neuron[group_shift:lane_shift] == lane >> group_shift)
+            return here, request.neuron[lane_shift:], request.slot
 
         # -- per lane: read, capture, add with forwarding, write -------------------------------
-        _, sweep_lane, _, _ = sweep_of(0)
-        sweep_lane_delayed = [Signal(max(1, lane_shift), name=f"sweep_lane_{i}") for i in (1, 2)]
-        m.d.sync += [sweep_lane_delayed[0].eq(sweep_lane),
-                     sweep_lane_delayed[1].eq(sweep_lane_delayed[0])]
+        block = requests[0].neuron[group_shift:lane_shift] if block_bits else Const(0)
+        sweep_block_delayed = [Signal(max(1, block_bits), name=f"sweep_block_{i}")
+                               for i in (1, 2)]
+        m.d.sync += [sweep_block_delayed[0].eq(block),
+                     sweep_block_delayed[1].eq(sweep_block_delayed[0])]
         clearing = Signal()
         clear_address = Signal(accumulator_address_bits)
         # The clear's zero writes land a cycle after their address is known, from registers.
         clear_zero = Signal()
         clear_zero_address = Signal(accumulator_address_bits, reset_less=True)
         m.d.sync += [clear_zero.eq(clearing), clear_zero_address.eq(clear_address)]
-        stage_valid, zeros_pending = [], []
+        stage_valid, zeros_pending, added = [], [], []
         for lane in range(lanes):
             # Each lane's decode register sits by its accumulator block RAM, so the read
             # address is a register; its source is selected by a flag of the lane's own (the
@@ -270,7 +287,8 @@ class SynapseEngine(wiring.Component):
             crossbar_here = Signal(name=f"crossbar_here_{lane}")
             m.d.sync += crossbar_here.eq(crossbar_accepted & (crossbar_lane == lane))
             decoded = Signal(operation_layout, name=f"decoded_{lane}")
-            m.d.sync += decoded.valid.eq(word_valid | crossbar_here)
+            m.d.sync += decoded.valid.eq((word_valid & word[f"lane{lane}_weight"].any())
+                                         | crossbar_here)
             with m.If(crossbar_here):
                 m.d.sync += [decoded.address.eq(crossbar_address),
                              decoded.weight.eq(crossbar_sum.value)]
@@ -311,8 +329,7 @@ class SynapseEngine(wiring.Component):
             # ``zero_row..last_row`` of ``zero_bank``. Nothing adds into those accumulators
             # before the range is written (the schedule sends no event into a swept bank
             # during its timestep, and the phase barrier waits for the range).
-            lane_strobe, lane_of_neuron, lane_row, lane_bank = sweep_of(lane)
-            swept = lane_strobe & (lane_of_neuron == lane)
+            swept, lane_row, lane_bank = sweep_of(lane)
             pending = Signal(name=f"zero_pending_{lane}")
             zero_row = Signal(max(1, row_shift), name=f"zero_row_{lane}", reset_less=True)
             last_row = Signal.like(zero_row, name=f"last_row_{lane}")
@@ -330,11 +347,16 @@ class SynapseEngine(wiring.Component):
                 with m.If(range_ends):
                     m.d.sync += pending.eq(0)
             zeros_pending.append(pending)
+            added.append(Cat(captured.valid & (captured.address >> row_shift == bank)
+                             for bank in range(layout.delay_slots)))
+            sweep_address = accumulator_address(lane_bank, lane_row)
+            if layout.sweep_overlap:
+                m.d.comb += [read.addr.eq(decoded.address),
+                             sweep_read[lane].addr.eq(sweep_address), sweep_read[lane].en.eq(1)]
+            else:
+                m.d.comb += read.addr.eq(Mux(swept, sweep_address, decoded.address))
             m.d.comb += [
-                read.addr.eq(decoded.address),
                 read.en.eq(1),
-                sweep_read[lane].addr.eq(accumulator_address(lane_bank, lane_row)),
-                sweep_read[lane].en.eq(1),
                 write.en.eq(clear_zero | captured.valid | zero_now),
                 write.addr.eq(Mux(captured.valid, captured.address,
                                   Mux(clear_zero, clear_zero_address,
@@ -343,11 +365,21 @@ class SynapseEngine(wiring.Component):
             ]
             stage_valid += [crossbar_here, decoded.valid, reading.valid]
 
-        # Every lane's sweep output is registered, then the swept neuron's lane is selected.
+        total = added[0]
+        for lane_added in added[1:]:
+            total = total | lane_added
+        m.d.sync += self.added_banks.eq(total)
+
+        # Every lane's sweep output is registered, then each neuron lane's is selected from the
+        # swept block.
         lane_outputs = [Signal.like(read.data, name=f"sweep_output_{lane}", reset_less=True)
                         for lane, read in enumerate(sweep_read)]
         m.d.sync += [output.eq(read.data) for output, read in zip(lane_outputs, sweep_read)]
-        m.d.comb += self.sweep_input.eq(Array(lane_outputs)[sweep_lane_delayed[1]])
+        k = layout.neuron_lanes
+        for j in range(k):
+            m.d.comb += self.sweep_input[j].eq(
+                Array(lane_outputs[j::k])[sweep_block_delayed[1]] if block_bits
+                else lane_outputs[j])
 
         # Count the synapses of each word (a registered popcount keeps it off the add path).
         word_synapses = Signal(range(lanes + 1))
