@@ -50,7 +50,16 @@ INPUT_CYCLES = 1
 #: reads, the drain of the last spike and the registered barrier.
 PHASE_CYCLES = 8
 #: A phase whose firing cores all skip their segment (at rest): fire, decision, barrier.
-SKIP_CYCLES = 5
+SKIP_CYCLES = 4
+#: From the end of a core's sweep (``PHASE_CYCLES`` after its last spike) to the first cycle a
+#: fire of the same core is served without waiting: its last state write-back lands
+#: (``latency - spike_latency`` cycles after the spike) and its rest flag is stored.
+SETTLE_CYCLES = 3
+#: Cycles of that wait a sweep hides (its segment and profile reads need no settled state).
+SWEEP_SETTLE_SLACK = 3
+#: From a core's settle (above) to the end of the step when it is the last thing in flight
+#: (the sequencer's finish waits for every core's ``settled``).
+FINISH_SETTLE_CYCLES = 2
 #: From the phase's start to the first group's spike in the spike FIFO, beyond the latency.
 EMIT_CYCLES = 6
 #: From an event's emission (spike FIFO or input player) to its router slot.
@@ -284,18 +293,28 @@ def predict(program: MappedProgram, counts: np.ndarray,
     totals["events"] += deliveries.events
     totals["words"] += deliveries.words
 
+    # Per core: the cycle of the step from which a fire is served at once (its last sweep's
+    # write-backs landed).
+    settled = np.zeros((*shape, config.cores), dtype=np.int64)
     for phase in program.phases:
         segments = [s for s in program.segments if s.phase == phase.index]
         population = network.population(phase.population)
         spikes = result.records[phase.population]["spikes"].reshape(steps, batch, -1).copy() \
             if population.spiking else np.zeros((steps, batch, population.size), np.int64)
-        # Per core: its sweep's groups, or SKIP_CYCLES where it skips its segment.
+        # Per core: its wait for the previous sweep's write-backs, then its sweep's groups, or
+        # SKIP_CYCLES where it skips its segment.
         sweep = np.zeros(shape, dtype=np.int64)
+        wait = {}
         for segment in segments:
             groups = sweep_groups(segment.local_first, segment.size, lanes)
             skip = skipped[id(segment)]
-            sweep = np.maximum(sweep, np.where(
-                skip, SKIP_CYCLES, PHASE_CYCLES + spike_latency + groups))
+            wait[segment.core] = np.maximum(0, settled[:, :, segment.core] - cycles
+                                            - np.where(skip, 0, SWEEP_SETTLE_SLACK))
+            own = wait[segment.core] + np.where(skip, SKIP_CYCLES,
+                                                PHASE_CYCLES + spike_latency + groups)
+            sweep = np.maximum(sweep, own)
+            settled[:, :, segment.core] = np.where(skip, settled[:, :, segment.core],
+                                                   cycles + own + SETTLE_CYCLES)
             totals["swept"] += int((~skip).sum()) * segment.size
             spikes[:, :, segment.start:segment.stop] *= ~skip[:, :, None]
         start = 0 if config.sweep_overlap else sweep
@@ -312,7 +331,7 @@ def predict(program: MappedProgram, counts: np.ndarray,
             spiked = spikes[:, :, neuron]
             if not spiked.any():
                 continue
-            at = np.maximum(EMIT_CYCLES + spike_latency + group, emitted[core] + 1)
+            at = np.maximum(wait[core] + EMIT_CYCLES + spike_latency + group, emitted[core] + 1)
             emitted[core] = np.where(spiked > 0, at, emitted[core])
             deliveries.send(at, spiked, work[neuron], bool(to_host[neuron]))
         cycles += np.maximum(sweep, deliveries.end(unregistered))
@@ -326,6 +345,7 @@ def predict(program: MappedProgram, counts: np.ndarray,
                 active = (spikes[:, :, block.source_start:block.source_stop] != 0).sum(axis=2)
                 convert = np.maximum(convert, _tile_convert(program, active))
             cycles += CONVERT_CYCLES + convert
+    cycles = np.maximum(cycles, settled.max(axis=2) + FINISH_SETTLE_CYCLES)
     return CycleBreakdown(cycles=cycles, routed_events=totals["events"],
                           synapse_words=totals["words"], neurons_swept=totals["swept"])
 
