@@ -2,7 +2,7 @@
 :mod:`codesign.compiler.driver`, print what it returns.
 
 Old spellings stay accepted: ``--mode fixed`` and ``--target ref`` (now ``golden``: the golden
-model), ``--passes`` (now ``--chunked``). See docs/glossary.md.
+model), ``--passes`` (now ``--chunked``). See the glossary in docs/architecture.md.
 """
 
 from __future__ import annotations
