@@ -66,10 +66,10 @@ EMIT_CYCLES = 6
 ROUTER_CYCLES = 2
 #: From an event's router slot to its source-table lookup in a destination core's engine
 #: (the router's stages after the grant, the link register).
-ARRIVAL_CYCLES = 6
+ARRIVAL_CYCLES = 5
 #: From the end of an engine's last event to the end of the phase (the engine's pipeline, its
 #: owed zeros, the registered busy and barrier).
-ENGINE_TAIL_CYCLES = 10
+ENGINE_TAIL_CYCLES = 9
 #: From a host-bound event's router slot to the end of the phase.
 HOST_TAIL_CYCLES = 9
 #: From the input phase's start to the player's first event.
