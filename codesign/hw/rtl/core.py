@@ -47,6 +47,11 @@ from codesign.hw.rtl.neuron_unit import NeuronUnit
 from codesign.hw.rtl.synapse_engine import SynapseEngine, crossbar_sum_layout
 
 
+class _Nets:
+    """The signals and memory ports the parts of :meth:`Core.elaborate` share, each under the
+    name of the signal."""
+
+
 class Core(wiring.Component):
     """One hybrid core. Ports:
 
@@ -103,12 +108,28 @@ class Core(wiring.Component):
         m = Module()
         layout = self.layout
         lanes = layout.neuron_lanes
-        lane_bits = layout.neuron_lane_bits
-        m.submodules.engine = engine = self.engine
+        m.submodules.engine = self.engine
         for lane, unit in enumerate(self.units):
             m.submodules["unit" if lanes == 1 else f"unit_{lane}"] = unit
-        unit = self.units[0]   # the units run in lock-step: one of them stands for all
+        # The parts share their signals through `s`; the units run in lock-step, so where one
+        # unit's timing is needed, unit 0 stands for all.
+        s = _Nets()
+        self._memories(m, s)
+        self._events(m, s)
+        self._sweep_control(m, s)
+        self._resting(m, s)
+        self._sweep_fsm(m, s)
+        self._unit_inputs(m, s)
+        self._write_back(m, s)
+        self._outputs(m, s)
+        return m
 
+    def _memories(self, m: Module, s: _Nets) -> None:
+        """The memories and their program loading."""
+        layout = self.layout
+        lanes = layout.neuron_lanes
+        lane_bits = layout.neuron_lane_bits
+        engine = self.engine
         # -- memories and program loading ------------------------------------------------------
         # Collision free: program writes happen between sweeps, the state write-back never hits
         # the neuron being read, and reads without a read enable are repeated every cycle.
@@ -117,14 +138,14 @@ class Core(wiring.Component):
         # small memories from flip-flops, one logic cell per bit).
         small_attrs = COLLISION_FREE if layout.timing_registers else \
             {**COLLISION_FREE, "ram_style": "block"}
-        profiles = None
+        s.profiles = None
         if layout.timing_registers:
             # LUT RAM two column groups wide, each behind its own address and enable replicas.
-            profiles = m.submodules.profiles = SplitMemory(
+            s.profiles = m.submodules.profiles = SplitMemory(
                 layout.words[MemorySelect.PROFILES].width, layout.depth(MemorySelect.PROFILES),
                 attrs=small_attrs)
         else:
-            profile_memory = m.submodules.profiles = Memory(
+            s.profile_memory = m.submodules.profiles = Memory(
                 shape=struct_layout(layout.words[MemorySelect.PROFILES]),
                 depth=layout.depth(MemorySelect.PROFILES), init=[], attrs=small_attrs)
         # Each segment entry is stored with `first > last` (an empty segment), computed as it is
@@ -152,11 +173,11 @@ class Core(wiring.Component):
         writes = {select: memory_write(m, program, select, select.name.lower(),
                                        layout.timing_registers) for select in selects}
         enable, address, word = writes[MemorySelect.PROFILES]
-        if profiles is not None:
-            m.d.comb += [profiles.write_enable.eq(enable), profiles.write_address.eq(address),
-                         profiles.write_data.eq(word)]
+        if s.profiles is not None:
+            m.d.comb += [s.profiles.write_enable.eq(enable), s.profiles.write_address.eq(address),
+                         s.profiles.write_data.eq(word)]
         else:
-            port = profile_memory.write_port()
+            port = s.profile_memory.write_port()
             m.d.comb += [port.en.eq(enable), port.addr.eq(address), port.data.eq(word)]
         enable, address, word = writes[MemorySelect.SEGMENTS]
         entry = struct_layout(layout.words[MemorySelect.SEGMENTS])(
@@ -172,121 +193,133 @@ class Core(wiring.Component):
                 return (enable & (address[:lane_bits] == lane), address[lane_bits:], word)
             return enable, address, word
 
+        s.lane_write = lane_write
+
         for lane, memory in enumerate(lane_memories[MemorySelect.BIAS]):
             port = memory.write_port()
-            enable, address, word = lane_write(MemorySelect.BIAS, lane)
+            enable, address, word = s.lane_write(MemorySelect.BIAS, lane)
             m.d.comb += [port.en.eq(enable), port.addr.eq(address), port.data.eq(word)]
-        state_writes = [memory.write_port() for memory in lane_memories[MemorySelect.STATE]]
-        state_reads = [memory.read_port() for memory in lane_memories[MemorySelect.STATE]]
-        bias_reads = [memory.read_port() for memory in lane_memories[MemorySelect.BIAS]]
-        segment_read = segments.read_port()
+        s.state_writes = [memory.write_port() for memory in lane_memories[MemorySelect.STATE]]
+        s.state_reads = [memory.read_port() for memory in lane_memories[MemorySelect.STATE]]
+        s.bias_reads = [memory.read_port() for memory in lane_memories[MemorySelect.BIAS]]
+        s.segment_read = segments.read_port()
 
+
+    def _events(self, m: Module, s: _Nets) -> None:
+        """Events and crossbar traffic into the synapse engine."""
+        engine = self.engine
         # -- events, crossbar ------------------------------------------------------------------
         # A register: it gates the engine's ready signals, the clock enables of the links in
         # front of the core. The engine takes events at all times but around a clear.
-        engine_enable = Signal(init=1)
+        s.engine_enable = Signal(init=1)
         # The core's own copy of the slot (it changes only while every core is idle): the
         # sequencer's register would otherwise fan out to every core's accumulator addressing.
         # Loading it only while idle also keeps synthesis from merging the cores' copies.
-        slot = Signal.like(self.timestep_slot)
+        s.slot = Signal.like(self.timestep_slot)
         with m.If(~self.busy):
-            m.d.sync += slot.eq(self.timestep_slot)
+            m.d.sync += s.slot.eq(self.timestep_slot)
         wiring.connect(m, wiring.flipped(self.events_in), engine.events)
         wiring.connect(m, engine.crossbar_rows, wiring.flipped(self.crossbar_rows))
         wiring.connect(m, wiring.flipped(self.crossbar_sums), engine.crossbar_sums)
-        m.d.comb += [engine.enable.eq(engine_enable), engine.timestep_slot.eq(slot),
+        m.d.comb += [engine.enable.eq(s.engine_enable), engine.timestep_slot.eq(s.slot),
                      self.synaptic_events.eq(engine.synaptic_events)]
 
+    def _sweep_control(self, m: Module, s: _Nets) -> None:
+        """The sweep's registers and its handshakes with the engine and the host."""
+        layout = self.layout
+        lanes = layout.neuron_lanes
+        engine = self.engine
+        unit = self.units[0]
         # -- sweep -----------------------------------------------------------------------------
-        fire_pending = Signal()
-        segment_index = Signal.like(self.segment)
-        clear_pending = Signal()
+        s.fire_pending = Signal()
+        s.segment_index = Signal.like(self.segment)
+        s.clear_pending = Signal()
         # `group`: the first neuron of the group in the sweep (a multiple of `lanes`).
-        group = Signal(layout.neuron_index_bits)
+        s.group = Signal(layout.neuron_index_bits)
         # Groups in the units: until their states leave them, and until their spikes do.
-        in_flight = Signal(range(unit.latency + 3))
-        spikes_in_flight = Signal(range(unit.spike_latency + 3))
+        s.in_flight = Signal(range(unit.latency + 3))
+        s.spikes_in_flight = Signal(range(unit.spike_latency + 3))
         # Reads issued in cycle c leave the block RAMs in c+1 and their registers in c+2; a
         # bit per neuron lane (the first and last groups of a segment may be partial).
-        issued = [Signal(lanes, name=f"issued_{i}") for i in (1, 2)]
-        issued_group = Signal.like(group)
+        s.issued = [Signal(lanes, name=f"issued_{i}") for i in (1, 2)]
+        s.issued_group = Signal.like(s.group)
         # Results and spikes leave the units in issue order, so their word and spike id are
         # counted here rather than carried down the pipeline.
-        result_word = Signal(range(layout.neurons_per_lane))
-        spike_id = Signal(SOURCE_ID_BITS)    # of the group's neuron lane 0
-        clear_word = Signal(range(layout.neurons_per_lane + 1))
-        segment = segment_read.data.entry
+        s.result_word = Signal(range(layout.neurons_per_lane))
+        s.spike_id = Signal(SOURCE_ID_BITS)    # of the group's neuron lane 0
+        s.clear_word = Signal(range(layout.neurons_per_lane + 1))
+        s.segment = s.segment_read.data.entry
         # Groups after the current one in the sweep, and the lanes of the first and last group
         # that lie in the segment (a register each: the segment memory's slow output stays off
         # the sweep's logic).
-        groups_left = Signal(range(layout.neurons_per_lane))
-        ones = (1 << lanes) - 1
-        head_lanes = Signal(lanes)
-        tail_lanes = Signal(lanes)
+        s.groups_left = Signal(range(layout.neurons_per_lane))
+        s.ones = (1 << lanes) - 1
+        s.head_lanes = Signal(lanes)
+        s.tail_lanes = Signal(lanes)
         with m.If(self.fire):
-            m.d.sync += [fire_pending.eq(1), segment_index.eq(self.segment)]
+            m.d.sync += [s.fire_pending.eq(1), s.segment_index.eq(self.segment)]
         with m.If(self.clear):
-            m.d.sync += clear_pending.eq(1)
+            m.d.sync += s.clear_pending.eq(1)
 
         # `issue` (a lane mask) is non-zero exactly in the SWEEP state. The engine is handed the
         # next cycle's `issue` and `group` and registers its own copies, one beside each lane's
         # accumulator block RAM: no flip-flop here drives the address of every lane.
         issue = Signal(lanes)
-        issue_next = Signal(lanes)
-        group_next = Signal.like(group)
-        m.d.comb += [issue_next.eq(0), group_next.eq(group)]
-        m.d.sync += [issue.eq(issue_next), group.eq(group_next)]
-        clearing = Signal()
-        serve_read = Signal()
-        read_pending = Signal()
-        read_address = Signal(layout.neuron_index_bits)
-        read_state = Signal()
+        s.issue_next = Signal(lanes)
+        s.group_next = Signal.like(s.group)
+        m.d.comb += [s.issue_next.eq(0), s.group_next.eq(s.group)]
+        m.d.sync += [issue.eq(s.issue_next), s.group.eq(s.group_next)]
+        s.clearing = Signal()
+        s.serve_read = Signal()
+        s.read_pending = Signal()
+        s.read_address = Signal(layout.neuron_index_bits)
+        s.read_state = Signal()
         m.d.comb += [
-            segment_read.addr.eq(segment_index),
-            engine.sweep_neuron.eq(group_next),
-            engine.sweep_slot.eq(slot),
-            engine.sweep_read.eq(issue_next),
+            s.segment_read.addr.eq(s.segment_index),
+            engine.sweep_neuron.eq(s.group_next),
+            engine.sweep_slot.eq(s.slot),
+            engine.sweep_read.eq(s.issue_next),
         ]
-        m.d.sync += [issued[0].eq(issue), issued_group.eq(group), issued[1].eq(issued[0])]
+        m.d.sync += [s.issued[0].eq(issue), s.issued_group.eq(s.group), s.issued[1].eq(s.issued[0])]
         # The engine's `busy` a cycle late (it is an OR from all over the engine), counting what
         # the engine takes in that cycle too, so it never reads idle with work in flight; only
         # a clear waits for it (the CLEAR state outlasts the engine's clear).
-        engine_idle = Signal(init=1)
-        m.d.sync += engine_idle.eq(~engine.busy & ~(engine.events.valid & engine.events.ready)
+        s.engine_idle = Signal(init=1)
+        m.d.sync += s.engine_idle.eq(~engine.busy & ~(engine.events.valid & engine.events.ready)
                                    & ~(engine.crossbar_sums.valid & engine.crossbar_sums.ready)
                                    & ~engine.clear)
         # The engine's clear strobe leaves a flip-flop: it resets the engine's clear counter,
         # whose flip-flops sit by the accumulator block RAMs, far from this FSM. A clear is not
         # counted (the sequencer quiesces), and the sweep's CLEAR state outlasts the extra cycle.
-        engine_clear = Signal()
-        m.d.sync += engine_clear.eq(0)
-        m.d.comb += engine.clear.eq(engine_clear)
-        spikes_empty = self._spike_output(m, lanes)
+        s.engine_clear = Signal()
+        m.d.sync += s.engine_clear.eq(0)
+        m.d.comb += engine.clear.eq(s.engine_clear)
+        s.spikes_empty = self._spike_output(m, lanes)
         # The engine takes no events from a clear pulse until the clear is done.
-        clearing_state = Signal()
+        s.clearing_state = Signal()
         # Without sweep overlap it also pauses from a fire pulse until the sweep has ended.
         paused = Signal()
-        m.d.sync += engine_enable.eq(~self.clear & ~clear_pending & ~clearing_state & ~paused)
+        m.d.sync += s.engine_enable.eq(~self.clear & ~s.clear_pending & ~s.clearing_state & ~paused)
 
         # The units hold no neuron and the last state write has landed (with timing registers
         # the write port is fed from registers, a cycle after the result): a new profile may be
         # read, and the state memory read back.
-        write_pending = Signal()
-        unit_empty = (in_flight == 0) & ~write_pending
+        s.write_pending = Signal()
+        unit_empty = (s.in_flight == 0) & ~s.write_pending
 
         # High exactly in IDLE, as a flip-flop of its own: the host read it gates steers the
         # state memory's address, which a decode of the state register would reach too late.
-        idle = Signal(init=1)
+        s.idle = Signal(init=1)
         if not layout.sweep_overlap:
-            m.d.comb += paused.eq(self.fire | fire_pending | ~idle)
-        unit_settled = Signal()   # `unit_empty`, registered (it gates the read address)
-        m.d.sync += unit_settled.eq(unit_empty)
-        m.d.comb += serve_read.eq(idle & read_pending & unit_settled)
+            m.d.comb += paused.eq(self.fire | s.fire_pending | ~s.idle)
+        s.unit_settled = Signal()   # `unit_empty`, registered (it gates the read address)
+        m.d.sync += s.unit_settled.eq(unit_empty)
+        m.d.comb += s.serve_read.eq(s.idle & s.read_pending & s.unit_settled)
 
-        def enter_idle():
-            m.d.sync += idle.eq(1)
-            m.next = "IDLE"
-
+    def _resting(self, m: Module, s: _Nets) -> None:
+        """Which segments are at rest, and whether a fire may skip its sweep."""
+        layout = self.layout
+        engine = self.engine
         # -- segments at rest ------------------------------------------------------------------
         # `resting[s]`: every neuron of segment s was at rest in its last sweep (the units'
         # `rest`: input 0, state unchanged, no spike); `touched[b]`: something was added into
@@ -295,85 +328,100 @@ class Core(wiring.Component):
         # Any program write to the core and a clear forget the resting segments.
         resting = Signal(layout.segments)
         touched = Signal(layout.delay_slots)
-        swept_segment = Signal.like(segment_index)
-        all_rest = Signal()         # the AND of the running sweep's rest flags
-        rest_pending = Signal()     # a sweep's flag is still to be stored
-        skip = Const(0)
+        s.swept_segment = Signal.like(s.segment_index)
+        s.all_rest = Signal()         # the AND of the running sweep's rest flags
+        s.rest_pending = Signal()     # a sweep's flag is still to be stored
+        s.skip = Const(0)
         if layout.skip_resting:
-            skip = resting.bit_select(segment_index, 1) & ~touched.bit_select(slot, 1)
-            slot_advances = ~self.busy & (slot != self.timestep_slot)
+            s.skip = resting.bit_select(s.segment_index, 1) & ~touched.bit_select(s.slot, 1)
+            slot_advances = ~self.busy & (s.slot != self.timestep_slot)
             with m.If(self.clear):
                 m.d.sync += touched.eq(0)
             with m.Elif(slot_advances):   # the bank of the timestep just ended is consumed
-                m.d.sync += touched.eq((touched & ~(Const(1, len(touched)) << slot))
+                m.d.sync += touched.eq((touched & ~(Const(1, len(touched)) << s.slot))
                                        | engine.added_banks)
             with m.Else():
                 m.d.sync += touched.eq(touched | engine.added_banks)
             with m.If(Cat(u.result_valid for u in self.units).any()):
-                m.d.sync += all_rest.eq(all_rest & Cat(~u.result_valid | u.result.rest
+                m.d.sync += s.all_rest.eq(s.all_rest & Cat(~u.result_valid | u.result.rest
                                                        for u in self.units).all())
-            with m.If(rest_pending & idle & unit_settled):
-                m.d.sync += [resting.bit_select(swept_segment, 1).eq(all_rest),
-                             rest_pending.eq(0)]
+            with m.If(s.rest_pending & s.idle & s.unit_settled):
+                m.d.sync += [resting.bit_select(s.swept_segment, 1).eq(s.all_rest),
+                             s.rest_pending.eq(0)]
             with m.If(self.program.enable | self.clear):
                 m.d.sync += resting.eq(0)
 
-        first_group, last_group = segment.first[lane_bits:], segment.last[lane_bits:]
-        with m.FSM() as fsm:
+    def _sweep_fsm(self, m: Module, s: _Nets) -> None:
+        """The sweep's state machine: segment read, groups, drain, clear."""
+        layout = self.layout
+        lanes = layout.neuron_lanes
+        lane_bits = layout.neuron_lane_bits
+        def enter_idle():
+            m.d.sync += s.idle.eq(1)
+            m.next = "IDLE"
+
+        first_group, last_group = s.segment.first[lane_bits:], s.segment.last[lane_bits:]
+        with m.FSM() as s.fsm:
             with m.State("IDLE"):
                 # Without sweep overlap a sweep starts on an idle engine with no spike left.
-                sweep_may_start = unit_settled & ~rest_pending if layout.skip_resting \
-                    else unit_settled
+                sweep_may_start = s.unit_settled & ~s.rest_pending if layout.skip_resting \
+                    else s.unit_settled
                 if not layout.sweep_overlap:
-                    sweep_may_start &= engine_idle & spikes_empty
-                with m.If(fire_pending & sweep_may_start & skip):
-                    m.d.sync += fire_pending.eq(0)
-                with m.Elif(fire_pending & sweep_may_start):
-                    m.d.comb += segment_read.en.eq(1)
-                    m.d.sync += [fire_pending.eq(0), idle.eq(0), swept_segment.eq(segment_index),
-                                 all_rest.eq(1), rest_pending.eq(1)]
+                    sweep_may_start &= s.engine_idle & s.spikes_empty
+                with m.If(s.fire_pending & sweep_may_start & s.skip):
+                    m.d.sync += s.fire_pending.eq(0)
+                with m.Elif(s.fire_pending & sweep_may_start):
+                    m.d.comb += s.segment_read.en.eq(1)
+                    m.d.sync += [s.fire_pending.eq(0), s.idle.eq(0),
+                                 s.swept_segment.eq(s.segment_index),
+                                 s.all_rest.eq(1), s.rest_pending.eq(1)]
                     m.next = "SEGMENT"
-                with m.Elif(clear_pending & engine_idle & unit_settled):
-                    m.d.sync += engine_clear.eq(1)
-                    m.d.sync += [clear_pending.eq(0), clear_word.eq(0), idle.eq(0),
-                                 clearing_state.eq(1)]
+                with m.Elif(s.clear_pending & s.engine_idle & s.unit_settled):
+                    m.d.sync += s.engine_clear.eq(1)
+                    m.d.sync += [s.clear_pending.eq(0), s.clear_word.eq(0), s.idle.eq(0),
+                                 s.clearing_state.eq(1)]
                     m.next = "CLEAR"
             with m.State("SEGMENT"):
-                start = segment.first & ~(lanes - 1)
+                start = s.segment.first & ~(lanes - 1)
                 # The lanes of the first and last group that lie in first..last.
-                head = Cat(Const(j) >= segment.first[:lane_bits] for j in range(lanes)) \
+                head = Cat(Const(j) >= s.segment.first[:lane_bits] for j in range(lanes)) \
                     if lane_bits else Const(1)
-                tail = Cat(Const(j) <= segment.last[:lane_bits] for j in range(lanes)) \
+                tail = Cat(Const(j) <= s.segment.last[:lane_bits] for j in range(lanes)) \
                     if lane_bits else Const(1)
-                m.d.comb += group_next.eq(start)
-                m.d.sync += [result_word.eq(segment.first[lane_bits:]),
-                             spike_id.eq(segment.base_id - segment.first[:lane_bits]
-                                         if lane_bits else segment.base_id),
-                             groups_left.eq(last_group - first_group), tail_lanes.eq(tail)]
-                with m.If(segment_read.data.empty):
+                m.d.comb += s.group_next.eq(start)
+                m.d.sync += [s.result_word.eq(s.segment.first[lane_bits:]),
+                             s.spike_id.eq(s.segment.base_id - s.segment.first[:lane_bits]
+                                         if lane_bits else s.segment.base_id),
+                             s.groups_left.eq(last_group - first_group), s.tail_lanes.eq(tail)]
+                with m.If(s.segment_read.data.empty):
                     enter_idle()
                 with m.Else():
-                    m.d.comb += issue_next.eq(Mux(first_group == last_group, head & tail, head))
-                    m.d.sync += head_lanes.eq(head)
+                    m.d.comb += s.issue_next.eq(Mux(first_group == last_group, head & tail, head))
+                    m.d.sync += s.head_lanes.eq(head)
                     m.next = "SWEEP"
             with m.State("SWEEP"):
-                m.d.comb += group_next.eq(group + lanes)
-                m.d.sync += groups_left.eq(groups_left - 1)
-                with m.If(groups_left == 0):
+                m.d.comb += s.group_next.eq(s.group + lanes)
+                m.d.sync += s.groups_left.eq(s.groups_left - 1)
+                with m.If(s.groups_left == 0):
                     m.next = "DRAIN"
                 with m.Else():
-                    m.d.comb += issue_next.eq(Mux(groups_left == 1, tail_lanes, ones))
+                    m.d.comb += s.issue_next.eq(Mux(s.groups_left == 1, s.tail_lanes, s.ones))
             with m.State("DRAIN"):
-                with m.If((spikes_in_flight == 0) & ~issued[0].any() & ~issued[1].any()):
+                with m.If((s.spikes_in_flight == 0) & ~s.issued[0].any() & ~s.issued[1].any()):
                     enter_idle()
             with m.State("CLEAR"):
-                m.d.comb += clearing.eq(1)
-                with m.If(clear_word < layout.neurons_per_lane):
-                    m.d.sync += clear_word.eq(clear_word + 1)
-                with m.Elif(engine_idle):
-                    m.d.sync += clearing_state.eq(0)
+                m.d.comb += s.clearing.eq(1)
+                with m.If(s.clear_word < layout.neurons_per_lane):
+                    m.d.sync += s.clear_word.eq(s.clear_word + 1)
+                with m.Elif(s.engine_idle):
+                    m.d.sync += s.clearing_state.eq(0)
                     enter_idle()
 
+    def _unit_inputs(self, m: Module, s: _Nets) -> None:
+        """The profile and the neurons' registered reads into the units."""
+        layout = self.layout
+        lane_bits = layout.neuron_lane_bits
+        engine = self.engine
         # The profile is copied out of its memory so the units' multipliers start at a register;
         # the copy is ready before the first neuron's registered inputs reach them. Without
         # timing registers the memory's output (read once per segment, then held) is used.
@@ -382,37 +430,37 @@ class Core(wiring.Component):
         # profile is then valid from the third cycle of the sweep, when the first neuron enters
         # the units, whose own copies of it are loaded with that neuron's registered inputs.
         profile = Signal(struct_layout(layout.words[MemorySelect.PROFILES]))
-        if profiles is not None:
-            m.d.comb += profiles.read_address.eq(segment.profile)
-            m.d.sync += profile.eq(profiles.read_data)
+        if s.profiles is not None:
+            m.d.comb += s.profiles.read_address.eq(s.segment.profile)
+            m.d.sync += profile.eq(s.profiles.read_data)
         else:
-            profile_read = profile_memory.read_port()
-            m.d.comb += [profile.eq(profile_read.data), profile_read.addr.eq(segment.profile),
-                         profile_read.en.eq(fsm.ongoing("SEGMENT"))]
+            profile_read = s.profile_memory.read_port()
+            m.d.comb += [profile.eq(profile_read.data), profile_read.addr.eq(s.segment.profile),
+                         profile_read.en.eq(s.fsm.ongoing("SEGMENT"))]
 
         # The units take the reads issued two cycles earlier, from registers. Without timing
         # registers the block RAMs are read a cycle later instead and feed the units (whose
         # inputs are registers) directly: same cycle, one copy of the words fewer.
-        served = [Signal(name=f"served_{i}") for i in (1, 2)]   # host read-back, see below
-        read_word = read_address[lane_bits:]
-        states, biases = [], []
-        for lane, (state_read, bias_read) in enumerate(zip(state_reads, bias_reads)):
+        s.served = [Signal(name=f"served_{i}") for i in (1, 2)]   # host read-back, see below
+        read_word = s.read_address[lane_bits:]
+        s.states, biases = [], []
+        for lane, (state_read, bias_read) in enumerate(zip(s.state_reads, s.bias_reads)):
             state = Signal.like(state_read.data, name=f"state_{lane}")
             bias = Signal.like(bias_read.data, name=f"bias_{lane}")
             if layout.timing_registers:
-                m.d.comb += [state_read.addr.eq(Mux(serve_read, read_word, group[lane_bits:])),
-                             bias_read.addr.eq(group[lane_bits:])]
+                m.d.comb += [state_read.addr.eq(Mux(s.serve_read, read_word, s.group[lane_bits:])),
+                             bias_read.addr.eq(s.group[lane_bits:])]
                 m.d.sync += [state.eq(state_read.data), bias.eq(bias_read.data)]
             else:
-                m.d.comb += [state_read.addr.eq(Mux(served[0], read_word,
-                                                    issued_group[lane_bits:])),
-                             bias_read.addr.eq(issued_group[lane_bits:]),
+                m.d.comb += [state_read.addr.eq(Mux(s.served[0], read_word,
+                                                    s.issued_group[lane_bits:])),
+                             bias_read.addr.eq(s.issued_group[lane_bits:]),
                              state.eq(state_read.data), bias.eq(bias_read.data)]
-            states.append(state)
+            s.states.append(state)
             biases.append(bias)
             wide = self.units[lane].neuron
             m.d.comb += [
-                self.units[lane].neuron_valid.eq(issued[1][lane]),
+                self.units[lane].neuron_valid.eq(s.issued[1][lane]),
                 wide.synaptic_input.eq(engine.sweep_input[lane]),
                 wide.voltage.eq(state.voltage),
                 wide.current.eq(state.current),
@@ -420,24 +468,28 @@ class Core(wiring.Component):
                 wide.bias.eq(bias.bias),
                 self.units[lane].parameters.eq(profile),
             ]
-        results_leave = Cat(u.result_valid for u in self.units).any()
-        spikes_leave = Cat(u.spike_valid for u in self.units).any()
-        for count, leaving in ((in_flight, results_leave), (spikes_in_flight, spikes_leave)):
-            with m.If(issued[1].any() & ~leaving):
+        s.results_leave = Cat(u.result_valid for u in self.units).any()
+        s.spikes_leave = Cat(u.spike_valid for u in self.units).any()
+        for count, leaving in ((s.in_flight, s.results_leave),
+                               (s.spikes_in_flight, s.spikes_leave)):
+            with m.If(s.issued[1].any() & ~leaving):
                 m.d.sync += count.eq(count + 1)
-            with m.Elif(~issued[1].any() & leaving):
+            with m.Elif(~s.issued[1].any() & leaving):
                 m.d.sync += count.eq(count - 1)
 
+    def _write_back(self, m: Module, s: _Nets) -> None:
+        """The state memories' write ports: write-back, clear, program loading."""
+        layout = self.layout
         # Results: state write-back (sweep), zeroing (clear) or program loading, one word per
         # lane and cycle. With timing registers the write ports are fed from registers, a cycle
         # later: the choice between the three (decoded from the FSM) stays away from the block
         # RAMs' pins. The state is read again only once `unit_empty` held a cycle (the last
         # write-back landed).
         if layout.timing_registers:
-            m.d.sync += write_pending.eq(results_leave)
-        with m.If(results_leave):
-            m.d.sync += result_word.eq(result_word + 1)
-        for lane, (state_write, unit) in enumerate(zip(state_writes, self.units)):
+            m.d.sync += s.write_pending.eq(s.results_leave)
+        with m.If(s.results_leave):
+            m.d.sync += s.result_word.eq(s.result_word + 1)
+        for lane, (state_write, unit) in enumerate(zip(s.state_writes, self.units)):
             if layout.timing_registers:
                 write_enable = Signal(name=f"state_write_enable_{lane}")
                 write_address = Signal.like(state_write.addr, reset_less=True,
@@ -453,51 +505,56 @@ class Core(wiring.Component):
                                                            state_write.data)
                 write_domain = m.d.comb
             out = unit.result
-            with m.If(results_leave):
+            with m.If(s.results_leave):
                 write_domain += [write_enable.eq(unit.result_valid),
-                                 write_address.eq(result_word),
+                                 write_address.eq(s.result_word),
                                  write_data.voltage.eq(out.voltage),
                                  write_data.current.eq(out.current),
                                  write_data.adaptation.eq(out.adaptation)]
-            with m.Elif(clearing):
-                write_domain += [write_enable.eq(clear_word < layout.neurons_per_lane),
-                                 write_address.eq(clear_word), write_data.eq(0)]
+            with m.Elif(s.clearing):
+                write_domain += [write_enable.eq(s.clear_word < layout.neurons_per_lane),
+                                 write_address.eq(s.clear_word), write_data.eq(0)]
             with m.Else():
-                enable, address, word = lane_write(MemorySelect.STATE, lane)
+                enable, address, word = s.lane_write(MemorySelect.STATE, lane)
                 write_domain += [write_enable.eq(enable), write_address.eq(address),
                                  write_data.eq(word)]
 
+    def _outputs(self, m: Module, s: _Nets) -> None:
+        """Spikes into the FIFO, the host's state read-back, busy and settled."""
+        layout = self.layout
+        lanes = layout.neuron_lanes
+        lane_bits = layout.neuron_lane_bits
+        engine = self.engine
         # Spikes: one FIFO entry per group with a spike, the id of its lane 0 and a lane mask.
-        with m.If(spikes_leave):
-            m.d.sync += spike_id.eq(spike_id + lanes)
+        with m.If(s.spikes_leave):
+            m.d.sync += s.spike_id.eq(s.spike_id + lanes)
         fired = Cat(u.spike_valid & u.spike for u in self.units)
         m.d.comb += [
             self._spikes.w_stream.valid.eq(fired.any()),
-            self._spikes.w_stream.payload.eq(Cat(spike_id, fired) if lanes > 1 else spike_id),
+            self._spikes.w_stream.payload.eq(Cat(s.spike_id, fired) if lanes > 1 else s.spike_id),
         ]
 
         # Host read-back of the state, served between sweeps.
         with m.If(self.read.enable):
-            m.d.sync += [read_pending.eq(1), read_address.eq(self.read.address),
-                         read_state.eq(self.read.memory == MemorySelect.STATE)]
-        with m.Elif(serve_read):
-            m.d.sync += read_pending.eq(0)
-        m.d.sync += [served[0].eq(serve_read & ~self.read.enable), served[1].eq(served[0])]
-        answer = states[0].as_value()
+            m.d.sync += [s.read_pending.eq(1), s.read_address.eq(self.read.address),
+                         s.read_state.eq(self.read.memory == MemorySelect.STATE)]
+        with m.Elif(s.serve_read):
+            m.d.sync += s.read_pending.eq(0)
+        m.d.sync += [s.served[0].eq(s.serve_read & ~self.read.enable), s.served[1].eq(s.served[0])]
+        answer = s.states[0].as_value()
         if lane_bits:   # the read word's lane travels with the read
             answer_lane = [Signal(lane_bits, name=f"answer_lane_{i}") for i in (1, 2)]
-            m.d.sync += [answer_lane[0].eq(read_address[:lane_bits]),
+            m.d.sync += [answer_lane[0].eq(s.read_address[:lane_bits]),
                          answer_lane[1].eq(answer_lane[0])]
-            answer = Array(state.as_value() for state in states)[answer_lane[1]]
-        m.d.comb += [self.read.valid.eq(served[1]),
-                     self.read.data.eq(Mux(read_state, answer, 0))]
+            answer = Array(state.as_value() for state in s.states)[answer_lane[1]]
+        m.d.comb += [self.read.valid.eq(s.served[1]),
+                     self.read.data.eq(Mux(s.read_state, answer, 0))]
 
         m.d.comb += [
-            self.busy.eq(fire_pending | clear_pending | ~fsm.ongoing("IDLE") | engine.busy
-                         | ~spikes_empty),
-            self.settled.eq(unit_settled),
+            self.busy.eq(s.fire_pending | s.clear_pending | ~s.fsm.ongoing("IDLE") | engine.busy
+                         | ~s.spikes_empty),
+            self.settled.eq(s.unit_settled),
         ]
-        return m
 
     def _spike_output(self, m: Module, lanes: int) -> Signal:
         """The spike FIFO (``self._spikes``) and, with several neuron lanes, the serialiser that
