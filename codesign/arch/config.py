@@ -113,6 +113,9 @@ class HWConfig:
     neuron_dsp_bits: int = _knob(18, _Range(None, choices=(16, 18)),
                                  "DSP operand width the neuron unit's multipliers are cut for "
                                  "(18: ECP5 MULT18X18D; 16: iCE40 SB_MAC16, small products in LUTs)")
+    neuron_lanes: int = _knob(1, _Range(1, 16, power_of_two=True),
+                              "neuron-update units per core, each updating one neuron per cycle "
+                              "(a sweep of L neurons takes L / lanes cycles); <= synapse_lanes")
     neuron_stage_depth: float = _knob(1.5, _Range(1, 16, integer=False),
                                       "carry chains between the neuron unit's pipeline registers "
                                       "(deeper: fewer flip-flops and latency cycles, lower fmax)")
@@ -120,6 +123,17 @@ class HWConfig:
                                    "registered copies that only serve timing at ~100 MHz (each "
                                    "unit's program bus, the profile memory's output); false: "
                                    "small parts at low clocks, profiles in block RAM")
+    sweep_overlap: bool = _knob(True, _Range(None, boolean=True),
+                                "the synapse engine keeps accumulating events while the core "
+                                "sweeps (each accumulator lane gets a second read port, i.e. a "
+                                "copy of its memory), so a phase's spikes are delivered during "
+                                "its sweep; false: the engine pauses during sweeps (small parts "
+                                "short of block RAM)")
+    skip_resting: bool = _knob(True, _Range(None, boolean=True),
+                               "a segment whose neurons were all at rest (input 0, state "
+                               "unchanged, no spike) in their last update is not swept while "
+                               "nothing is added into its core's accumulator bank (the update "
+                               "would repeat itself); costs a state compare per neuron lane")
     shared_rows: bool = _knob(True, _Range(None, boolean=True),
                               "sources whose synapse rows are equal up to a shift of their "
                               "targets share one copy of the words (a convolution stores a "
@@ -147,6 +161,11 @@ class HWConfig:
                 f"{source}: crossbar.cols = {self.crossbar.cols} cannot hold one "
                 f"{self.weight_bits}-bit weight of {needed} columns",
                 f"use crossbar.cols >= {needed} or a larger crossbar.cell_bits")
+        if self.neuron_lanes > self.synapse_lanes:
+            raise CodesignError(
+                f"{source}: neuron_lanes = {self.neuron_lanes} exceeds synapse_lanes = "
+                f"{self.synapse_lanes} (each neuron lane reads its own accumulator lane)",
+                f"use neuron_lanes <= {self.synapse_lanes}")
         if self.synapse_lanes > self.neurons_per_core:
             raise CodesignError(
                 f"{source}: synapse_lanes = {self.synapse_lanes} exceeds neurons_per_core = "

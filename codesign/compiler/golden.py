@@ -19,7 +19,8 @@ from codesign.inputs import per_step
 @dataclass
 class GoldenResult:
     """``output``: ``[T, B, *output_shape]`` spikes (or the dequantised voltage of a non-spiking
-    read-out). ``records[name]``: integer ``spikes``, ``v``, ``i`` per step when recorded.
+    read-out). ``records[name]``: integer ``spikes``, ``v``, ``i``, ``a`` (adaptation) and ``x``
+    (the synaptic input) per step when recorded.
     ``final_state[name]``: the :class:`~codesign.arithmetic.NeuronState` after the last step."""
 
     output: np.ndarray
@@ -83,7 +84,7 @@ def simulate(network: QuantizedNetwork, inputs: np.ndarray, record: bool = False
         zeros = lambda: np.zeros((batch, population.size), dtype=np.int64)
         state[population.name] = arithmetic.NeuronState(zeros(), zeros(), zeros())
         if record:
-            records[population.name] = {"spikes": [], "v": [], "i": []}
+            records[population.name] = {"spikes": [], "v": [], "i": [], "a": [], "x": []}
     transposed = [(p, p.weight.T.tocsr()) for p in network.projections]
     limit = 1 << (network.accumulator_bits - 1)
     outputs, events = [], 0
@@ -114,6 +115,8 @@ def simulate(network: QuantizedNetwork, inputs: np.ndarray, record: bool = False
                 records[population.name]["spikes"].append(fired)
                 records[population.name]["v"].append(new_state.voltage)
                 records[population.name]["i"].append(new_state.current)
+                records[population.name]["a"].append(new_state.adaptation)
+                records[population.name]["x"].append(x)
         readout = network.population(network.output)
         outputs.append(spikes[network.output][t % history].copy() if readout.spiking else
                        state[network.output].voltage * readout.voltage_scale)
