@@ -54,6 +54,20 @@ def test_every_nir_primitive_imports():
     assert graph.neuron_count() == 7 * 4  # if, lif, cubalif, threshold, li, cubali, integrator
 
 
+def test_pooling_with_one_number_for_both_dimensions():
+    # snnTorch 1.0.0 writes AvgPool2d(kernel_size=2, stride=2) as scalars
+    nodes = {"input": nir.Input(input_type=np.array([1, 4, 4])),
+             "pool": nir.AvgPool2d(kernel_size=np.array(2), stride=np.array(2),
+                                   padding=np.array([0, 0])),
+             "output": nir.Output(output_type=np.array([1, 2, 2]))}
+    graph = frontend.nir_to_ir(_graph(nodes, [("input", "pool"), ("pool", "output")]))
+    assert graph.nodes["pool"].kernel_size == (2, 2) and graph.nodes["pool"].stride == (2, 2)
+    assert graph.nodes["pool"].output_shape == (1, 2, 2)
+    image = np.arange(16.0).reshape(1, 1, 1, 4, 4)
+    result = simulate(discretized(graph, CompileOptions()), image)
+    assert result.output.ravel().tolist() == [2.5, 4.5, 10.5, 12.5]
+
+
 def test_nested_subgraph_is_flattened():
     one = np.ones(3)
     inner = _graph({"in": nir.Input(input_type=np.array([3])),

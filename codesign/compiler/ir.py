@@ -187,6 +187,12 @@ class Pool2d(Node):
     shape: tuple[int, ...] = ()
     average: bool = False
 
+    def __post_init__(self):
+        # a single number stands for both spatial dimensions (snnTorch writes AvgPool2d so)
+        self.kernel_size, self.stride, self.padding = (
+            tuple(int(v) for v in np.broadcast_to(np.asarray(value, dtype=int), (2,)))
+            for value in (self.kernel_size, self.stride, self.padding))
+
     @property
     def input_shape(self):
         return self.shape
