@@ -1,4 +1,4 @@
-"""Norse round trips (docs/interop.md has the conventions step by step). Norse 1.1.0's
+"""Norse round trips (docs/compiler.md, "What the exporters write", step by step). Norse 1.1.0's
 ``to_nir`` writes each time constant as Norse's dt (1e-3 s) times the real one: the default
 export runs at ``--dt 1e-6`` (dt squared), one written with ``to_nir(..., dt=1)`` at Norse's own
 ``--dt 1e-3``. ``LIFBoxCell`` (NIR LIF) then gives Norse's spike trains exactly. ``LIFCell``

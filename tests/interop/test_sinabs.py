@@ -1,4 +1,4 @@
-"""Sinabs round trips, the network made as the NIR paper's SCNN (docs/interop.md has the
+"""Sinabs round trips, the network made as the NIR paper's SCNN (docs/compiler.md has the
 differences step by step). Sinabs' IAF integrates one input per step, so ``--dt 1``; it subtracts
 the threshold on a spike, so ``--reset subtract``. With ``SingleSpike`` and no lower bound on the
 membrane, every spike agrees but those where Sinabs' float32 sum and codesign's float64 sum fall
