@@ -1,5 +1,7 @@
 """User-facing errors: one line that names the cause and the fix (DESIGN contract 6)."""
 
+import sys
+
 
 class CodesignError(Exception):
     """An error caused by the user's input. The CLI prints it on one line and exits with status 2.
@@ -29,3 +31,8 @@ class DoesNotFit(CodesignError):
         fix = "use an HWConfig with " + ", ".join(f"{knob}: {value}"
                                                    for knob, value in self.knobs.items())
         super().__init__(cause, f"{fix} ({alternative})" if alternative else fix)
+
+
+def warn(text: str) -> None:
+    """Print a warning (legal input that is almost surely a mistake) on one line of stderr."""
+    print(f"codesign: warning: {' '.join(text.split())}", file=sys.stderr)

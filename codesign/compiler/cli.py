@@ -7,23 +7,38 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.compiler import fidelity, float_reference, frontend, golden
+from codesign.compiler import fidelity, float_reference, frontend, golden, ir, timestep
 from codesign.compiler.passes.discretize import RESET_MODES
 from codesign.compiler.passes.fuse import Fuse
 from codesign.compiler.pipeline import CompileOptions, discretized, quantized
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, warn
 from codesign.inputs import load_inputs
 
 
 def add_compile_options(parser: argparse.ArgumentParser) -> None:
     """The compiler knobs every command that compiles shares."""
-    parser.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (1e-4)")
+    add_dt_option(parser)
     parser.add_argument("--reset", choices=RESET_MODES, default="zero",
                         help="reset to v_reset (zero) or subtract the threshold")
     parser.add_argument("--weight-bits", type=int, default=8, help="2..16 (8)")
     parser.add_argument("--state-bits", type=int, default=16, help="8..32 (16)")
     parser.add_argument("--dump-ir", metavar="PASS", action="append", default=[],
                         help="print the IR after this pass (discretize, fuse, quantize or all)")
+
+
+def add_dt_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dt", type=float, default=None,
+                        help="time step in seconds (default: the step the graph assumes, which "
+                             "`codesign info` names, else 1e-4)")
+
+
+def check_time_step(graph: ir.Graph, dt: float | None,
+                    spike_counts: dict[str, int] | None = None) -> None:
+    """Warn (one line) when the step leaves populations (almost) still: timestep.warning."""
+    discrete = discretized(graph, CompileOptions(dt=dt))
+    text = timestep.warning(graph, discrete.dt, Fuse().apply(discrete), spike_counts)
+    if text:
+        warn(text)
 
 
 def compile_options(args: argparse.Namespace) -> CompileOptions:
@@ -38,11 +53,16 @@ def dump_after(args: argparse.Namespace):
 def info(args: argparse.Namespace) -> int:
     graph = frontend.load(args.model)
     print(graph.dump())
-    layers = Fuse().apply(discretized(graph, CompileOptions(dt=args.dt)))
+    discrete = discretized(graph, CompileOptions(dt=args.dt))
+    layers = Fuse().apply(discrete)
     synapses = sum(p.synapse_count for p in layers.projections)
     print(f"neurons: {graph.neuron_count()}  synapses: {synapses}  "
           f"populations: {len(layers.populations)}  projections: {len(layers.projections)}")
+    print(timestep.describe(graph, args.dt))
     print(layers.dump())
+    text = timestep.warning(graph, discrete.dt, layers)
+    if text:
+        warn(text)
     return 0
 
 
@@ -50,11 +70,16 @@ def simulate(args: argparse.Namespace) -> int:
     graph = frontend.load(args.model)
     options = compile_options(args)
     inputs = load_inputs(args.input)
-    reference = float_reference.simulate(discretized(graph, options), inputs.steps,
-                                         record=args.record or args.mode == "fixed")
-    result, records = reference, reference.records
-    if args.mode == "fixed":
+    network = None
+    if args.mode == "fixed":  # bad options or input end in an error before any warning
         network = quantized(graph, options, dump_after(args))
+        golden.integer_input(network, inputs.steps)
+    discrete = discretized(graph, options)
+    reference = float_reference.simulate(discrete, inputs.steps,
+                                         record=args.record or args.mode == "fixed")
+    check_time_step(graph, args.dt, reference.spike_counts)
+    result, records = reference, reference.records
+    if network is not None:
         fixed = golden.simulate(network, inputs.steps, record=True)
         report = fidelity.compare(reference.records, fixed.records, reference.output,
                                   fixed.output, inputs.labels)
@@ -71,8 +96,11 @@ def simulate(args: argparse.Namespace) -> int:
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.output, **arrays)
     spikes = int(np.sum(result.output))
-    print(f"{args.mode}: {inputs.steps.shape[0]} steps x {inputs.steps.shape[1]} sample(s), "
-          f"{spikes} output spikes -> {args.output}")
+    steps, samples = inputs.steps.shape[:2]
+    predicted = fidelity.predictions(result.output)
+    guess = f", predicted class {int(predicted[0])}" if samples == 1 and spikes else ""
+    print(f"{args.mode}: {steps} steps x {samples} sample(s) at dt = {discrete.dt:g} s, "
+          f"{spikes} output spikes{guess} -> {args.output}")
     return 0
 
 
@@ -82,14 +110,15 @@ def compile_program(args: argparse.Namespace) -> int:
         from codesign.compiler.backends import cli_c
 
         cli_c.compile_c(args.model, options, args.mode, args.output, args.with_main)
-        return 0
-    if args.hw is None:
+    elif args.hw is None:
         raise CodesignError("--target hw needs --hw CFG.yaml",
                             "pass an HWConfig such as configs/default.yaml")
-    from codesign.compiler.hw_cli import REPORT_NAME, compile_for_hardware
+    else:
+        from codesign.compiler.hw_cli import REPORT_NAME, compile_for_hardware
 
-    compile_for_hardware(args.model, args.hw, options, args.output, in_passes=args.passes)
-    print((Path(args.output) / REPORT_NAME).read_text(), end="")
+        compile_for_hardware(args.model, args.hw, options, args.output, in_passes=args.passes)
+        print((Path(args.output) / REPORT_NAME).read_text(), end="")
+    check_time_step(frontend.load(args.model), options.dt)  # after: errors stay one line
     return 0
 
 
@@ -110,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("info", help="print a NIR model's IR, counts and ranges")
     parser.add_argument("model", help="NIR file")
-    parser.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (1e-4)")
+    add_dt_option(parser)
     parser.set_defaults(handler=info)
 
     parser = subparsers.add_parser("simulate", help="run the float reference or the golden model")

@@ -17,10 +17,12 @@ from codesign.errors import CodesignError
 @dataclass
 class SimulationResult:
     """``output`` is ``[T, B, *output_shape]``; ``records[node]`` holds ``spikes`` and ``v``
-    (``[T, B, *shape]``) of every neuron node when recording was asked for."""
+    (``[T, B, *shape]``) of every neuron node when recording was asked for; ``spike_counts[node]``
+    is the number of spikes of every spiking neuron node over the run (always kept)."""
 
     output: np.ndarray
     records: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    spike_counts: dict[str, int] = field(default_factory=dict)
 
 
 def check_input(graph: ir.Graph, inputs: np.ndarray) -> np.ndarray:
@@ -56,6 +58,7 @@ def simulate(graph: ir.Graph, inputs: np.ndarray, record: bool = False) -> Simul
                    for name, node in graph.nodes.items() if isinstance(node, ir.DiscreteDelay)}
     previous = {name: np.zeros((batch, size)) for name, size in sizes.items()}
     recorded = {name: {"spikes": [], "v": []} for name in state} if record else {}
+    spike_counts = {name: 0 for name in state if graph.nodes[name].spiking_output}
 
     def node_input(name: str, current: dict, with_held: bool = False) -> np.ndarray:
         """The sum of the edges into ``name``; a held edge only when the step is complete (the
@@ -85,6 +88,8 @@ def simulate(graph: ir.Graph, inputs: np.ndarray, record: bool = False) -> Simul
                 y = np.where(steps_back == 0, x, y)
             elif isinstance(node, ir.DiscreteNeuron):
                 y = _neuron_step(node, state[name], x)
+                if name in spike_counts:
+                    spike_counts[name] += int(np.count_nonzero(y))
                 if record:
                     recorded[name]["spikes"].append(y if node.spiking_output else
                                                     np.zeros_like(y))
@@ -100,7 +105,7 @@ def simulate(graph: ir.Graph, inputs: np.ndarray, record: bool = False) -> Simul
     records = {name: {key: np.stack(values).reshape(shape(name)) for key, values in r.items()}
                for name, r in recorded.items()}
     output = np.stack(outputs).reshape(steps, batch, *graph.output.shape)
-    return SimulationResult(output=output, records=records)
+    return SimulationResult(output=output, records=records, spike_counts=spike_counts)
 
 
 def rest_outputs(graph: ir.Graph) -> dict[str, np.ndarray]:

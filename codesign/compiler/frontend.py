@@ -307,7 +307,7 @@ def nir_to_ir(nir_graph) -> ir.Graph:
             name = pending[0]
             converted[name] = _convert(name, nodes[name], None)
             pending.remove(name)
-    return ir.Graph(nodes=converted, edges=edges)
+    return ir.Graph(nodes=converted, edges=edges, metadata=dict(nir_graph.metadata or {}))
 
 
 def load(path: str | Path) -> ir.Graph:

@@ -37,10 +37,10 @@ def generate(model_path: str | Path, options: CompileOptions, mode: str = "fixed
     if mode not in MODES:
         raise CodesignError(f"unknown C mode '{mode}'", f"use one of {', '.join(MODES)}")
     graph = frontend.load(model_path)
-    title = f"{Path(model_path).name}, dt={options.dt:g}, reset={options.reset}"
-    if mode == "fixed":
-        return generate_fixed(quantized(graph, options), title)
-    return generate_float(Fuse().apply(discretized(graph, options)), title)
+    network = quantized(graph, options) if mode == "fixed" else \
+        Fuse().apply(discretized(graph, options))
+    title = f"{Path(model_path).name}, dt={network.dt:g}, reset={options.reset}"
+    return (generate_fixed if mode == "fixed" else generate_float)(network, title)
 
 
 def compile_c(model_path: str | Path, options: CompileOptions, mode: str, out_dir: str | Path,
