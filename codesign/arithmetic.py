@@ -37,11 +37,11 @@ adaptive LIF       adaptation_decay, adaptation_step non-zero (outside NIR)
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
 import numpy as np
-from amaranth.hdl import Value
 
 from codesign.errors import CodesignError
 
@@ -276,8 +276,10 @@ def variation_scale(variation_sigma: float) -> int:
 
 def _low_bits(value, bits: int):
     """``value mod 2^bits`` for a non-negative value. On Amaranth values a slice, so that the
-    width shrinks as well (``&`` keeps the wider operand's width)."""
-    if isinstance(value, Value):
+    width shrinks as well (``&`` keeps the wider operand's width). An Amaranth value exists only
+    once Amaranth is loaded, so the golden model's numpy path never imports it."""
+    hdl = sys.modules.get("amaranth.hdl")
+    if hdl is not None and isinstance(value, hdl.Value):
         return value[:bits]
     return value & ((1 << bits) - 1)
 

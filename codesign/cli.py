@@ -13,7 +13,7 @@ from codesign.errors import CodesignError
 COMMAND_MODULES = (
     "codesign.compiler.cli",
     "codesign.examples.cli",
-    "codesign.hw.cli",
+    "codesign.flows.cli",
     "codesign.dse.cli",
 )
 

@@ -24,7 +24,7 @@ class CodesignError(Exception):
 class DoesNotFit(CodesignError):
     """A network that does not fit an HWConfig. ``knobs`` are the HWConfig values that lift the
     limit named in ``cause``; other limits may still be in the way, which
-    :func:`codesign.compiler.fitting.fitting_config` finds by mapping again."""
+    :func:`codesign.compiler.analysis.sizing.fitting_config` finds by mapping again."""
 
     def __init__(self, cause: str, knobs: dict[str, int], alternative: str = ""):
         self.knobs = dict(knobs)

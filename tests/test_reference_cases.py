@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from codesign.compiler import fidelity, float_reference, frontend, golden
+from codesign.compiler import float_reference, frontend, golden
+from codesign.compiler.analysis import fidelity
 from codesign.compiler.pipeline import CompileOptions, discretized, quantized
 from codesign.events import bin_events, read_nmnist
 from nir_cases import shared_case

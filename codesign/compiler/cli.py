@@ -1,4 +1,9 @@
-"""``codesign info`` and ``codesign simulate``."""
+"""``codesign info``, ``simulate``, ``compile`` and ``run``: parse the arguments, call
+:mod:`codesign.compiler.driver`, print what it returns.
+
+Old spellings stay accepted: ``--mode fixed`` and ``--target ref`` (now ``golden``: the golden
+model), ``--passes`` (now ``--chunked``). See the glossary in docs/architecture.md.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.compiler import fidelity, float_reference, frontend, golden, ir, timestep
+from codesign.compiler import driver, frontend, timestep
 from codesign.compiler.passes.discretize import RESET_MODES
 from codesign.compiler.passes.fuse import Fuse
-from codesign.compiler.pipeline import CompileOptions, discretized, quantized
+from codesign.compiler.pipeline import FRONT_END, CompileOptions, discretized
 from codesign.errors import CodesignError, warn
-from codesign.inputs import load_inputs
+
+RUN_TARGETS = ("golden", "rtl", "c")
+
+
+def old_spelling(old: str, new: str):
+    """An argparse ``type`` that accepts the old spelling of a choice and returns the new one
+    (``choices`` then lists the new spellings only)."""
+    return lambda text: new if text == old else text
 
 
 def add_compile_options(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +35,7 @@ def add_compile_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-bits", type=int, default=8, help="2..16 (8)")
     parser.add_argument("--state-bits", type=int, default=16, help="8..32 (16)")
     parser.add_argument("--dump-ir", metavar="PASS", action="append", default=[],
-                        help="print the IR after this pass (discretize, fuse, quantize or all)")
+                        help=f"print the IR after this pass ({', '.join(FRONT_END)} or all)")
 
 
 def add_dt_option(parser: argparse.ArgumentParser) -> None:
@@ -32,13 +44,12 @@ def add_dt_option(parser: argparse.ArgumentParser) -> None:
                              "`codesign info` names, else 1e-4)")
 
 
-def check_time_step(graph: ir.Graph, dt: float | None,
-                    spike_counts: dict[str, int] | None = None) -> None:
-    """Warn (one line) when the step leaves populations (almost) still: timestep.warning."""
-    discrete = discretized(graph, CompileOptions(dt=dt))
-    text = timestep.warning(graph, discrete.dt, Fuse().apply(discrete), spike_counts)
-    if text:
-        warn(text)
+def add_c_options(parser: argparse.ArgumentParser) -> None:
+    """The C target's options of ``codesign compile``."""
+    parser.add_argument("--mode", choices=driver.C_MODES, default="fixed",
+                        help="C arithmetic: bit-exact fixed point (default) or double precision")
+    parser.add_argument("--with-main", action="store_true",
+                        help="also write OUT/main.c: a stdin/stdout driver (docs/c-backend.md)")
 
 
 def compile_options(args: argparse.Namespace) -> CompileOptions:
@@ -67,70 +78,51 @@ def info(args: argparse.Namespace) -> int:
 
 
 def simulate(args: argparse.Namespace) -> int:
-    graph = frontend.load(args.model)
-    options = compile_options(args)
-    inputs = load_inputs(args.input)
-    network = None
-    if args.mode == "fixed":  # bad options or input end in an error before any warning
-        network = quantized(graph, options, dump_after(args))
-        golden.integer_input(network, inputs.steps)
-    discrete = discretized(graph, options)
-    reference = float_reference.simulate(discrete, inputs.steps,
-                                         record=args.record or args.mode == "fixed")
-    check_time_step(graph, args.dt, reference.spike_counts)
-    result, records = reference, reference.records
-    if network is not None:
-        fixed = golden.simulate(network, inputs.steps, record=True)
-        report = fidelity.compare(reference.records, fixed.records, reference.output,
-                                  fixed.output, inputs.labels)
-        print(report.summary())
-        scales = {p.name: p.voltage_scale for p in network.populations}
-        records = {name: {"spikes": r["spikes"], "v": r["v"] * scales[name]}
-                   for name, r in fixed.records.items()}
-        result = fixed
-    arrays = {"output": inputs.unbatch(result.output)}
-    if args.record:
-        for name, record in records.items():
-            arrays[f"{name}.spikes"] = inputs.unbatch(record["spikes"])
-            arrays[f"{name}.v"] = inputs.unbatch(record["v"])
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(args.output, **arrays)
-    spikes = int(np.sum(result.output))
-    steps, samples = inputs.steps.shape[:2]
-    predicted = fidelity.predictions(result.output)
-    guess = f", predicted class {int(predicted[0])}" if samples == 1 and spikes else ""
-    print(f"{args.mode}: {steps} steps x {samples} sample(s) at dt = {discrete.dt:g} s, "
-          f"{spikes} output spikes{guess} -> {args.output}")
+    result = driver.simulate_file(args.model, args.input, args.output, args.mode,
+                                  compile_options(args), record=args.record,
+                                  dump_after=dump_after(args))
+    if result.fidelity is not None:
+        print(result.fidelity.summary())
+    guess = f", predicted class {int(result.predicted[0])}" \
+        if result.samples == 1 and result.output_spikes else ""
+    print(f"{args.mode}: {result.steps} steps x {result.samples} sample(s) at dt = "
+          f"{result.dt:g} s, {result.output_spikes} output spikes{guess} -> {args.output}")
     return 0
 
 
 def compile_program(args: argparse.Namespace) -> int:
     options = compile_options(args)
     if args.target == "c":
-        from codesign.compiler.backends import cli_c
-
-        cli_c.compile_c(args.model, options, args.mode, args.output, args.with_main)
+        sources, files = driver.compile_c(args.model, options, args.mode, args.output,
+                                          args.with_main)
+        size = sum(path.stat().st_size for path in files)
+        print(f"c ({args.mode}): {sources.manifest['synapses']} synapses, "
+              f"{len(sources.manifest['populations'])} populations, {size / 1024:.0f} KiB of "
+              f"source -> {', '.join(str(path) for path in files)}")
     elif args.hw is None:
         raise CodesignError("--target hw needs --hw CFG.yaml",
                             "pass an HWConfig such as configs/default.yaml")
     else:
-        from codesign.compiler.hw_cli import REPORT_NAME, compile_for_hardware
-
-        compile_for_hardware(args.model, args.hw, options, args.output, in_passes=args.passes)
-        print((Path(args.output) / REPORT_NAME).read_text(), end="")
-    check_time_step(frontend.load(args.model), options.dt)  # after: errors stay one line
+        driver.compile_for_hardware(args.model, args.hw, options, args.output,
+                                    chunked_if_needed=args.chunked)
+        print((Path(args.output) / driver.REPORT_NAME).read_text(), end="")
+    driver.time_step_warning(frontend.load(args.model), options.dt)  # after: errors stay one line
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
     if args.target == "c":
-        from codesign.compiler.backends import cli_c
+        arrays, result = driver.run_c(args.program, args.input, args.output, record=args.record)
+        steps, batch = result.output.shape[:2]
+        print(f"c: {steps} steps x {batch} sample(s), {int(np.sum(result.output != 0))} non-zero "
+              f"outputs in {result.seconds:.3f} s -> {args.output}")
+        return 0
+    target = driver.GOLDEN
+    if args.target == "rtl":
+        from codesign.flows import rtl_target   # Verilator and Amaranth: loaded only for rtl
 
-        return cli_c.run_c(args.program, args.input, args.output, record=args.record)
-    from codesign.compiler.hw_cli import run_program
-
-    arrays = run_program(args.program, args.target, args.input, args.output, waves=args.waves,
-                         profile_guided=args.profile_guided)
+        target = rtl_target.target(waves=args.waves, profile_guided=args.profile_guided)
+    arrays = driver.run_program(args.program, args.input, args.output, target)
     print(f"{args.target}: {int(np.sum(arrays['output']))} output spikes, "
           f"{int(np.sum(arrays['cycles']))} cycles -> {args.output}")
     return 0
@@ -146,7 +138,11 @@ def register(subparsers) -> None:
     parser.add_argument("model", help="NIR file")
     parser.add_argument("--input", required=True,
                         help="IN.npy [T, *input_shape] or IN.npz with x [N, T, ...] and labels y")
-    parser.add_argument("--mode", choices=("float", "fixed"), default="float")
+    parser.add_argument("--mode", type=old_spelling("fixed", "golden"),
+                        choices=driver.SIMULATION_MODES,
+                        default="float",
+                        help="the float reference or the bit-exact golden model (old name: "
+                             "fixed)")
     add_compile_options(parser)
     parser.add_argument("--record", action="store_true",
                         help="also save <node>.spikes and <node>.v of every neuron node")
@@ -158,19 +154,21 @@ def register(subparsers) -> None:
     parser.add_argument("model", help="NIR file")
     parser.add_argument("--target", choices=("hw", "c"), default="hw")
     parser.add_argument("--hw", help="HWConfig YAML (for --target hw)")
-    parser.add_argument("--passes", action="store_true",
-                        help="if a feed-forward network does not fit --hw, compile it into "
-                             "several programs run layer by layer (slower: every pass reloads "
-                             "the chip)")
+    parser.add_argument("--chunked", "--passes", dest="chunked", action="store_true",
+                        help="if a feed-forward network does not fit --hw, compile it in chunks: "
+                             "one program per chunk of a layer, run layer by layer (slower: "
+                             "every chunk reloads the chip; old name: --passes)")
     add_compile_options(parser)
-    from codesign.compiler.backends import cli_c
-    cli_c.add_compile_arguments(parser)
+    add_c_options(parser)
     parser.add_argument("-o", "--output", required=True, help="output directory")
     parser.set_defaults(handler=compile_program)
 
-    parser = subparsers.add_parser("run", help="run a compiled program on ref, rtl or c")
+    parser = subparsers.add_parser("run", help="run a compiled program on golden, rtl or c")
     parser.add_argument("program", help="directory written by codesign compile")
-    parser.add_argument("--target", choices=("ref", "rtl", "c"), default="ref")
+    parser.add_argument("--target", type=old_spelling("ref", "golden"), choices=RUN_TARGETS,
+                        default="golden",
+                        help="the golden model (with the cycle model's cycles), the "
+                             "Verilator-built RTL or the compiled C (old name of golden: ref)")
     parser.add_argument("--input", required=True, help="IN.npy [T, *input_shape] or IN.npz")
     parser.add_argument("--record", action="store_true", help="(c) also save neuron state")
     parser.add_argument("--waves", action="store_true", help="(rtl) keep an FST waveform")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codesign import arithmetic
-from codesign.compiler.layers import QuantizedNetwork, QuantizedProjection
+from codesign.compiler.layer_ir import QuantizedNetwork, QuantizedProjection
 from codesign.errors import CodesignError
 
 

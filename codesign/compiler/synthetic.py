@@ -1,5 +1,5 @@
 """Small random NIR graphs built in code: the tests' networks and the workload a
-profile-guided RTL build is trained on (``codesign.compiler.backends.rtl_training``)."""
+profile-guided RTL build is trained on (``codesign.flows.rtl_training``)."""
 
 from __future__ import annotations
 

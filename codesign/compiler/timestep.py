@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.compiler import ir
-from codesign.compiler.layers import LayerNetwork
+from codesign.compiler.layer_ir import LayerNetwork
 
 #: The step when neither the user nor the graph gives one (snnTorch's and Lava's NIR step).
 DEFAULT_DT = 1e-4

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from codesign.errors import CodesignError
-from codesign.hw.synthesis import DEVICE_RESOURCES, FAMILY_DEVICE
+from codesign.flows.synthesis import DEVICE_RESOURCES, FAMILY_DEVICE
 
 #: Budgetable resources, in the order reports print them.
 RESOURCES = ("luts", "ffs", "bram", "dsp")

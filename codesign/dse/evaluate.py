@@ -3,7 +3,7 @@
 =====================  =====================================================  ==============
 level                  what                                                    cost
 =====================  =====================================================  ==============
-``analytic``           capacity check (mapping estimate), resource model,      milliseconds
+``analytic``           capacity check (placement estimate), resource model,    milliseconds
                        cycle estimate, energy model
 ``fidelity``           golden model (fixed point) against the float            ~0.1 s, cached
                        reference on the sample inputs; accuracy with labels    per compiler knobs
@@ -16,7 +16,8 @@ level                  what                                                    c
                        against the golden model
 =====================  =====================================================  ==============
 
-The search ranks with the layer-level cycle estimate; the Pareto candidates that real synthesis
+The search ranks with the cheap cycle estimate (the cycle model on expected activity, within
+a few percent of it: models/cycle_estimate.py); the Pareto candidates that real synthesis
 confirms are then compiled (``program``) and their cycles, latency and energy replaced by the
 compiler's cycle model (documented within 5% of RTL in the back end's tests), and finally by the
 cycles each front design measures on its RTL (``rtl``). Every number keeps its source in
@@ -34,14 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from codesign.compiler import fidelity as fidelity_report
+from codesign.arch.config import HWConfig
 from codesign.compiler import golden
+from codesign.compiler.analysis import fidelity as fidelity_report
 from codesign.compiler.passes.quantize import Quantize
-from codesign.dse import cycle_estimate, energy, mapping_estimate, resource_model
 from codesign.dse.budget import Budget
+from codesign.dse.models import cycle_estimate, energy, placement_estimate, resource_model
 from codesign.dse.workload import Workload
 from codesign.errors import CodesignError
-from codesign.hw.config import HWConfig
 
 #: A point whose modelled resources exceed the budget by more than this factor is pruned.
 PRUNE_OVER_BUDGET_FACTOR = 1.5
@@ -109,7 +110,7 @@ class Evaluator:
         except CodesignError as error:
             raise Pruned(f"invalid hardware: {error.one_line()}") from None
         network = self.workload.pruned(point.prune_threshold)
-        placement = mapping_estimate.place(network, config, point.partition,
+        placement = placement_estimate.place(network, config, point.partition,
                                            frozenset(point.crossbar_layers))
         if not placement.fits:
             raise Pruned("does not hold the network: " + "; ".join(placement.misfits))
@@ -146,8 +147,9 @@ class Evaluator:
     def fidelity(self, point: DesignPoint) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         """Golden-model fidelity (and accuracy) plus the fixed-point spike rates per source.
 
-        Cached per compiler knobs. Crossbar numerics (ADC, cell slicing) are not in the golden
-        model yet, so the search only maps layers to the digital engine (see space.py).
+        Cached per compiler knobs. Measured on the quantised network before mapping, so
+        without crossbar tiles' arithmetic: the search maps every layer to the digital engine
+        (space.py).
         """
         key = (point.weight_bits, point.state_bits, point.prune_threshold)
         if key not in self._fidelity_cache:
@@ -175,8 +177,8 @@ class Evaluator:
     # -- real synthesis ---------------------------------------------------------------------
     def synthesize(self, point: DesignPoint, metrics: Metrics) -> Metrics:
         """Replace modelled resources and the target clock by real synthesis and fmax."""
-        from codesign.hw.synthesis import SynthesisError, synthesize
-        from codesign.hw.top import Accelerator
+        from codesign.flows.synthesis import SynthesisError, synthesize
+        from codesign.hw.rtl.top import Accelerator
 
         config = point.config()
         try:
@@ -204,7 +206,7 @@ class Evaluator:
     def mapping_input(self, point: DesignPoint):
         """``(network, options)`` the compiler maps for ``point``: the workload quantised and
         pruned as ``point`` says, on the digital engine only."""
-        from codesign.compiler.mapping import MappingOptions
+        from codesign.compiler.program import MappingOptions
 
         network = Quantize(point.weight_bits, point.state_bits).apply(
             self.workload.pruned(point.prune_threshold))
@@ -212,7 +214,7 @@ class Evaluator:
 
     def compile(self, point: DesignPoint):
         """The compiler's mapped program of ``point``."""
-        from codesign.compiler.mapping import map_network
+        from codesign.compiler.pipeline import map_network
 
         network, options = self.mapping_input(point)
         try:
@@ -223,7 +225,7 @@ class Evaluator:
     def program_cycles(self, point: DesignPoint, metrics: Metrics) -> Metrics:
         """Replace the estimated cycles (and latency, energy) by the compiler's cycle model of the
         mapped program on the sample inputs."""
-        from codesign.compiler import cycle_model
+        from codesign.compiler.analysis import cycle_model
 
         program = self.compile(point)
         breakdown, _ = cycle_model.predict_run(program, self.workload.inputs)
@@ -243,8 +245,9 @@ class Evaluator:
         inputs: its output spikes must equal the golden model's bit for bit, and its measured
         cycles replace the cycle model's (whose relative error is kept as
         ``cycle_model_error``)."""
-        from codesign.compiler import cycle_model, program_image
-        from codesign.compiler.backends.rtl_runner import run_rtl
+        from codesign.compiler.analysis import cycle_model
+        from codesign.compiler.image import program_image
+        from codesign.flows.rtl_target import run_rtl
 
         program = self.compile(point)
         inputs = self.workload.inputs[:, :samples]
@@ -290,14 +293,14 @@ class Evaluator:
         """Energy with the synthesised LUTs (static power) and fmax (latency)."""
         config = point.config()
         network = self.workload.pruned(point.prune_threshold)
-        placement = mapping_estimate.place(network, config, point.partition,
+        placement = placement_estimate.place(network, config, point.partition,
                                            frozenset(point.crossbar_layers))
         work = cycle_estimate.estimate(network, config, placement, rates)
         return energy.energy_per_sample_uj(config, work, self.workload.timesteps,
                                            values["latency_us"], values["luts"])
 
 
-def _placement_report(network, config: HWConfig, placement: mapping_estimate.Placement,
+def _placement_report(network, config: HWConfig, placement: placement_estimate.Placement,
                       point: DesignPoint) -> str:
     lines = [f"placement estimate ({point.partition}) on {config.cores} cores x "
              f"{config.neurons_per_core} neurons, {config.synapse_lanes} lanes, "

@@ -11,7 +11,7 @@ from pathlib import Path
 import optuna
 import yaml
 
-from codesign.dse.budget import RESOURCES, Budget
+from codesign.dse.budget import Budget, RESOURCES
 from codesign.dse.pareto import Candidate
 
 CSV_COLUMNS = ("trial", "luts", "ffs", "bram", "dsp", "fmax_mhz", "cycles_per_sample",
@@ -97,6 +97,9 @@ def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[
     """``best.yaml`` and ``best/`` (the Verilog synthesised for ``family``, the compiler's
     program image and mapping report when ``program`` is given); returns notes on what could
     not be written."""
+    from codesign.flows.verilog import FamilyPlatform, generate_verilog
+    from codesign.hw.rtl.top import Accelerator   # the whole RTL: only once the front is known
+
     config = chosen.point.config()
     (out / "best.yaml").write_text(yaml.safe_dump(
         {"hardware": config.to_dict(), "compiler": chosen.point.compiler_options(),
@@ -107,21 +110,11 @@ def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[
     (best / "hw.yaml").write_text(config.to_yaml())
     (best / "mapping_estimate.txt").write_text(chosen.placement_report + "\n")
     notes = []
-    try:
-        from codesign.hw.synthesis import FamilyPlatform
-        from codesign.hw.top import Accelerator
-        from codesign.hw.verilog import generate_verilog
-    except ImportError:
-        notes.append("best/accelerator.v not written: codesign.hw.top is not available")
-    else:
-        generate_verilog(Accelerator(config), best / "accelerator.v", name="top",
-                         platform=FamilyPlatform(family))
+    generate_verilog(Accelerator(config), best / "accelerator.v", name="top",
+                     platform=FamilyPlatform(family))
     if program is None:
         notes.append("best/ has no program image: the design could not be compiled")
     else:
-        from codesign.compiler.mapping import mapping_report_lines
-        from codesign.compiler.program_image import build_image
-
         (best / "program.img").write_bytes(build_image(program).to_bytes())
         (best / "mapping_report.txt").write_text("\n".join(mapping_report_lines(program)) + "\n")
     return notes

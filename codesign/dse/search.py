@@ -61,6 +61,10 @@ class SearchSettings:
     timeout_s: float | None
     samples: int
 
+    def __post_init__(self) -> None:
+        if self.trials < 1:
+            raise CodesignError(f"--trials {self.trials} is out of range", "use at least 1 trial")
+
 
 def parse_objectives(text: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in text.split(",") if name.strip())
@@ -174,7 +178,6 @@ def run_worker(settings: SearchSettings, progress: Callable[[optuna.Study], None
     evaluator = Evaluator(workload, settings.budget, settings.family,
                           settings.synthesis_timeout_s)
     study = open_study(settings, create=False, resume=True, worker_index=worker_index)
-    layers = [population.name for population in workload.network.populations]
     evaluated = pruned_in_a_row = 0
     while True:
         if settings.timeout_s is not None and time.monotonic() - started > settings.timeout_s:
@@ -188,7 +191,7 @@ def run_worker(settings: SearchSettings, progress: Callable[[optuna.Study], None
         if pruned_in_a_row >= MAX_CONSECUTIVE_PRUNED:
             break
         trial = study.ask()
-        point = space.suggest(trial, layers)
+        point = space.suggest(trial)
         try:
             metrics = evaluator.evaluate(point, synthesis=settings.synthesis == "every")
         except Pruned as reason:

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sparse
 
 from codesign.compiler import float_reference, frontend
-from codesign.compiler.layers import LayerNetwork, Projection
+from codesign.compiler.layer_ir import LayerNetwork, Projection
 from codesign.compiler.passes.discretize import Discretize
 from codesign.compiler.passes.fuse import Fuse
 from codesign.errors import CodesignError

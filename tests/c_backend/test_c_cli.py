@@ -1,5 +1,5 @@
-"""``compile_c`` / ``run_c`` (what ``codesign compile --target c`` and ``codesign run --target c``
-call): files, npy/npz round trips through the cached build, and one-line errors."""
+"""``driver.compile_c`` / ``run_c`` (what ``codesign compile --target c`` and ``codesign run
+--target c`` call): files, npy/npz round trips through the cached build, and one-line errors."""
 
 import json
 
@@ -9,7 +9,7 @@ import pytest
 
 from codesign.compiler import frontend, golden
 from codesign.compiler.backends import c_runner
-from codesign.compiler.backends.cli_c import compile_c, run_c
+from codesign.compiler.driver import compile_c, run_c
 from codesign.compiler.pipeline import CompileOptions, quantized
 from codesign.errors import CodesignError
 from nir_cases import shared_case
@@ -30,12 +30,13 @@ def test_compile_and_run_a_npz_batch(tmp_path, monkeypatch):
     monkeypatch.setenv("CODESIGN_CACHE_DIR", str(tmp_path / "cache"))
     model = shared_case("NIR_paper/03_rnn/braille_noDelay_noBias_subtract.nir")
     options = CompileOptions(reset="subtract")
-    files = compile_c(model, options, "fixed", tmp_path / "out", with_main=False)
+    _, files = compile_c(model, options, "fixed", tmp_path / "out", with_main=False)
     assert sorted(f.name for f in files) == ["model.c", "model.h", "model.json"]
     samples = (np.random.default_rng(2).random((3, 50, 12)) < 0.3).astype(np.int64)
     np.savez(tmp_path / "in.npz", x=samples, y=np.arange(3))
-    assert run_c(tmp_path / "out", tmp_path / "in.npz", tmp_path / "run.npz", record=True) == 0
+    arrays, _ = run_c(tmp_path / "out", tmp_path / "in.npz", tmp_path / "run.npz", record=True)
     saved = np.load(tmp_path / "run.npz")
+    assert sorted(arrays) == sorted(saved.files)
     expected = golden.simulate(quantized(frontend.load(model), options),
                                np.swapaxes(samples, 0, 1), record=True)
     np.testing.assert_array_equal(saved["output"], np.swapaxes(expected.output, 0, 1))
@@ -47,7 +48,7 @@ def test_compile_and_run_a_npz_batch(tmp_path, monkeypatch):
 
 def test_float_mode_with_main_and_npy(tmp_path):
     model = shared_case("NIR_paper/01_lif/lif_norse.nir")
-    files = compile_c(model, CompileOptions(), "float", tmp_path / "out", with_main=True)
+    _, files = compile_c(model, CompileOptions(), "float", tmp_path / "out", with_main=True)
     assert "main.c" in {f.name for f in files}
     header = (tmp_path / "out" / "model.h").read_text()
     assert "int snn_step_float(const snn_float_t *in, snn_output_t *out);" in header

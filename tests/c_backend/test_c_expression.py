@@ -12,7 +12,7 @@ import scipy.sparse as sparse
 from codesign import arithmetic
 from codesign.compiler.backends.c_backend import generate_fixed
 from codesign.compiler.backends.c_expression import Block, Expression, select, variable
-from codesign.compiler.layers import QuantizedNetwork, QuantizedPopulation, QuantizedProjection
+from codesign.compiler.layer_ir import QuantizedNetwork, QuantizedPopulation, QuantizedProjection
 
 GCC = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc on PATH")
 

@@ -1,4 +1,6 @@
-"""The main job end to end: ``codesign dse`` on the digits example under ``luts=50k``.
+"""The main job end to end: the DSE on the digits example under ``luts=50k``, through its library
+entry point (``codesign.dse.flow.run``, which ``codesign dse`` calls; the subprocess tests in
+test_failures.py and test_resume.py run the command itself).
 
 Every design on the reported front must be within budget by real synthesis (Yosys + nextpnr), the
 chosen design's Verilog must synthesise to the reported LUTs when Yosys runs on it afresh, and
@@ -6,13 +8,15 @@ its program must run bit-exactly on the Verilator-built RTL with the cycle model
 """
 
 import csv
+import os
 import re
 
 import pytest
 import yaml
 
-from codesign.hw.synthesis import synthesize
-from dse_helpers import dse_command, run_dse
+from codesign.dse import cli, flow, search
+from codesign.dse.budget import parse_budget, within_device
+from codesign.flows.synthesis import synthesize
 
 BUDGET_LUTS = 50_000
 
@@ -21,14 +25,23 @@ BUDGET_LUTS = 50_000
 def test_main_command_returns_a_front_real_synthesis_confirms(digits, tmp_path):
     model, inputs = digits
     out = tmp_path / "out"
-    result = run_dse(*dse_command(model, inputs, out, "--budget", "luts=50k", "--trials", "20",
-                                  "--max-synthesis", "2", "--rtl-samples", "3",
-                                  "--synthesis-timeout-s", "2400"), timeout=3600)
-    assert result.returncode == 0, result.stdout + result.stderr
+    budget, _ = within_device(parse_budget("luts=50k"), "ecp5")
+    settings = search.SearchSettings(
+        model=str(model), input=str(inputs), budget=budget, family="ecp5",
+        objectives=("latency", "energy", "fidelity"), trials=20,
+        storage=flow.default_storage(out), study="dse", sampler="nsga2", seed=0,
+        synthesis="final", synthesis_timeout_s=2400, timeout_s=None, samples=40)
+    lines: list[str] = []
+    result = flow.run(settings, flow.FlowSettings(out=out, pruning_samples=20, baseline=False,
+                                                  max_synthesis=2,
+                                                  synthesis_jobs=os.cpu_count() or 1,
+                                                  rtl_samples=3), log=lines.append)
+    log = "\n".join(lines)
+    assert result.front and result.chosen in result.front, log
 
     with (out / "pareto.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert rows, result.stdout
+    assert rows, log
     for row in rows:
         assert 0 < int(row["luts"]) <= BUDGET_LUTS
         assert float(row["fmax_mhz"]) > 0 and float(row["accuracy"]) > 0.5
@@ -48,8 +61,10 @@ def test_main_command_returns_a_front_real_synthesis_confirms(digits, tmp_path):
     assert "<img" in (out / "report.html").read_text()
     assert list(out.glob("pareto_*.png"))
 
+    printed = "\n".join(cli.summary_lines(result, out))
     chosen = re.search(r"chosen design: trial (\d+), accuracy ([0-9.]+)%, .* latency ([0-9.]+) "
-                       r"us at ([0-9.]+) MHz, (\d+) LUTs \(real synthesis\)", result.stdout)
-    assert chosen is not None, result.stdout
-    assert int(chosen.group(1)) == best["trial"] and int(chosen.group(5)) == fresh.luts
-    assert "bit-exact with the golden model" in result.stdout
+                       r"us at ([0-9.]+) MHz, (\d+) LUTs \(real synthesis\)", printed)
+    assert chosen is not None, printed
+    assert int(chosen.group(1)) == best["trial"] == result.chosen.number
+    assert int(chosen.group(5)) == fresh.luts
+    assert "bit-exact with the golden model" in log

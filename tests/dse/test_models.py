@@ -7,17 +7,20 @@ import scipy.sparse as sparse
 
 from mapping.networks import convolution, convolution_graph
 
+from codesign.arch.config import HWConfig
 from codesign.compiler import frontend
-from codesign.compiler.layers import LayerNetwork, Population, Projection
-from codesign.compiler.mapping import MappingOptions, map_network
+from codesign.compiler.analysis import cycle_model
+from codesign.compiler.layer_ir import LayerNetwork, Population, Projection
 from codesign.compiler.passes.discretize import Discretize
 from codesign.compiler.passes.fuse import Fuse
-from codesign.dse import energy, pareto, resource_model
+from codesign.compiler.pipeline import map_network
+from codesign.compiler.program import MappingOptions
+from codesign.dse import pareto
 from codesign.dse.budget import Budget
-from codesign.dse.cycle_estimate import estimate
 from codesign.dse.evaluate import DesignPoint, EvaluationFailed
-from codesign.dse.mapping_estimate import place
-from codesign.hw.config import HWConfig
+from codesign.dse.models import energy, resource_model
+from codesign.dse.models.cycle_estimate import estimate
+from codesign.dse.models.placement_estimate import place
 
 
 def _network(hidden: int = 8, outputs: int = 4, inputs: int = 6) -> LayerNetwork:
@@ -88,11 +91,14 @@ def test_placement_reports_what_does_not_fit():
     placement = place(_network(), config, "pack")
     assert not placement.fits
     text = " ".join(placement.misfits)
-    assert "12 neurons on one core > neurons_per_core 8" in text
+    assert "12 neurons > cores x neurons_per_core = 1 x 8" in text
     assert "synapse words" in text and "source_table_depth 4" in text
 
 
 def test_cycle_estimate_follows_the_phases():
+    """The cycle model's terms, by hand: silent, a step costs the start and two phases; six
+    input events (one lane, 8 targets each) add the input phase, the delivery pipeline and the
+    8 words each of them streams (more than the router's one cycle per event)."""
     config = HWConfig(cores=1, neurons_per_core=16, synapse_lanes=1, synapse_memory_depth=256)
     network = _network()
     placement = place(network, config, "pack")
@@ -101,10 +107,11 @@ def test_cycle_estimate_follows_the_phases():
     quiet, active = estimate(network, config, placement, silent), \
         estimate(network, config, placement, busy)
     assert quiet.synaptic_events == 0 and active.synaptic_events == 6 * 8
-    # 6 input spikes x 8 words (one lane) plus the per-event overhead of each
-    from codesign.dse import cycle_estimate
+    drain = cycle_model.neuron_latency(config)
+    assert quiet.cycles_per_step == cycle_model.STEP_CYCLES + 2 * (cycle_model.PHASE_CYCLES
+                                                                    + drain) + 8 + 4
     assert active.cycles_per_step - quiet.cycles_per_step == pytest.approx(
-        6 * (8 + cycle_estimate.EVENT_OVERHEAD_CYCLES))
+        cycle_model.INPUT_CYCLES + cycle_model.DELIVERY_CYCLES + 6 * 8)
     assert quiet.neuron_updates == 12
 
 

@@ -10,10 +10,10 @@ import pytest
 from amaranth.sim import Simulator
 
 from codesign import arithmetic
+from codesign.arch.layout import CoreLayout, MemorySelect
+from codesign.arch.synapse_words import encode_source_entry, pack_row
 from codesign.arithmetic import NeuronParameters, NeuronState
-from codesign.hw.core import Core
-from codesign.hw.core_layout import CoreLayout, MemorySelect
-from codesign.hw.synapse_layout import encode_source_entry, pack_row
+from codesign.hw.rtl.core import Core
 from neuron_models import profile
 
 LAYOUT = CoreLayout(neurons_per_core=32, synapse_lanes=4, weight_bits=8, state_bits=16,

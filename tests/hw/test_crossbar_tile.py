@@ -12,10 +12,10 @@ from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
 from codesign import arithmetic
+from codesign.arch.config import HWConfig
 from codesign.errors import CodesignError
-from codesign.hw.config import HWConfig
-from codesign.hw.crossbar_tile import (ADC_SHIFT_REGISTER, CELL_MEMORY, REGISTER_MEMORY,
-                                       CrossbarTile, conversion_cycles)
+from codesign.hw.rtl.crossbar_tile import (ADC_SHIFT_REGISTER, CELL_MEMORY, CrossbarTile,
+                                           REGISTER_MEMORY, conversion_cycles)
 
 
 def run_tile(tile: CrossbarTile, levels: np.ndarray, adc_shift: int, steps: list[list[int]],

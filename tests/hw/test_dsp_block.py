@@ -10,9 +10,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from codesign.hw import dsp_block
-from codesign.hw.synthesis import synthesize
-from codesign.hw.verilog import to_verilog
+from codesign.flows.synthesis import synthesize
+from codesign.flows.verilog import to_verilog
+from codesign.hw.lib import dsp_block
 
 #: Operand shapes at the block's limits and below it.
 SHAPES = [(signed(18), signed(18)), (unsigned(17), signed(18)), (unsigned(17), unsigned(17)),
@@ -85,7 +85,7 @@ def test_ecp5_keeps_every_register_in_the_block(tmp_path, monkeypatch):
 def test_hw_verilog_writes_the_generic_or_the_family_elaboration(tmp_path):
     import argparse
 
-    from codesign.hw import cli
+    from codesign.flows import cli
 
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers(dest="command", required=True))

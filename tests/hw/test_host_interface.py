@@ -9,9 +9,9 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
+from codesign.arch import protocol as hd
 from codesign.errors import CodesignError
-from codesign.hw import host_driver as hd
-from codesign.hw.host_interface import HostInterface
+from codesign.hw.rtl.host_interface import HostInterface
 
 WORD_BITS = 70             # wider than two fields: three fields per word
 READ_BITS = 48

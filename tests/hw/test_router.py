@@ -9,8 +9,9 @@ from collections import Counter
 import pytest
 from amaranth.sim import Simulator
 
-from codesign.hw import host_driver
-from codesign.hw.router import Router, routing_entry_bits
+from codesign.arch import protocol as host_driver
+from codesign.arch.protocol import routing_entry_bits
+from codesign.hw.rtl.router import Router
 
 CORES = 3
 DATA_BITS = 64

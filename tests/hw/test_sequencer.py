@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from amaranth.sim import Simulator
 
-from codesign.hw import host_driver as hd
-from codesign.hw.sequencer import SETTLE_CYCLES, Sequencer
+from codesign.arch import protocol as hd
+from codesign.hw.rtl.sequencer import SETTLE_CYCLES, Sequencer
 
 CORES, TILES, SEGMENT_BITS, DELAY_SLOTS = 3, 2, 3, 3
 

@@ -6,7 +6,7 @@ import random
 from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from codesign.hw.split_memory import SplitMemory
+from codesign.hw.lib.split_memory import SplitMemory
 
 WIDTH, DEPTH = 37, 8   # an odd width: the two column groups differ in size
 

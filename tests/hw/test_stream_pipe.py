@@ -9,7 +9,7 @@ import random
 import pytest
 from amaranth.hdl import unsigned
 
-from codesign.hw.stream_pipe import StreamPipe
+from codesign.hw.lib.stream_pipe import StreamPipe
 from stream_bench import run_stream
 
 

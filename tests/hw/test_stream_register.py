@@ -9,7 +9,7 @@ import pytest
 from amaranth.hdl import unsigned
 from amaranth.lib import data
 
-from codesign.hw.stream_register import StreamRegister
+from codesign.hw.lib.stream_register import StreamRegister
 from stream_bench import run_stream
 
 

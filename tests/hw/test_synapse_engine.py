@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from codesign.arch.layout import CoreLayout, MemorySelect
+from codesign.arch.synapse_words import (Synapse, decode_source_entry, decode_word,
+                                         encode_source_entry, pack_matrix, pack_synapses)
 from codesign.errors import CodesignError
-from codesign.hw.core_layout import CoreLayout, MemorySelect
-from codesign.hw.synapse_engine import SynapseEngine
-from codesign.hw.synapse_layout import (Synapse, decode_source_entry, decode_word,
-                                        encode_source_entry, pack_matrix, pack_synapses)
+from codesign.hw.rtl.synapse_engine import SynapseEngine
 
 
 def make_layout(lanes: int = 4, neurons: int = 32, delay_slots: int = 2) -> CoreLayout:

@@ -10,12 +10,12 @@ import pytest
 from amaranth.sim import Simulator
 
 from codesign import arithmetic
-from codesign.hw import host_driver as hd
-from codesign.hw.config import HWConfig
-from codesign.hw.core_layout import CoreLayout, MemorySelect
-from codesign.hw.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
-from codesign.hw.synapse_layout import encode_source_entry
-from codesign.hw.top import Accelerator, AcceleratorSizes
+from codesign.arch import protocol as hd
+from codesign.arch.config import HWConfig
+from codesign.arch.layout import CoreLayout, MemorySelect
+from codesign.arch.synapse_words import encode_source_entry
+from codesign.hw.rtl.crossbar_tile import ADC_SHIFT_REGISTER, CELL_MEMORY
+from codesign.hw.rtl.top import Accelerator, AcceleratorSizes
 
 CONFIG = HWConfig.from_dict({
     "cores": 1, "neurons_per_core": 8, "synapse_memory_depth": 8, "synapse_lanes": 1,

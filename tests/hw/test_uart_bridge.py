@@ -8,7 +8,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from codesign.errors import CodesignError
-from codesign.hw.uart_bridge import UARTBridge
+from codesign.hw.board.uart_bridge import UARTBridge
 
 DIVISOR = 5
 

@@ -30,7 +30,7 @@ def test_float_spike_trains_are_snntorchs(exported, model):
 @pytest.mark.parametrize("model", MODELS)
 def test_fixed_point_keeps_snntorchs_predictions(exported, model):
     case = Case(exported, model)
-    fixed = case.simulate("--mode", "fixed", "--weight-bits", "8", tag="fixed")
+    fixed = case.simulate("--mode", "golden", "--weight-bits", "8", tag="golden")
     theirs = predictions(case.framework_spikes()[case.output_node()])
     agreement = float(np.mean(predictions(fixed["output"]) == theirs))
     accuracy = float(np.mean(theirs == case.labels()))

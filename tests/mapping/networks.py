@@ -6,7 +6,7 @@ import nir
 import numpy as np
 
 from codesign.compiler import frontend
-from codesign.compiler.layers import QuantizedNetwork
+from codesign.compiler.layer_ir import QuantizedNetwork
 from codesign.compiler.pipeline import CompileOptions, quantized
 from codesign.compiler.synthetic import chain_graph
 

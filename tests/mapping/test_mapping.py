@@ -6,13 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codesign.compiler import golden, program_image
-from codesign.compiler.mapping import MappingOptions, map_network, mapping_report_lines
+from codesign.arch.config import HWConfig
+from codesign.arch.layout import CoreLayout
+from codesign.arch.synapse_words import decode_word
+from codesign.compiler import golden
+from codesign.compiler.analysis.mapping_report import mapping_report_lines
+from codesign.compiler.image import program_image
 from codesign.compiler.passes.sparsity import Sparsity
+from codesign.compiler.pipeline import map_network
+from codesign.compiler.program import MappingOptions
 from codesign.errors import CodesignError
-from codesign.hw.config import HWConfig
-from codesign.hw.core_layout import CoreLayout
-from codesign.hw.synapse_layout import decode_word
 from networks import chain, convolution, spikes
 
 CONFIGS = {

@@ -8,11 +8,11 @@ import zlib
 import numpy as np
 import pytest
 
-from codesign.compiler import program_image
-from codesign.compiler.mapping import map_network
+from codesign.arch import protocol
+from codesign.arch.config import HWConfig
+from codesign.compiler.image import program_image
+from codesign.compiler.pipeline import map_network
 from codesign.errors import CodesignError
-from codesign.hw import host_driver as protocol
-from codesign.hw.config import HWConfig
 from networks import chain
 
 
@@ -74,7 +74,7 @@ def test_record_framing_is_checked(image_bytes):
 
 
 def test_every_router_entry_is_written_so_no_earlier_route_survives(image_bytes):
-    from codesign.hw.top import AcceleratorSizes
+    from codesign.hw.rtl.top import AcceleratorSizes
 
     image = program_image.parse_image(image_bytes)
     table = program_image.decode_records(image)[(protocol.ROUTER_UNIT, protocol.ROUTING_TABLE)]

@@ -1,6 +1,6 @@
 """C11 back end: one dependency-free ``model.c`` + ``model.h`` (and optionally ``main.c``) from a
-fixed-point :class:`~codesign.compiler.layers.QuantizedNetwork` or, in float mode, from the float
-:class:`~codesign.compiler.layers.LayerNetwork`.
+fixed-point :class:`~codesign.compiler.layer_ir.QuantizedNetwork` or, in float mode, from the float
+:class:`~codesign.compiler.layer_ir.LayerNetwork`.
 
 * The neuron update is *traced*, never restated: fixed mode runs
   :func:`codesign.arithmetic.neuron_step` on :mod:`c_expression` objects (DESIGN contract 1);
@@ -30,7 +30,7 @@ import scipy.sparse as sparse
 
 from codesign import arithmetic
 from codesign.compiler.backends.c_expression import Block, Expression, select, variable
-from codesign.compiler.layers import LayerNetwork, QuantizedNetwork
+from codesign.compiler.layer_ir import LayerNetwork, QuantizedNetwork
 from codesign.errors import CodesignError
 
 #: Version of the generated API and of ``model.json``; bump when either changes.

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from codesign import arithmetic
+from codesign.cache import cache_dir, content_key
 from codesign.compiler.backends.c_backend import FORMAT_VERSION, STATE_VARIABLES, main_source
 from codesign.errors import CodesignError
-from codesign.hw.cache import cache_dir, content_key
 
 #: Flags of ``codesign run --target c``.
 DEFAULT_FLAGS = ("-std=c11", "-O2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def _discrete(node: ir.NeuronNode, dt: float, subtract: bool) -> ir.DiscreteNeur
     raise TypeError(type(node).__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Discretize:
     """Replace every neuron by a :class:`~codesign.compiler.ir.DiscreteNeuron` and every delay by
     whole steps, for timestep ``dt`` and reset mode ``reset`` (``zero`` resets to ``v_reset``,
@@ -61,7 +62,7 @@ class Discretize:
 
     dt: float | None = None
     reset: str = "zero"
-    name = "discretize"
+    name: ClassVar[str] = "discretize"
 
     def __post_init__(self):
         if self.dt is not None and not (np.isfinite(self.dt) and self.dt > 0):

@@ -12,12 +12,13 @@ reference (``float_reference.rest_outputs``) computes it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sparse
 
 from codesign.compiler import ir, linear_ops
-from codesign.compiler.layers import LayerNetwork, Population, Projection
+from codesign.compiler.layer_ir import LayerNetwork, Population, Projection
 from codesign.errors import CodesignError
 
 
@@ -25,11 +26,11 @@ def _is_population(node: ir.Node) -> bool:
     return isinstance(node, (ir.Input, ir.DiscreteNeuron))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Fuse:
     """Discretised :class:`~codesign.compiler.ir.Graph` -> :class:`LayerNetwork`."""
 
-    name = "fuse"
+    name: ClassVar[str] = "fuse"
 
     def apply(self, graph: ir.Graph) -> LayerNetwork:
         undiscretised = [n for n, v in graph.nodes.items()

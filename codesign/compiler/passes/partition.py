@@ -24,7 +24,7 @@ streams ``used columns x active rows`` cells per conversion and stores nothing i
 memory. Digital is faster per spike, so ``auto`` moves eligible projections to tiles, largest
 synapse-memory footprint first, only while some core's synapse memory overflows; ``prefer``
 moves every eligible projection while tiles last; ``never`` keeps everything digital. Tile ``j``
-is attached to core ``j % cores`` (codesign/hw/top.py): it receives rows from that core's
+is attached to core ``j % cores`` (codesign/hw/rtl/top.py): it receives rows from that core's
 source table and adds its outputs into that core's neurons ``target_base + index``, so each tile
 holds ``rows`` source neurons x the (contiguous) targets of its own core; every tile uses the
 config's variation seed; ``adc_shift`` is the smallest that keeps a column from saturating with
@@ -34,16 +34,18 @@ every row active.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sparse
 
 from codesign import arithmetic
-from codesign.compiler.layers import CrossbarBlock, QuantizedNetwork
-from codesign.compiler.mapping import MappingOptions, Partitioned, Phase, Segment, TileBlock
+from codesign.arch.config import HWConfig
+from codesign.arch.layout import CoreLayout
+from codesign.arch.protocol import SOURCE_ID_BITS
+from codesign.compiler.layer_ir import CrossbarBlock, QuantizedNetwork
+from codesign.compiler.program import MappingOptions, Partitioned, Phase, Segment, TileBlock
 from codesign.errors import CodesignError, DoesNotFit
-from codesign.hw.config import SOURCE_ID_BITS, HWConfig
-from codesign.hw.core_layout import CoreLayout
 
 PROFILE_FIELDS = [f.name for f in fields(arithmetic.NeuronParameters) if f.name != "bias"]
 
@@ -61,8 +63,13 @@ def profile_runs(population) -> list[tuple[int, int, dict[str, int]]]:
             for start, stop in zip(starts, stops)]
 
 
-def _pieces(size: int, free: np.ndarray, policy: str, first_core: int) -> list[tuple[int, int]]:
-    """``(core, count)`` pieces of a population of ``size`` neurons given ``free`` neurons."""
+def split_population(size: int, free: np.ndarray, policy: str,
+                     first_core: int) -> list[tuple[int, int]]:
+    """The core tier's split rule: ``(core, count)`` pieces of a population of ``size`` neurons,
+    given ``free`` neurons per core, in the order the pieces are placed (``first_core`` first,
+    then the next cores round the chip; ``partition`` passes the population's index). A piece
+    that does not fit spills over to the next cores with room; when the chip is full the pieces
+    hold fewer than ``size`` neurons. The DSE's placement estimate calls it too."""
     cores = len(free)
     order = [(first_core + k) % cores for k in range(cores)]
     wanted = np.zeros(cores, dtype=np.int64)
@@ -81,13 +88,13 @@ def _pieces(size: int, free: np.ndarray, policy: str, first_core: int) -> list[t
     return [(core, int(taken[core])) for core in order if taken[core] > 0]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Partition:
     """:class:`QuantizedNetwork` -> :class:`Partitioned` on ``config``."""
 
     config: HWConfig
     options: MappingOptions
-    name = "partition"
+    name: ClassVar[str] = "partition"
 
     def apply(self, network: QuantizedNetwork) -> Partitioned:
         config, layout = self.config, CoreLayout.from_config(self.config)
@@ -118,8 +125,8 @@ class Partition:
                                           cores=[]))
                 phases.append(phase_of_run[-1])
             position = 0
-            for core, count in _pieces(population.size, free, self.options.partition,
-                                       order % config.cores):
+            for core, count in split_population(population.size, free,
+                                                self.options.partition, order % config.cores):
                 local = config.neurons_per_core - int(free[core])
                 free[core] -= count
                 for (start, stop, profile), phase in zip(runs, phase_of_run):

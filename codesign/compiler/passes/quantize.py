@@ -20,13 +20,14 @@ The arithmetic that consumes these integers is :mod:`codesign.arithmetic`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sparse
 
 from codesign import arithmetic
-from codesign.compiler.layers import (LayerNetwork, Population, QuantizedNetwork,
-                                      QuantizedPopulation, QuantizedProjection)
+from codesign.compiler.layer_ir import (LayerNetwork, Population, QuantizedNetwork,
+                                        QuantizedPopulation, QuantizedProjection)
 from codesign.errors import CodesignError
 
 WEIGHT_BITS = range(2, 17)
@@ -53,13 +54,13 @@ def _decay(values, population: str, what: str) -> np.ndarray:
     return np.rint(values * (1 << F)).astype(np.int64)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Quantize:
     """:class:`LayerNetwork` -> :class:`QuantizedNetwork` at ``weight_bits`` and ``state_bits``."""
 
     weight_bits: int = 8
     state_bits: int = 16
-    name = "quantize"
+    name: ClassVar[str] = "quantize"
 
     def __post_init__(self):
         if self.weight_bits not in WEIGHT_BITS:

@@ -10,7 +10,7 @@
   are consecutive): each block takes the lowest free base whose listened ids land on free
   table rows of every core that listens to them (a circular correlation finds all bases at once).
 * **Source tables and synapse words**: for each (listened id, core) the digital synapses are
-  lane-banked and packed by :func:`codesign.hw.synapse_layout.pack_shifted`; with
+  lane-banked and packed by :func:`codesign.arch.synapse_words.pack_shifted`; with
   ``shared_rows`` the rows are relative to the entry's ``row_offset`` and a word list already
   in the core's memory is pointed at instead of stored again (a convolution keeps a few rows per
   input channel: the border and lane-phase classes). Crossbar sources get an entry that
@@ -22,25 +22,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from codesign.compiler.mapping import (CoreProgram, MappedProgram, Partitioned, Route,
-                                       SourceEntry)
+from codesign.arch.layout import AcceleratorSizes, CoreLayout
+from codesign.arch.protocol import SOURCE_ID_BITS
+from codesign.arch.synapse_words import Synapse, pack_shifted
+from codesign.compiler.program import CoreProgram, MappedProgram, Partitioned, Route, SourceEntry
 from codesign.errors import CodesignError, DoesNotFit
-from codesign.hw.config import SOURCE_ID_BITS
-from codesign.hw.core_layout import CoreLayout
-from codesign.hw.synapse_layout import Synapse, pack_shifted
-from codesign.hw.top import AcceleratorSizes
 
 ID_SPACE = 1 << SOURCE_ID_BITS
 
 
-@dataclass
+@dataclass(frozen=True)
 class Schedule:
     """:class:`Partitioned` -> :class:`MappedProgram`."""
 
-    name = "schedule"
+    name: ClassVar[str] = "schedule"
 
     def apply(self, partitioned: Partitioned) -> MappedProgram:
         config, network = partitioned.config, partitioned.network
@@ -181,7 +180,7 @@ class Schedule:
 
 def _crossbar_row(program: MappedProgram, source: str, neuron: int, core: int) -> int | None:
     """The core's crossbar row of ``neuron``: the rows of the core's tiles (``j % cores ==
-    core``, in tile order) are numbered one after the other (codesign/hw/top.py)."""
+    core``, in tile order) are numbered one after the other (codesign/hw/rtl/top.py)."""
     attached = [tile for tile in range(program.config.crossbar.tiles)
                 if tile % program.config.cores == core]
     for block in program.tiles:

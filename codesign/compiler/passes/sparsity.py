@@ -8,25 +8,26 @@ in integer weight units, applied to the quantised network so the golden model, t
 and the hardware all execute the same pruned program).
 
 Row compression for the engine (lane banking into synapse words) is done per core by
-``schedule``, with :mod:`codesign.hw.synapse_layout`, once targets have core-local indices.
+``schedule``, with :mod:`codesign.arch.synapse_words`, once targets have core-local indices.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
-from codesign.compiler.layers import QuantizedNetwork
+from codesign.compiler.layer_ir import QuantizedNetwork
 from codesign.errors import CodesignError
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sparsity:
     """Prune synapses with ``|weight| <= threshold`` (0: only exact zeros)."""
 
     threshold: int = 0
-    name = "sparsity"
+    name: ClassVar[str] = "sparsity"
 
     def apply(self, network: QuantizedNetwork) -> QuantizedNetwork:
         if self.threshold < 0 or self.threshold != int(self.threshold):

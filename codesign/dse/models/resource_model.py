@@ -1,0 +1,189 @@
+"""Analytic FPGA resource model of the accelerator: LUTs, FFs, BRAM and DSPs from an HWConfig
+in microseconds, so the DSE can prune before synthesis.
+
+LUTs, FFs and DSPs are linear in structural features of the configuration (per-core lanes x
+accumulator width, neuron datapath width, address widths, crossbar columns x ADC bits, ...); the
+coefficients are fitted, non-negative and weighted for relative error, against real yosys results
+of a corpus of random HWConfigs by ``bench/fit_resource_model.py`` and stored per family in
+``resource_coefficients.json`` beside this file.
+
+Block RAM is not fitted on ECP5: it is counted from the memories the elaborated accelerator
+instantiates (:func:`memory_shapes`), with the choice Yosys' ``memory_libmap`` makes for each:
+the cheaper of block RAM (cost 128 per DP16KD/PDPW16KD, shapes 16384x1 .. 512x36) and
+distributed RAM (cost 4 per 16x4 TRELLIS_DPR16X4, plus 1.4 per bit for the register of the
+synchronous read port), block RAM on a tie (the costs are those of
+Yosys' ``techlibs/lattice/brams_16kd.txt`` and ``lutrams_trellis.txt``). The fit script checks
+that this count is exact on the corpus.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from codesign import arithmetic
+from codesign.arch.config import HWConfig
+from codesign.arch.layout import CoreLayout
+
+COEFFICIENTS_FILE = Path(__file__).with_name("resource_coefficients.json")
+FITTED_RESOURCES = ("luts", "ffs", "bram", "dsp")
+#: Families whose block RAM is counted exactly from the memories (else it is fitted too).
+COUNTED_BRAM_FAMILIES = ("ecp5",)
+
+
+def _features() -> dict[str, Callable[[HWConfig, CoreLayout], float]]:
+    """Structural features of a config; widths are the hardware's own (``CoreLayout``), e.g. a
+    synapse slot is ``lane_fields.width`` = row + weight + delay bits."""
+    def multiplier_blocks(c: HWConfig, layout: CoreLayout) -> int:
+        """18x18 multiplier blocks of the neuron update's products (arithmetic.py: three decays
+        of Q1.16 times state, two gains of Q9.16 times the input and the current)."""
+        blocks = lambda a, b: math.ceil(a / 18) * math.ceil(b / 18)
+        return (3 * blocks(arithmetic.DECAY_BITS, c.state_bits)
+                + blocks(arithmetic.COEFFICIENT_BITS, layout.accumulator_bits)
+                + blocks(arithmetic.COEFFICIENT_BITS, c.state_bits))
+
+    return {
+        "constant": lambda c, layout: 1.0,
+        "cores_x_multiplier_blocks": lambda c, layout: c.cores * multiplier_blocks(c, layout),
+        "cores": lambda c, layout: c.cores,
+        "cores_x_lanes_x_accumulator": lambda c, layout: c.cores * c.synapse_lanes
+        * layout.accumulator_bits,
+        "cores_x_lanes_x_synapse_bits": lambda c, layout: c.cores * c.synapse_lanes
+        * layout.lane_fields.width,
+        "cores_x_state_bits": lambda c, layout: c.cores * c.state_bits,
+        "cores_x_address_bits": lambda c, layout: c.cores * (layout.synapse_address_bits
+                                                             + layout.source_index_bits
+                                                             + layout.neuron_index_bits),
+        "cores_squared": lambda c, layout: c.cores * c.cores,
+        "tiles_x_columns_x_adc_bits": lambda c, layout: c.crossbar.tiles * c.crossbar.cols
+        * c.crossbar.adc_bits,
+        "tiles_x_rows": lambda c, layout: c.crossbar.tiles * c.crossbar.rows,
+        "tiles": lambda c, layout: c.crossbar.tiles,
+    }
+
+
+FEATURES = _features()
+
+
+def feature_vector(config: HWConfig) -> np.ndarray:
+    layout = CoreLayout.from_config(config)
+    return np.array([function(config, layout) for function in FEATURES.values()],
+                    dtype=np.float64)
+
+
+@dataclass
+class ResourceModel:
+    """Fitted coefficients per resource (``resource -> feature -> coefficient``)."""
+
+    family: str
+    coefficients: dict[str, dict[str, float]]
+
+    def estimate(self, config: HWConfig, resources: tuple[str, ...] = ("luts", "ffs", "bram",
+                                                                          "dsp")
+                 ) -> dict[str, float]:
+        """Modelled ``resources``. Counted block RAM elaborates the design (about a second), so
+        ask for it only where it is needed."""
+        features = dict(zip(FEATURES, feature_vector(config)))
+        usage = {resource: float(sum(weights.get(name, 0.0) * value
+                                     for name, value in features.items()))
+                 for resource, weights in self.coefficients.items() if resource in resources}
+        if self.family in COUNTED_BRAM_FAMILIES and "bram" in resources:
+            usage["bram"] = float(counted_bram(self.family, config))
+        return usage
+
+
+    def breakdown(self, config: HWConfig) -> dict[str, dict[str, float]]:
+        """``resource -> model term -> contribution`` (what each structural part costs)."""
+        features = dict(zip(FEATURES, feature_vector(config)))
+        return {resource: {name: weight * features[name] for name, weight in weights.items()}
+                for resource, weights in self.coefficients.items()}
+
+
+#: Block RAM aspect ratios ``(width, depth)`` per family, as Yosys' memory_libmap uses them.
+BRAM_SHAPES = {
+    "ecp5": ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512)),
+    "ice40": ((2, 2048), (4, 1024), (8, 512), (16, 256)),
+    "xc7": ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512)),
+}
+
+
+BRAM_COST, DISTRIBUTED_RAM_COST = 128, 4
+#: Yosys' cost per bit of emulating a synchronous read port on distributed RAM, fitted to the
+#: corpus: 48 x 64 (the neuron state of 64 16-bit neurons) now goes to block RAM (it did not
+#: before the whole-chip pipelining), 36 x 16 not. Exact on 31 of the 32 corpus designs; the
+#: miss is a 22 x 64 source table (read enable not constant: Yosys adds emulation cost for it
+#: that this one number cannot carry), one block RAM per core too few.
+SYNC_READ_REGISTER_COST = 1.4
+DISTRIBUTED_RAM_SHAPE = (4, 16)
+
+
+def bram_blocks(family: str, width: int, depth: int) -> int:
+    """Fewest block RAMs holding a ``width`` x ``depth`` memory, over the family's shapes."""
+    return min(math.ceil(width / shape_width) * math.ceil(depth / shape_depth)
+               for shape_width, shape_depth in BRAM_SHAPES[family])
+
+
+def memory_bram(family: str, width: int, depth: int) -> int:
+    """Block RAMs Yosys spends on one memory: 0 when distributed RAM is cheaper."""
+    blocks = bram_blocks(family, width, depth)
+    cells = math.ceil(width / DISTRIBUTED_RAM_SHAPE[0]) * math.ceil(depth /
+                                                                     DISTRIBUTED_RAM_SHAPE[1])
+    # distributed RAM reads asynchronously: the synchronous read port costs a register per bit (and its emulation)
+    distributed = cells * DISTRIBUTED_RAM_COST + width * SYNC_READ_REGISTER_COST
+    return blocks if blocks * BRAM_COST <= distributed else 0
+
+
+@functools.lru_cache(maxsize=4096)
+def memory_shapes(config: HWConfig) -> tuple[tuple[int, int], ...]:
+    """``(width, depth)`` of every memory of the elaborated accelerator for ``config``."""
+    from amaranth.hdl import Fragment, Shape
+    from amaranth.hdl._mem import MemoryInstance   # the elaborated form of lib.memory.Memory
+
+    from codesign.hw.rtl.top import Accelerator
+
+    shapes = []
+    pending = [Fragment.get(Accelerator(config), None)]
+    while pending:
+        fragment = pending.pop()
+        if isinstance(fragment, MemoryInstance):
+            shapes.append((Shape.cast(fragment._data.shape).width, fragment._data.depth))
+        pending.extend(sub for sub, *_ in fragment.subfragments)
+    return tuple(shapes)
+
+
+def counted_bram(family: str, config: HWConfig) -> int:
+    return sum(memory_bram(family, width, depth) for width, depth in memory_shapes(config))
+
+
+def fit(family: str, configs: list[HWConfig], measured: list[dict[str, float]]) -> ResourceModel:
+    """Non-negative least squares on relative error for every fitted resource."""
+    from scipy.optimize import nnls
+
+    matrix = np.stack([feature_vector(config) for config in configs])
+    coefficients = {}
+    for resource in FITTED_RESOURCES:
+        if resource == "bram" and family in COUNTED_BRAM_FAMILIES:
+            continue
+        target = np.array([float(m[resource]) for m in measured])
+        weight = 1.0 / np.maximum(target, 1.0)
+        solution, _ = nnls(matrix * weight[:, None], target * weight)
+        coefficients[resource] = {name: float(value) for name, value in zip(FEATURES, solution)
+                                  if value != 0.0}
+    return ResourceModel(family=family, coefficients=coefficients)
+
+
+def load_model(family: str, path: Path | None = None) -> ResourceModel | None:
+    """The fitted model of ``family``, or None when it has not been fitted yet."""
+    path = path or COEFFICIENTS_FILE
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    if family not in data:
+        return None
+    return ResourceModel(family=family, coefficients=data[family])

@@ -1,0 +1,1 @@
+"""The board wrapper: the accelerator behind a UART bridge, on a board's pins."""

@@ -1,0 +1,1 @@
+"""The accelerator's components, one ``wiring.Component`` per module (docs/hardware.md)."""
