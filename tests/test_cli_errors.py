@@ -109,7 +109,98 @@ def test_graph_without_input(tmp_path, capsys):
 ])
 def test_files_that_nir_itself_rejects(capsys, case):
     status, message = _run(capsys, "info", str(shared_case(case)))
-    _assert_one_line_error(status, message, "nir 1.0 rejects")
+    _assert_one_line_error(status, message, f"nir {nir.__version__} rejects",
+                           "written by nir 0.2.0", "re-export the model")
+
+
+def test_empty_hdf5_file_holds_no_graph(tmp_path, capsys):
+    path = tmp_path / "model.nir"
+    h5py.File(path, "w").close()
+    status, message = _run(capsys, "info", str(path))
+    _assert_one_line_error(status, message, "holds no graph", "'node' group is missing",
+                           "no 'version' entry", "run the export again")
+
+
+def test_file_of_an_export_that_crashed_holds_no_graph(tmp_path, capsys):
+    class CrashingGraph(nir.NIRGraph):
+        def to_dict(self):
+            raise RuntimeError("the exporter failed half-way")
+
+    path = tmp_path / "model.nir"
+    graph = _lif_graph()
+    with pytest.raises(RuntimeError):  # nir.write has created the file by then
+        nir.write(path, CrashingGraph(nodes=graph.nodes, edges=graph.edges, type_check=False))
+    status, message = _run(capsys, "info", str(path))
+    _assert_one_line_error(status, message, "holds no graph", "'node' group is empty",
+                           f"written by nir {nir.__version__}", "crashed")
+
+
+def test_node_without_type(tmp_path, capsys):
+    path = _write(_lif_graph(), tmp_path / "model.nir")
+    with h5py.File(path, "r+") as handle:
+        del handle["node/nodes/lif/type"]
+    status, message = _run(capsys, "info", str(path))
+    _assert_one_line_error(status, message, "node 'lif'", "no key 'type'", "re-export")
+
+
+def _with_old_version(path, version="0.0.9"):
+    with h5py.File(path, "r+") as handle:
+        del handle["version"]
+        handle["version"] = np.bytes_(version)
+
+
+def test_node_of_a_foreign_version_missing_a_key(tmp_path, capsys):
+    """A key nir needs is missing in a node of a subgraph (snnTorch's RLeaky layout)."""
+    one = np.ones(2)
+    block = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type=np.array([2])),
+        "lif": nir.LIF(tau=one, r=one, v_leak=0 * one, v_threshold=one, v_reset=0 * one),
+        "w_rec": nir.Affine(weight=np.eye(2), bias=0 * one),
+        "output": nir.Output(output_type=np.array([2]))},
+        edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
+        type_check=False)
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([2])), "lif1": block,
+                                "output": nir.Output(output_type=np.array([2]))},
+                         edges=[("input", "lif1"), ("lif1", "output")], type_check=False)
+    path = _write(graph, tmp_path / "model.nir")
+    with h5py.File(path, "r+") as handle:
+        del handle["node/nodes/lif1/nodes/lif/tau"]
+    _with_old_version(path)
+    status, message = _run(capsys, "info", str(path))
+    _assert_one_line_error(status, message, "node 'lif1.lif' (LIF) has no key 'tau'",
+                           "written by nir 0.0.9", "another nir version", "re-export the model")
+
+
+def test_conv_without_input_shape_names_the_nir_releases_that_wrote_it(tmp_path, capsys):
+    graph = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type=np.array([1, 4, 4])),
+        "conv": nir.Conv2d(input_shape=(4, 4), weight=np.ones((1, 1, 3, 3)), stride=1,
+                           padding=1, dilation=1, groups=1, bias=np.zeros(1)),
+        "if": nir.IF(r=np.ones((1, 4, 4)), v_threshold=np.ones((1, 4, 4))),
+        "output": nir.Output(output_type=np.array([1, 4, 4]))},
+        edges=[("input", "conv"), ("conv", "if"), ("if", "output")], type_check=False)
+    path = _write(graph, tmp_path / "model.nir")
+    with h5py.File(path, "r+") as handle:
+        del handle["node/nodes/conv/input_shape"]
+    _with_old_version(path, "0.2.0")
+    status, message = _run(capsys, "info", str(path))
+    _assert_one_line_error(status, message, "node 'conv' (Conv2d) has no key 'input_shape'",
+                           "written by nir 0.2.0", "nir before 1.0 wrote Conv2d without it")
+
+
+def test_node_with_a_key_of_a_newer_version(tmp_path, capsys):
+    path = _write(_lif_graph(), tmp_path / "model.nir")
+    with h5py.File(path, "r+") as handle:
+        handle["node/nodes/lif/tau_adaptation"] = np.ones(1)
+    _with_old_version(path, "1.2.0")
+    status, message = _run(capsys, "info", str(path))
+    _assert_one_line_error(status, message, "node 'lif' (LIF) has a key 'tau_adaptation'",
+                           "written by nir 1.2.0", "another nir version", "r, tau, v_leak")
+
+
+def test_directory_instead_of_a_file(tmp_path, capsys):
+    status, message = _run(capsys, "info", str(tmp_path))
+    _assert_one_line_error(status, message, "is a directory", "pass the path of a .nir file")
 
 
 def test_unstable_time_step(tmp_path, capsys, spikes):

@@ -56,6 +56,20 @@ def test_every_nir_primitive_imports():
     assert graph.neuron_count() == 7 * 4  # if, lif, cubalif, threshold, li, cubali, integrator
 
 
+def test_pooling_with_one_number_for_both_dimensions():
+    # snnTorch 1.0.0 writes AvgPool2d(kernel_size=2, stride=2) as scalars
+    nodes = {"input": nir.Input(input_type=np.array([1, 4, 4])),
+             "pool": nir.AvgPool2d(kernel_size=np.array(2), stride=np.array(2),
+                                   padding=np.array([0, 0])),
+             "output": nir.Output(output_type=np.array([1, 2, 2]))}
+    graph = frontend.nir_to_ir(_graph(nodes, [("input", "pool"), ("pool", "output")]))
+    assert graph.nodes["pool"].kernel_size == (2, 2) and graph.nodes["pool"].stride == (2, 2)
+    assert graph.nodes["pool"].output_shape == (1, 2, 2)
+    image = np.arange(16.0).reshape(1, 1, 1, 4, 4)
+    result = simulate(discretized(graph, CompileOptions()), image)
+    assert result.output.ravel().tolist() == [2.5, 4.5, 10.5, 12.5]
+
+
 def test_nested_subgraph_is_flattened():
     one = np.ones(3)
     inner = _graph({"in": nir.Input(input_type=np.array([3])),
@@ -81,7 +95,7 @@ def test_edges_into_one_port_are_summed_and_recurrent_edges_read_previous_step()
     edges = [("input", "a"), ("input", "b"), ("a", "n"), ("b", "n"), ("n", "rec"), ("rec", "n"),
              ("n", "output")]
     graph = discretized(frontend.nir_to_ir(_graph(nodes, edges)), CompileOptions(dt=1.0))
-    assert graph.recurrent_edges() == {("rec", "n")}
+    assert graph.recurrent_edges() == {("n", "rec")}  # the cycle breaks at the neuron's output
     result = simulate(graph, np.array([1.0, 0.0, 0.0]).reshape(3, 1, 1))
     # v1 = 2+3 = 5; v2 = 5 + 10*v1 = 55; v3 = 55 + 10*55 = 605 (recurrence reads t-1)
     assert result.output.ravel().tolist() == [5.0, 55.0, 605.0]
@@ -98,4 +112,4 @@ def test_dump_names_every_node():
     text = graph.dump()
     for name in graph.nodes:
         assert name in text
-    assert "lif1.w_rec (t-1)" in text and "45 neurons" in text
+    assert "<- [lif1.lif (t-1)]" in text and "45 neurons" in text

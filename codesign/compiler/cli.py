@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.compiler import driver, frontend
+from codesign.compiler import driver, frontend, timestep
 from codesign.compiler.passes.discretize import RESET_MODES
 from codesign.compiler.passes.fuse import Fuse
 from codesign.compiler.pipeline import FRONT_END, CompileOptions, discretized
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, warn
 
 RUN_TARGETS = ("golden", "rtl", "c", "board")
 
@@ -29,13 +29,19 @@ def old_spelling(old: str, new: str):
 
 def add_compile_options(parser: argparse.ArgumentParser) -> None:
     """The compiler knobs every command that compiles shares."""
-    parser.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (1e-4)")
+    add_dt_option(parser)
     parser.add_argument("--reset", choices=RESET_MODES, default="zero",
                         help="reset to v_reset (zero) or subtract the threshold")
     parser.add_argument("--weight-bits", type=int, default=8, help="2..16 (8)")
     parser.add_argument("--state-bits", type=int, default=16, help="8..32 (16)")
     parser.add_argument("--dump-ir", metavar="PASS", action="append", default=[],
                         help=f"print the IR after this pass ({', '.join(FRONT_END)} or all)")
+
+
+def add_dt_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dt", type=float, default=None,
+                        help="time step in seconds (default: the step the graph assumes, which "
+                             "`codesign info` names, else 1e-4)")
 
 
 def add_c_options(parser: argparse.ArgumentParser) -> None:
@@ -58,11 +64,16 @@ def dump_after(args: argparse.Namespace):
 def info(args: argparse.Namespace) -> int:
     graph = frontend.load(args.model)
     print(graph.dump())
-    layers = Fuse().apply(discretized(graph, CompileOptions(dt=args.dt)))
+    discrete = discretized(graph, CompileOptions(dt=args.dt))
+    layers = Fuse().apply(discrete)
     synapses = sum(p.synapse_count for p in layers.projections)
     print(f"neurons: {graph.neuron_count()}  synapses: {synapses}  "
           f"populations: {len(layers.populations)}  projections: {len(layers.projections)}")
+    print(timestep.describe(graph, args.dt))
     print(layers.dump())
+    text = timestep.warning(graph, discrete.dt, layers)
+    if text:
+        warn(text)
     return 0
 
 
@@ -72,8 +83,10 @@ def simulate(args: argparse.Namespace) -> int:
                                   dump_after=dump_after(args))
     if result.fidelity is not None:
         print(result.fidelity.summary())
-    print(f"{args.mode}: {result.steps} steps x {result.samples} sample(s), "
-          f"{result.output_spikes} output spikes -> {args.output}")
+    guess = f", predicted class {int(result.predicted[0])}" \
+        if result.samples == 1 and result.output_spikes else ""
+    print(f"{args.mode}: {result.steps} steps x {result.samples} sample(s) at dt = "
+          f"{result.dt:g} s, {result.output_spikes} output spikes{guess} -> {args.output}")
     return 0
 
 
@@ -86,13 +99,14 @@ def compile_program(args: argparse.Namespace) -> int:
         print(f"c ({args.mode}): {sources.manifest['synapses']} synapses, "
               f"{len(sources.manifest['populations'])} populations, {size / 1024:.0f} KiB of "
               f"source -> {', '.join(str(path) for path in files)}")
-        return 0
-    if args.hw is None:
+    elif args.hw is None:
         raise CodesignError("--target hw needs --hw CFG.yaml",
                             "pass an HWConfig such as configs/default.yaml")
-    driver.compile_for_hardware(args.model, args.hw, options, args.output,
-                                chunked_if_needed=args.chunked)
-    print((Path(args.output) / driver.REPORT_NAME).read_text(), end="")
+    else:
+        driver.compile_for_hardware(args.model, args.hw, options, args.output,
+                                    chunked_if_needed=args.chunked)
+        print((Path(args.output) / driver.REPORT_NAME).read_text(), end="")
+    driver.time_step_warning(frontend.load(args.model), options.dt)  # after: errors stay one line
     return 0
 
 
@@ -124,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("info", help="print a NIR model's IR, counts and ranges")
     parser.add_argument("model", help="NIR file")
-    parser.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (1e-4)")
+    add_dt_option(parser)
     parser.set_defaults(handler=info)
 
     parser = subparsers.add_parser("simulate", help="run the float reference or the golden model")

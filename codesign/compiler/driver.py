@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.arch.config import HWConfig, load_config
-from codesign.compiler import float_reference, frontend, golden
+from codesign.compiler import float_reference, frontend, golden, ir, timestep
 from codesign.compiler.analysis import cycle_model, fidelity
 from codesign.compiler.analysis.sizing import does_not_fit_error
 from codesign.compiler.backends import c_runner
@@ -72,6 +72,9 @@ class Simulation:
     steps: int
     samples: int
     output_spikes: int
+    dt: float
+    #: The predicted class of each sample (the output with the most spikes).
+    predicted: np.ndarray
 
 
 def simulate_file(model: str | Path, input_path: str | Path, output_path: str | Path,
@@ -86,12 +89,17 @@ def simulate_file(model: str | Path, input_path: str | Path, output_path: str | 
     check_file(output_path)
     graph = frontend.load(model)
     inputs = load_inputs(input_path)
-    reference = float_reference.simulate(discretized(graph, options), inputs.steps,
-                                         record=record or mode == "golden")
-    result, records, report = reference, reference.records, None
-    spike_totals = reference.spike_totals
-    if mode == "golden":
+    network = None
+    if mode == "golden":  # bad options or input end in an error before any warning
         network = quantized(graph, options, dump_after)
+        golden.integer_input(network, inputs.steps)
+    discrete = discretized(graph, options)
+    reference = float_reference.simulate(discrete, inputs.steps,
+                                         record=record or mode == "golden")
+    dt_warned = time_step_warning(graph, discrete.dt, reference.spike_counts)
+    result, records, report = reference, reference.records, None
+    spike_totals = reference.spike_counts
+    if network is not None:
         fixed = golden.simulate(network, inputs.steps, record=True)
         report = fidelity.compare(reference.records, fixed.records, reference.output,
                                   fixed.output, inputs.labels)
@@ -102,7 +110,8 @@ def simulate_file(model: str | Path, input_path: str | Path, output_path: str | 
         records = {name: {"spikes": r["spikes"], "v": r["v"] * scales[name]}
                    for name, r in fixed.records.items()}
         result = fixed
-    warn_silent_layers(spike_totals, mode)
+    if not dt_warned:   # the time-step warning already names the silent layers and the cause
+        warn_silent_layers(spike_totals, mode)
     arrays = {"output": inputs.unbatch(result.output)}
     if record:
         for name, values in records.items():
@@ -110,7 +119,19 @@ def simulate_file(model: str | Path, input_path: str | Path, output_path: str | 
             arrays[f"{name}.v"] = inputs.unbatch(values["v"])
     save_npz(output_path, arrays)
     return Simulation(arrays=arrays, fidelity=report, steps=inputs.steps.shape[0],
-                      samples=inputs.steps.shape[1], output_spikes=int(np.sum(result.output)))
+                      samples=inputs.steps.shape[1], output_spikes=int(np.sum(result.output)),
+                      dt=discrete.dt, predicted=fidelity.predictions(result.output))
+
+
+def time_step_warning(graph: ir.Graph, dt: float | None,
+                      spike_counts: dict[str, int] | None = None) -> bool:
+    """Warn (one line) when the step leaves populations (almost) still: timestep.warning;
+    whether it warned."""
+    discrete = discretized(graph, CompileOptions(dt=dt))
+    text = timestep.warning(graph, discrete.dt, Fuse().apply(discrete), spike_counts)
+    if text:
+        warn(text)
+    return bool(text)
 
 
 def warn_silent_layers(spike_totals: dict[str, int], mode: str) -> None:
@@ -251,12 +272,14 @@ def generate_c(model_path: str | Path, options: CompileOptions, mode: str = "fix
     if mode not in C_MODES:
         raise CodesignError(f"unknown C mode '{mode}'", f"use one of {', '.join(C_MODES)}")
     graph = frontend.load(model_path)
-    title = f"{Path(model_path).name}, dt={options.dt:g}, reset={options.reset}"
     if mode == "fixed":
         network = quantized(graph, options)
         fidelity.warn_precision_loss(network)
-        return generate_fixed(network, title)
-    return generate_float(Fuse().apply(discretized(graph, options)), title)
+        return generate_fixed(network, f"{Path(model_path).name}, dt={network.dt:g}, "
+                                       f"reset={options.reset}")
+    network = Fuse().apply(discretized(graph, options))
+    return generate_float(network, f"{Path(model_path).name}, dt={network.dt:g}, "
+                                   f"reset={options.reset}")
 
 
 def compile_c(model_path: str | Path, options: CompileOptions, mode: str, out_dir: str | Path,

@@ -18,12 +18,12 @@ from codesign.inputs import per_step
 @dataclass
 class SimulationResult:
     """``output`` is ``[T, B, *output_shape]``; ``records[node]`` holds ``spikes`` and ``v``
-    (``[T, B, *shape]``) of every neuron node when recording was asked for."""
+    (``[T, B, *shape]``) of every neuron node when recording was asked for; ``spike_counts[node]``
+    is the number of spikes of every spiking neuron node over the run (always kept)."""
 
     output: np.ndarray
     records: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    #: Spikes of every spiking neuron node, summed over steps, samples and neurons.
-    spike_totals: dict[str, int] = field(default_factory=dict)
+    spike_counts: dict[str, int] = field(default_factory=dict)
 
 
 def check_input(graph: ir.Graph, inputs: np.ndarray) -> np.ndarray:
@@ -41,29 +41,43 @@ def check_input(graph: ir.Graph, inputs: np.ndarray) -> np.ndarray:
 
 
 def simulate(graph: ir.Graph, inputs: np.ndarray, record: bool = False) -> SimulationResult:
-    """Run a discretised graph on ``inputs`` of shape ``[T, B, *input_shape]``."""
+    """Run a discretised graph on ``inputs`` of shape ``[T, B, *input_shape]``.
+
+    Before t = 0 the network is at rest (:func:`rest_outputs`): recurrent edges read 0 at t = 0,
+    and a delay line holds its input's rest value until its first input arrives."""
     inputs = check_input(graph, inputs)
     steps, batch = inputs.shape[:2]
     order = graph.topological_order()
-    recurrent = graph.recurrent_edges()
+    recurrent, held = graph.recurrent_edges(), graph.held_edges()
     sizes = {name: int(np.prod(node.output_shape)) for name, node in graph.nodes.items()}
     matrices = {name: (linear_ops.matrix(node).T.tocsr(), linear_ops.bias(node))
                 for name, node in graph.nodes.items() if isinstance(node, ir.LINEAR_NODES)}
     state = {name: [np.zeros((batch, sizes[name])) for _ in range(3)]
              for name, node in graph.nodes.items() if isinstance(node, ir.DiscreteNeuron)}
-    delay_lines = {name: np.zeros((int(node.steps.max()) + 1, batch, sizes[name]))
+    rest = rest_outputs(graph)
+    delay_lines = {name: np.broadcast_to(rest[name], (int(node.steps.max()) + 1, batch,
+                                                      sizes[name])).copy()
                    for name, node in graph.nodes.items() if isinstance(node, ir.DiscreteDelay)}
     previous = {name: np.zeros((batch, size)) for name, size in sizes.items()}
     recorded = {name: {"spikes": [], "v": []} for name in state} if record else {}
-    totals = {name: 0 for name in state if graph.nodes[name].spiking_output}
+    spike_counts = {name: 0 for name in state if graph.nodes[name].spiking_output}
+
+    def node_input(name: str, current: dict, with_held: bool = False) -> np.ndarray:
+        """The sum of the edges into ``name``; a held edge only when the step is complete (the
+        Delay it feeds reads earlier steps only)."""
+        x = np.zeros((batch, int(np.prod(graph.nodes[name].input_shape))))
+        for source in graph.predecessors(name):
+            if (source, name) in held and not with_held:
+                continue
+            x = x + (previous if (source, name) in recurrent else current)[source]
+        return x
+
     outputs = []
     for t in range(steps):
         current = {}
         for name in order:
             node = graph.nodes[name]
-            x = np.zeros((batch, int(np.prod(node.input_shape))))
-            for source in graph.predecessors(name):
-                x = x + (previous if (source, name) in recurrent else current)[source]
+            x = node_input(name, current)
             if isinstance(node, ir.Input):
                 y = inputs[t].reshape(batch, -1)
             elif isinstance(node, ir.LINEAR_NODES):
@@ -71,14 +85,13 @@ def simulate(graph: ir.Graph, inputs: np.ndarray, record: bool = False) -> Simul
                 y = np.asarray(x @ matrix_t) + offset
             elif isinstance(node, ir.DiscreteDelay):
                 line = delay_lines[name]
-                line[t % len(line)] = x
                 steps_back = node.steps.ravel()
                 y = line[(t - steps_back) % len(line), :, np.arange(x.shape[1])].T
-                y = np.where(t >= steps_back, y, 0.0)
+                y = np.where(steps_back == 0, x, y)
             elif isinstance(node, ir.DiscreteNeuron):
                 y = _neuron_step(node, state[name], x)
-                if name in totals:
-                    totals[name] += int(np.count_nonzero(y))
+                if name in spike_counts:
+                    spike_counts[name] += int(np.count_nonzero(y))
                 if record:
                     recorded[name]["spikes"].append(y if node.spiking_output else
                                                     np.zeros_like(y))
@@ -86,13 +99,41 @@ def simulate(graph: ir.Graph, inputs: np.ndarray, record: bool = False) -> Simul
             else:  # Output
                 y = x
             current[name] = y
+        for name, line in delay_lines.items():
+            line[t % len(line)] = node_input(name, current, with_held=True)
         previous = current
         outputs.append(current[graph.output.name])
     shape = lambda name: (steps, batch, *graph.nodes[name].output_shape)
     records = {name: {key: np.stack(values).reshape(shape(name)) for key, values in r.items()}
                for name, r in recorded.items()}
     output = np.stack(outputs).reshape(steps, batch, *graph.output.shape)
-    return SimulationResult(output=output, records=records, spike_totals=totals)
+    return SimulationResult(output=output, records=records, spike_counts=spike_counts)
+
+
+def rest_outputs(graph: ir.Graph) -> dict[str, np.ndarray]:
+    """Every node's output before t = 0, the network at rest: no input, no spikes, every neuron
+    in its initial state (output 0), every linear node giving ``W x_rest + b``, every Delay its
+    input's rest value. So a bias acts from t = 0 even behind a delay line, as ``fuse`` makes it
+    a constant input (docs/compiler.md, "Cycles and delays")."""
+    rest: dict[str, np.ndarray] = {}
+
+    def output(name: str) -> np.ndarray:
+        if name not in rest:
+            node = graph.nodes[name]
+            size = int(np.prod(node.output_shape))
+            if isinstance(node, (ir.Input, ir.NeuronNode)):
+                rest[name] = np.zeros(size)
+            else:  # every cycle has a neuron (ir.Graph checks), so this recursion ends
+                x = sum((output(s) for s in graph.predecessors(name)),
+                        np.zeros(int(np.prod(node.input_shape))))
+                if isinstance(node, ir.LINEAR_NODES):
+                    x = (linear_ops.matrix(node) @ x if np.any(x) else 0.0) + linear_ops.bias(node)
+                rest[name] = np.broadcast_to(x, (size,)).astype(np.float64)
+        return rest[name]
+
+    for name in graph.nodes:
+        output(name)
+    return rest
 
 
 def _neuron_step(node: ir.DiscreteNeuron, state: list[np.ndarray], x: np.ndarray) -> np.ndarray:

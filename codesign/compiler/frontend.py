@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,142 @@ from codesign.errors import CodesignError, warn
 SUPPORTED = ("Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
              "AvgPool2d", "Flatten", "Delay", "Threshold", "I", "IF", "LI", "LIF", "CubaLI",
              "CubaLIF", "NIRGraph")
+
+
+#: Keys that nir added to a node type after it first appeared (from the nir release history):
+#: a file that lacks one may come from an earlier release.
+KEYS_SINCE = {("Conv1d", "input_shape"): "1.0", ("Conv2d", "input_shape"): "1.0",
+              ("Flatten", "input_type"): "0.2"}
+#: nir releases that introduced a node type after nir 0.1.
+TYPES_SINCE = {"SumPool2d": "1.0", "AvgPool2d": "1.0.2", "CubaLI": "1.0.5"}
+
+
+def _reader() -> str:
+    """``nir X``, the nir release that reads the files here."""
+    import nir
+
+    return f"nir {nir.__version__}"
+
+
+def _re_export() -> str:
+    """The fix for a file that nir cannot read."""
+    return f"re-export the model with {_reader()} (the version codesign reads)"
+
+
+def _written_by(handle) -> str:
+    """``written by nir X`` from the file's ``version`` entry (every ``nir.write`` stores it)."""
+    try:
+        version = handle["version"][()]
+    except (KeyError, TypeError, ValueError):
+        return "written by an unknown nir version (the file has no 'version' entry)"
+    return f"written by nir {version.decode() if isinstance(version, bytes) else version}"
+
+
+def _node_groups(group, prefix: str = ""):
+    """``(path, group)`` of every node under a stored NIRGraph, depth first."""
+    nodes = group.get("nodes")
+    if nodes is None or not hasattr(nodes, "keys"):
+        return
+    for name in nodes:
+        child = nodes[name]
+        if not hasattr(child, "keys"):
+            continue
+        yield prefix + name, child
+        if "type" in child and child["type"][()] in (b"NIRGraph", "NIRGraph"):
+            yield from _node_groups(child, prefix + name + ".")
+
+
+def _check_structure(path: Path) -> str:
+    """Refuse a file without a graph or with a node of no or unknown type; return
+    ``written by nir X`` for later messages."""
+    import h5py
+    import nir
+
+    try:
+        with h5py.File(path, "r") as handle:
+            written = _written_by(handle)
+            top = handle.get("node")
+            if top is None or not hasattr(top, "keys") or not len(top) or "nodes" in top and \
+                    not len(top["nodes"]):
+                raise CodesignError(
+                    f"{path} holds no graph (its 'node' group is {'missing' if top is None else 'empty'}"
+                    f"; {written}): an export that crashed while writing leaves such a file",
+                    "run the export again and check that it finishes without an error")
+            nodes = list(_node_groups(top))
+            for name, group in nodes:
+                if "type" not in group:
+                    raise CodesignError(
+                        f"node '{name}' of {path} has no key 'type' ({written}), so the file was "
+                        "not written completely by nir.write", _re_export())
+                kind = group["type"][()]
+                kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+                if not hasattr(nir, kind):
+                    since = f"; nir {TYPES_SINCE[kind]} or later writes it" \
+                        if kind in TYPES_SINCE else ""
+                    raise CodesignError(
+                        f"node '{name}' has unknown type '{kind}' ({written}{since})",
+                        f"codesign imports the nir 1.0 primitives {', '.join(SUPPORTED)}")
+            if not any(g["type"][()] in (b"Input", "Input") for n, g in nodes if "." not in n):
+                # nir 1.0.8 would invent an Input for every node without predecessors.
+                raise CodesignError(f"{path} has no Input node",
+                                    "add a nir.Input feeding the network")
+            return written
+    except OSError as error:
+        message = " ".join(str(error).split())[:200]
+        raise CodesignError(f"{path} is not a readable NIR (HDF5) file ({message})",
+                            "the file is truncated or not NIR; re-export it with nir.write") \
+            from None
+
+
+def _node_failure(path: Path, written: str) -> CodesignError | None:
+    """The first node that nir cannot build on its own, as a one-line error naming the node
+    and the key (None if every node builds, so the failure is in the graph's structure)."""
+    import h5py
+    import nir
+    from nir.serialization import hdf2dict
+
+    with h5py.File(path, "r") as handle:
+        stored = hdf2dict(handle["node"])
+
+    def walk(graph: dict, prefix: str):
+        for name, node in (graph.get("nodes") or {}).items():
+            if node.get("type") == "NIRGraph":
+                yield from walk(node, prefix + name + ".")
+            else:
+                yield prefix + name, node
+
+    for name, node in walk(stored, ""):
+        kind = node.get("type")
+        try:
+            nir.dict2NIRNode(dict(node))
+            continue
+        except KeyError as error:
+            missing = str(error.args[0]) if error.args else "?"
+        except TypeError as error:
+            text = str(error)
+            found = re.search(r"required (?:positional |keyword-only )?arguments?: '(\w+)'", text)
+            unexpected = re.search(r"unexpected keyword argument '(\w+)'", text)
+            if unexpected:
+                known = sorted(f.name for f in dataclasses.fields(getattr(nir, kind))
+                               if f.init and f.name != "metadata")
+                return CodesignError(
+                    f"node '{name}' ({kind}) has a key '{unexpected.group(1)}' that {_reader()} "
+                    f"does not know ({written}; {_reader()}'s {kind} has {', '.join(known)}): "
+                    "the file comes from another nir version", _re_export())
+            if not found:
+                return CodesignError(f"{_reader()} cannot build node '{name}' ({kind}, {written}): "
+                                     f"{' '.join(text.split())[:160]}", _re_export())
+            missing = found.group(1)
+        except (ValueError, AssertionError, AttributeError, IndexError) as error:
+            text = " ".join(str(error).split())[:160] or type(error).__name__
+            return CodesignError(f"{_reader()} cannot build node '{name}' ({kind}, {written}): "
+                                 f"{text}", _re_export())
+        since = KEYS_SINCE.get((kind, missing))
+        origin = f"; nir before {since} wrote {kind} without it" if since else \
+            "; the file comes from another nir version or an exporter that wrote it by hand"
+        return CodesignError(f"node '{name}' ({kind}) has no key '{missing}', which "
+                             f"{_reader()} needs ({written}{origin})", _re_export())
+    return None
 
 
 def _stored_types(path: Path) -> dict[str, str]:
@@ -30,7 +168,9 @@ def _stored_types(path: Path) -> dict[str, str]:
 
 def read_nir(path: str | Path):
     """Read a NIR file with nir 1.0, retrying without type checks (older exporters such as
-    Rockpool write port types that nir 1.0.8's checker rejects but the graph is sound)."""
+    Rockpool write port types that nir 1.0.8's checker rejects but the graph is sound). A file
+    nir cannot read is refused naming the node and the key at fault and the nir version that
+    wrote it."""
     import nir
 
     path = Path(path)
@@ -38,15 +178,8 @@ def read_nir(path: str | Path):
         raise CodesignError(f"{path} is a directory, not a NIR file", "pass the path of a .nir file")
     if not path.is_file():
         raise CodesignError(f"{path} does not exist", "pass the path of a .nir file")
+    written = _check_structure(path)
     stored = _stored_types(path)
-    unknown = {name: kind for name, kind in stored.items() if not hasattr(nir, kind)}
-    if unknown:
-        name, kind = next(iter(unknown.items()))
-        raise CodesignError(f"node '{name}' has unknown type '{kind}'",
-                            f"codesign imports the nir 1.0 primitives {', '.join(SUPPORTED)}")
-    if stored and "Input" not in stored.values():
-        # nir 1.0.8 would invent an Input for every node without predecessors.
-        raise CodesignError(f"{path} has no Input node", "add a nir.Input feeding the network")
     failure = None
     for type_check in (True, False):
         try:
@@ -56,14 +189,11 @@ def read_nir(path: str | Path):
         except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError,
                 AssertionError, ArithmeticError) as error:
             failure = failure or error
+    node_error = _node_failure(path, written)
+    if node_error is not None:
+        raise node_error
     message = " ".join(str(failure).split())[:200] or type(failure).__name__
-    if isinstance(failure, OSError):
-        cause = f"{path} is not a readable NIR (HDF5) file ({message})"
-        fix = "the file is truncated or not NIR; re-export it with nir.write"
-    else:
-        cause = f"nir 1.0 rejects {path}: {message}"
-        fix = "re-export the model with a nir 1.0 exporter"
-    raise CodesignError(cause, fix)
+    raise CodesignError(f"{_reader()} rejects {path} ({written}): {message}", _re_export())
 
 
 def _check_invented(graph, stored: dict[str, str]) -> None:
@@ -207,7 +337,7 @@ def nir_to_ir(nir_graph) -> ir.Graph:
             name = pending[0]
             converted[name] = _convert(name, nodes[name], None)
             pending.remove(name)
-    return ir.Graph(nodes=converted, edges=edges)
+    return ir.Graph(nodes=converted, edges=edges, metadata=dict(nir_graph.metadata or {}))
 
 
 def warn_suspicious(graph: ir.Graph) -> None:

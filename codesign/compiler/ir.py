@@ -455,10 +455,23 @@ class DiscreteDelay(Node):
 LINEAR_NODES = (Affine, Scale, Conv, Pool2d, Flatten)
 
 
+def _holds_back(node: Node) -> bool:
+    """A Delay that holds every element back by at least one step: its output at step t needs
+    only inputs from before t, so a cycle through it needs no implied delay."""
+    if isinstance(node, DiscreteDelay):
+        return node.steps.size > 0 and int(node.steps.min()) >= 1
+    return isinstance(node, Delay) and node.delay.size > 0 and float(node.delay.min()) > 0
+
+
 @dataclass
 class Graph:
-    """A directed graph of IR nodes. Edges into one node are summed; an edge that closes a cycle
-    (a DFS back edge from the input) reads the source's output of the previous timestep."""
+    """A directed graph of IR nodes. Edges into one node are summed.
+
+    Cycles (docs/compiler.md, "Cycles and delays"): a cycle through a Delay of at least one step
+    on every element is broken there (the Delay's input is stored for later steps); any other
+    cycle reads the previous timestep at the spike output of its last neuron, met from the Input
+    (an implied one-step delay). So biases of linear nodes inside a cycle act from t = 0. A cycle
+    without a neuron is refused."""
 
     nodes: dict[str, Node]
     edges: list[tuple[str, str]]
@@ -495,6 +508,12 @@ class Graph:
                     f"edge {source} -> {target}: {source} produces shape "
                     f"{self.nodes[source].output_shape} but {target} expects "
                     f"{self.nodes[target].input_shape}", "fix the layer sizes in the exported graph")
+        without_neurons = [e for e in self.edges if not self.nodes[e[0]].is_neuron]
+        cycle = self._find_cycle(without_neurons)
+        if cycle:
+            path = " -> ".join([source for source, _ in cycle] + [cycle[0][0]])
+            raise CodesignError(f"the cycle {path} contains no neuron",
+                                "every recurrent loop must pass through a neuron layer")
         self._check_connected()
 
     def _check_connected(self) -> None:
@@ -537,33 +556,63 @@ class Graph:
                     todo.append(other)
         return seen
 
-    def recurrent_edges(self) -> set[tuple[str, str]]:
-        """Edges that close a cycle, found as DFS back edges starting from the Input."""
+    def _find_cycle(self, edges: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
+        """The first cycle of ``edges`` a depth-first search from the Input meets, as its edges
+        in order from the node on it the search reached first; None if ``edges`` are acyclic."""
+        successors: dict[str, list[str]] = {name: [] for name in self.nodes}
+        for source, target in edges:
+            successors[source].append(target)
         state: dict[str, str] = {}
-        back: set[tuple[str, str]] = set()
         roots = [self.input.name] + [n for n in self.nodes if n != self.input.name]
         for root in roots:
             if root in state:
                 continue
-            stack = [(root, iter(self.successors(root)))]
+            path = [root]
+            stack = [iter(successors[root])]
             state[root] = "open"
             while stack:
-                node, children = stack[-1]
-                child = next(children, None)
+                child = next(stack[-1], None)
                 if child is None:
-                    state[node] = "done"
+                    state[path.pop()] = "done"
                     stack.pop()
                 elif state.get(child) == "open":
-                    back.add((node, child))
+                    on_cycle = path[path.index(child):]
+                    return list(zip(on_cycle, on_cycle[1:] + [child]))
                 elif child not in state:
                     state[child] = "open"
-                    stack.append((child, iter(self.successors(child))))
-        return back
+                    path.append(child)
+                    stack.append(iter(successors[child]))
+        return None
+
+    def _cycle_breaks(self) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        """``(recurrent, held)``: the edges that read the previous step, and the edges into
+        Delays that break a cycle. Found one cycle at a time until the rest is acyclic."""
+        recurrent: set[tuple[str, str]] = set()
+        held: set[tuple[str, str]] = set()
+        while True:
+            cycle = self._find_cycle([e for e in self.edges if e not in recurrent | held])
+            if cycle is None:
+                return recurrent, held
+            delays = [edge for edge in cycle if _holds_back(self.nodes[edge[1]])]
+            if delays:
+                held.add(delays[-1])
+            else:  # __post_init__ guarantees a neuron on every cycle
+                recurrent.add([edge for edge in cycle if self.nodes[edge[0]].is_neuron][-1])
+
+    def recurrent_edges(self) -> set[tuple[str, str]]:
+        """Edges that read their source's output of the previous timestep: on every cycle that
+        no Delay breaks, the edge leaving the last neuron of the cycle (met from the Input)."""
+        return self._cycle_breaks()[0]
+
+    def held_edges(self) -> set[tuple[str, str]]:
+        """Edges into a Delay that breaks a cycle: the Delay's output at step t needs only its
+        inputs of earlier steps, so the Delay is evaluated before the nodes that feed it."""
+        return self._cycle_breaks()[1]
 
     def topological_order(self) -> list[str]:
-        """Node names in evaluation order, ignoring recurrent edges."""
-        recurrent = self.recurrent_edges()
-        forward = [e for e in self.edges if e not in recurrent]
+        """Node names in evaluation order, ignoring recurrent and held edges."""
+        recurrent, held = self._cycle_breaks()
+        forward = [e for e in self.edges if e not in recurrent | held]
         indegree = {n: 0 for n in self.nodes}
         for _, target in forward:
             indegree[target] += 1

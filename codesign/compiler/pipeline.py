@@ -24,9 +24,10 @@ BACK_END = ("sparsity", "partition", "schedule")
 
 @dataclass
 class CompileOptions:
-    """Compiler knobs shared by ``simulate``, ``compile`` and the DSE."""
+    """Compiler knobs shared by ``simulate``, ``compile`` and the DSE. ``dt = None``: the step the
+    graph assumes, else 1e-4 (:mod:`codesign.compiler.timestep`)."""
 
-    dt: float = 1e-4
+    dt: float | None = None
     reset: str = "zero"
     weight_bits: int = 8
     state_bits: int = 16

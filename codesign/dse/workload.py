@@ -80,8 +80,10 @@ def load_inputs(path: Path | None, input_size: int, samples: int, seed: int
 
 
 def load_workload(model_path: str | Path, input_path: str | Path | None = None,
-                  samples: int = DEFAULT_SAMPLES, dt: float = 1e-4, seed: int = 0) -> Workload:
-    """Read the model, run the float reference on the sample inputs and measure its activity."""
+                  samples: int = DEFAULT_SAMPLES, dt: float | None = None,
+                  seed: int = 0) -> Workload:
+    """Read the model, run the float reference on the sample inputs and measure its activity
+    (``dt = None``: the step the graph assumes, else 1e-4)."""
     model_path = Path(model_path)
     graph = Discretize(dt, "zero").apply(frontend.load(model_path))
     network = Fuse().apply(graph)
@@ -96,7 +98,7 @@ def load_workload(model_path: str | Path, input_path: str | Path | None = None,
         rates[population.name] = spikes.reshape(spikes.shape[0], spikes.shape[1], -1) \
             .mean(axis=(0, 1))
     return Workload(model_path=model_path, network=network, inputs=inputs, labels=labels,
-                    reference_counts=reference_counts, rates=rates, dt=dt)
+                    reference_counts=reference_counts, rates=rates, dt=graph.dt)
 
 
 def _pruned(workload: Workload, threshold: float) -> LayerNetwork:

@@ -70,11 +70,11 @@ def test_fixed_scnn_on_20_nmnist_frames_is_bit_exact(tmp_path):
                if name != network.output), "every hidden layer must spike"
 
 
-# Also the Braille SRNN without biases (recurrent CubaLIF, subtract reset). With biases the float
-# reference and `fuse` differ at step 0: the reference's recurrent edge reads the recurrent
-# Affine's output of step -1, zero, where the fused network adds that Affine's bias from step 0.
+# Also the Braille SRNNs (recurrent CubaLIF): with biases, the recurrent Affine's bias acts from
+# step 0 in both, as the cycle reads the previous step at the neuron's spike output.
 @pytest.mark.parametrize("case", ["lif_norse", "lif_rockpool", "two_lif_neurons",
-                                  "braille_noBias_subtract"])
+                                  "braille_bias_zero", "braille_noBias_subtract",
+                                  "braille_norse"])
 def test_float_mode_matches_the_float_reference(case, tmp_path):
     relative, options, make_input = CASES[case]
     graph = discretized(frontend.load(shared_case(relative)), options)

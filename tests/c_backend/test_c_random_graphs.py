@@ -42,9 +42,8 @@ def _neuron(model: str, size: int, rng: np.random.Generator, shared: bool):
 
 
 @st.composite
-def random_networks(draw, biased_delays: bool = True):
-    """``(nir graph, options, inputs)``. ``biased_delays=False`` gives an Affine's bias no delay
-    line after it: the float reference then delays the bias too, which ``fuse`` does not."""
+def random_networks(draw):
+    """``(nir graph, options, inputs)``."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     input_size = draw(st.integers(1, 10))
     depth = draw(st.integers(1, 3))
@@ -59,7 +58,7 @@ def random_networks(draw, biased_delays: bool = True):
         weight = rng.normal(0.5, 1.0, (size, previous_size)) * (rng.random((size, previous_size))
                                                                  < density)
         delayed = draw(st.booleans())
-        if draw(st.booleans()) and (biased_delays or not delayed):
+        if draw(st.booleans()):
             nodes[f"affine{layer}"] = nir.Affine(weight=weight, bias=rng.normal(0.0, 0.2, size))
         else:
             nodes[f"affine{layer}"] = nir.Linear(weight=weight)
@@ -72,7 +71,9 @@ def random_networks(draw, biased_delays: bool = True):
             edges.append((f"affine{layer}", f"neuron{layer}"))
         if model != "LI" and draw(st.booleans()):  # recurrence: reads the previous step
             recurrent = rng.normal(0.0, 0.7, (size, size)) * (rng.random((size, size)) < density)
-            nodes[f"recurrent{layer}"] = nir.Linear(weight=recurrent)
+            nodes[f"recurrent{layer}"] = nir.Affine(weight=recurrent,
+                                                    bias=rng.normal(0.0, 0.2, size)) \
+                if draw(st.booleans()) else nir.Linear(weight=recurrent)
             edges += [(f"neuron{layer}", f"recurrent{layer}"),
                       (f"recurrent{layer}", f"neuron{layer}")]
         previous, previous_size = f"neuron{layer}", size
@@ -113,7 +114,7 @@ def test_random_graphs_are_bit_exact(case, tmp_path_factory):
 
 @settings(max_examples=max(EXAMPLES // 2, 1), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(case=random_networks(biased_delays=False), real_valued=st.booleans())
+@given(case=random_networks(), real_valued=st.booleans())
 def test_random_graphs_in_float_mode_match_the_float_reference(case, real_valued,
                                                                tmp_path_factory):
     """Same graphs in double precision: voltages within 1e-5, spikes exact (the C sums a

@@ -22,6 +22,23 @@ TAU = 5e-3
 #: The time step of the graphs built here (IF neurons integrate r * dt = 1 per step).
 DT = 1e-3
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+#: A small config the tests compile to at the default --weight-bits 8 (configs/tiny.yaml is cut
+#: to 16 neurons and 6-bit weights for the UP5K board); its last line is ``shared_rows: false``.
+SMALL_CONFIG = """\
+cores: 1
+neurons_per_core: 32
+synapse_memory_depth: 512
+synapse_lanes: 1
+weight_bits: 8
+state_bits: 16
+delay_slots: 2
+source_table_depth: 128
+profiles: 2
+router_queue_depth: 2
+clock_mhz: 12
+timing_registers: false
+shared_rows: false
+"""
 
 
 # -- valid inputs -----------------------------------------------------------------------------
@@ -103,13 +120,15 @@ def build_cases(folder: Path, digits: tuple[Path, Path] | None,
                 shared_lif: Path | None) -> list[Case]:
     """Write the valid cases into ``folder``."""
     cases = []
-    for name, graph, shape, config in (("chain", chain_graph(), (4,), "tiny.yaml"),
+    (folder / "small.yaml").write_text(SMALL_CONFIG)
+    for name, graph, shape, config in (("chain", chain_graph(), (4,), "small.yaml"),
                                        ("recurrent", recurrent_graph(), (3,), "default.yaml"),
                                        ("conv", conv_graph(), (1, 4, 4), "default.yaml")):
         nir.write(folder / f"{name}.nir", graph)
         np.save(folder / f"{name}.npy", spikes(shape))
         cases.append(Case(name, folder / f"{name}.nir", folder / f"{name}.npy",
-                          CONFIGS / config, dt=str(DT)))
+                          folder / config if config == "small.yaml" else CONFIGS / config,
+                          dt=str(DT)))
     # The loop's Delay node adds one step to the step every recurrent edge takes.
     config = yaml.safe_load((CONFIGS / "default.yaml").read_text())
     (folder / "recurrent.yaml").write_text(yaml.safe_dump({**config, "delay_slots": 4}))
@@ -123,7 +142,7 @@ def build_cases(folder: Path, digits: tuple[Path, Path] | None,
         trace = np.loadtxt(shared_lif.with_suffix(".csv"), delimiter=",")
         np.save(folder / "lif_norse.npy", trace[:, :1])
         cases.append(Case("lif_norse", shared_lif, folder / "lif_norse.npy",
-                          CONFIGS / "tiny.yaml"))
+                          folder / "small.yaml"))
     for case in cases:
         with h5py.File(case.model, "r") as handle:
             nodes = handle["node/nodes"]

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from codesign.compiler import ir
+from codesign.compiler import ir, timestep
 from codesign.errors import CodesignError
 
 RESET_MODES = ("zero", "subtract")
@@ -61,14 +61,15 @@ MAX_DELAY_STEPS = 2**16
 class Discretize:
     """Replace every neuron by a :class:`~codesign.compiler.ir.DiscreteNeuron` and every delay by
     whole steps, for timestep ``dt`` and reset mode ``reset`` (``zero`` resets to ``v_reset``,
-    ``subtract`` subtracts the threshold, which NIR cannot express)."""
+    ``subtract`` subtracts the threshold, which NIR cannot express). ``dt = None``: the step the
+    graph assumes (:func:`codesign.compiler.timestep.resolve_dt`), else 1e-4."""
 
-    dt: float = 1e-4
+    dt: float | None = None
     reset: str = "zero"
     name: ClassVar[str] = "discretize"
 
     def __post_init__(self):
-        if not (np.isfinite(self.dt) and self.dt > 0):
+        if self.dt is not None and not (np.isfinite(self.dt) and self.dt > 0):
             raise CodesignError(f"--dt {self.dt} is not a positive time step",
                                 "pass a step in seconds such as 1e-4")
         if self.reset not in RESET_MODES:
@@ -76,17 +77,18 @@ class Discretize:
                                 f"use one of {', '.join(RESET_MODES)}")
 
     def apply(self, graph: ir.Graph) -> ir.Graph:
+        dt = timestep.resolve_dt(graph, self.dt)
         nodes = {}
         for name, node in graph.nodes.items():
             if isinstance(node, ir.NeuronNode) and not isinstance(node, ir.DiscreteNeuron):
-                node = _discrete(node, self.dt, self.reset == "subtract")
+                node = _discrete(node, dt, self.reset == "subtract")
             elif isinstance(node, ir.Delay):
-                steps = np.rint(node.delay / self.dt)
+                steps = np.rint(node.delay / dt)
                 if steps.size and steps.max() > MAX_DELAY_STEPS:
                     raise CodesignError(
                         f"node '{name}' delays by {node.delay.max():.4g} s = "
-                        f"{steps.max():.4g} steps of --dt {self.dt:g}, more than "
+                        f"{steps.max():.4g} steps of --dt {dt:g}, more than "
                         f"{MAX_DELAY_STEPS}", "use a delay in seconds (not steps) or a larger --dt")
                 node = ir.DiscreteDelay(name, steps=steps.astype(int))
             nodes[name] = node
-        return replace(graph, nodes=nodes, dt=self.dt)
+        return replace(graph, nodes=nodes, dt=dt)

@@ -1,9 +1,12 @@
 """``fuse``: fold every chain of linear nodes between neuron populations into one projection.
 
 Affine/Linear, Scale, Conv, pooling and Flatten compose into a single sparse matrix per
-(source population, target population, delay); a recurrent edge on the path adds one step of
-delay, a Delay node adds its steps (split per distinct delay). Biases become a constant input of
-the population they reach.
+(source population, target population, delay); a recurrent edge on the path (it always leaves
+the source population, ``ir.Graph.recurrent_edges``) adds one step of delay, a Delay node adds its
+steps (split per distinct delay). Biases become a constant input of the population they reach,
+from t = 0, also behind recurrent edges and delay lines: before t = 0 the network is at rest and
+every linear node outputs its bias (docs/compiler.md, "Cycles and delays"), as the float
+reference (``float_reference.rest_outputs``) computes it.
 """
 
 from __future__ import annotations
