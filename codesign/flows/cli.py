@@ -70,6 +70,11 @@ def run_synth(args: argparse.Namespace) -> int:
         raise CodesignError(f"--seed {args.seed} names several placement seeds without --pnr",
                             "add --pnr (seeds only change nextpnr's placement)")
 
+    if args.dry_run:
+        print(f"dry run: {args.hw} is valid; would synthesise for {args.family}"
+              + (f" and place and route seeds {', '.join(map(str, seeds))}" if args.pnr else ""))
+        return 0
+
     def seed_done(seed, result) -> None:
         if len(seeds) > 1:
             print(f"  seed {seed}: {_timing_line(result, config.clock_mhz)}", flush=True)
@@ -181,6 +186,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--name", default="accelerator", help="top module name")
     synth.add_argument("--timeout", type=float, default=None, help="seconds before giving up")
     synth.add_argument("--no-cache", action="store_true", help="ignore cached results")
+    synth.add_argument("--dry-run", action="store_true",
+                       help="check the config and the options, then stop before synthesis")
     synth.set_defaults(handler=run_synth)
 
     build = commands.add_parser("build", help="build a board bitstream (UART bridge + accelerator)")
