@@ -40,8 +40,9 @@ from codesign.errors import CodesignError
 TOPLEVEL = "simulated_board"
 #: Clock cycles per UART bit in simulation: the fewest the UART allows.
 SIMULATION_CYCLES_PER_BIT = 4
-#: Seconds to wait for the simulation's pseudo-terminal (a first Verilator build included).
-START_TIMEOUT = 900.0
+#: Seconds to wait for the simulation's pseudo-terminal once its model is built (the build,
+#: minutes the first time, comes before and is not limited).
+START_TIMEOUT = 120.0
 
 
 def simulation_top(config: HWConfig, board: str, cycles_per_bit: Fraction):
@@ -123,7 +124,7 @@ def simulated_board(config: HWConfig, board: str = "ulx3s",
     import tempfile
 
     from codesign.flows.rtl_target import SIM_BUILD_ARGS, SIM_ENV, TESTBENCH_DIR
-    from codesign.flows.verilator import run_cocotb
+    from codesign.flows.verilator import build, run_built
 
     cycles_per_bit = Fraction(cycles_per_bit).limit_denominator(1 << 16)
     verilog = verilog_path(config, board, cycles_per_bit)
@@ -140,12 +141,12 @@ def simulated_board(config: HWConfig, board: str = "ulx3s",
                    "CODESIGN_BOARD_CYCLES_PER_BIT": str(cycles_per_bit),
                    "CODESIGN_BOARD_FAULTS": json.dumps(faults or {})}
     failure: list[BaseException] = []
+    build_dir = build(verilog, TOPLEVEL, build_args=SIM_BUILD_ARGS, ports_only=True)
 
     def simulate() -> None:
         try:
-            run_cocotb(verilog, toplevel=TOPLEVEL, test_module="board_cocotb",
-                       test_dir=TESTBENCH_DIR, work_dir=work_dir / "sim",
-                       build_args=SIM_BUILD_ARGS, ports_only=True, extra_env=environment)
+            run_built(build_dir, TOPLEVEL, "board_cocotb", TESTBENCH_DIR, environment,
+                      work_dir=work_dir / "sim")
         except BaseException as error:   # reported in the main thread
             failure.append(error)
 
