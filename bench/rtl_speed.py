@@ -18,6 +18,14 @@ else ``HWConfig()``), for BENCHMARKS.md.
 
     python bench/rtl_speed.py [--hw CFG.yaml] [--steps 20000] [--repeat 3] [--speed-only]
                               [--fmax-mhz F]
+
+* activity table (``--activity``): cycles per timestep of the Braille SRNN at 0, 5, 20 and 100 %
+  input activity (each input spikes with that probability per step, 256 steps, one seed), the
+  cycle model's prediction beside it, on ``configs/default.yaml`` and on the one-core config of
+  the latency issue (``ONE_CORE``: one core of 64 neurons, 1024 synapse words, no tile); the
+  resources and fmax of those configs are ``codesign hw synth --family ecp5 --pnr``'s.
+
+    python bench/rtl_speed.py --activity [--hw CFG.yaml ...]
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from codesign.compiler.pipeline import CompileOptions, map_network, quantized
 from codesign.errors import CodesignError
 from codesign.events import bin_events, read_nmnist
 from codesign.flows import rtl_target
-from codesign.flows.rtl_target import free_run_speed, run_rtl
+from codesign.flows.rtl_target import free_run_speed, run_rtl, run_rtl_many
 from codesign.flows.synthesis import synthesize
 from codesign.hw.rtl.top import Accelerator
 
@@ -116,6 +124,56 @@ def synthesised_fmax(config: HWConfig) -> float:
     return result.fmax_mhz
 
 
+#: The latency issue's small config: configs/default.yaml cut to one core of 64 neurons and 1024
+#: synapse words, without crossbar tiles (the Braille SRNN's 45 neurons fit it).
+ONE_CORE = {"cores": 1, "neurons_per_core": 64, "synapse_memory_depth": 1024,
+            "crossbar": {"tiles": 0}}
+#: Input activities of the activity table: the probability that an input spikes in a step.
+ACTIVITIES = (0.0, 0.05, 0.2, 1.0)
+
+
+def one_core_config(base: HWConfig) -> HWConfig:
+    """``base`` with the changes of :data:`ONE_CORE`."""
+    values = base.to_dict()
+    return HWConfig.from_dict({**values, **ONE_CORE,
+                               "crossbar": {**values["crossbar"], **ONE_CORE["crossbar"]}})
+
+
+#: The two Braille SRNN graphs of the NIR paper: ``bias_zero`` (its neurons have biases, so they
+#: change and spike without input) and ``noBias_subtract`` (at rest without input).
+BRAILLE = {"bias_zero": ("braille_noDelay_bias_zero.nir", CompileOptions()),
+           "noBias_subtract": ("braille_noDelay_noBias_subtract.nir",
+                               CompileOptions(reset="subtract"))}
+
+
+def activity_table(configs: list[tuple[str, HWConfig]], steps: int = 256) -> None:
+    """Prints cycles per step of both Braille SRNNs at every :data:`ACTIVITIES` on each config
+    (measured on the RTL, every activity of a network in one simulation), with the cycle
+    model's figure."""
+    print("| config | network | " + " | ".join(f"{100 * a:g} % input" for a in ACTIVITIES)
+          + " | bit-exact |")
+    print("|---|---|" + "---|" * (len(ACTIVITIES) + 1))
+    for label, config in configs:
+        for name, (file, options) in BRAILLE.items():
+            network = quantized(frontend.load(CASES / "NIR_paper/03_rnn" / file), options)
+            program = map_network(network, config)
+            image = program_image.build_image(program)
+            inputs = [(np.random.default_rng(0).random((steps, 1, network.input_size))
+                       < activity).astype(np.int64) for activity in ACTIVITIES]
+            results = run_rtl_many([(image, counts) for counts in inputs])
+            cells, exact = [], True
+            for counts, result in zip(inputs, results):
+                prediction, expected = cycle_model.predict_run(program, counts)
+                exact &= bool(np.array_equal(result.output, expected.output)) and all(
+                    np.array_equal(getattr(expected.final_state[p], field),
+                                   getattr(result.final_state[p], field))
+                    for p in expected.final_state for field in ("voltage", "current",
+                                                                "adaptation"))
+                cells.append(f"{result.cycles.mean():.1f} (model {prediction.per_step:.1f})")
+            print(f"| {label} | {name} | " + " | ".join(cells)
+                  + f" | {'yes' if exact else 'NO'} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hw", help="HWConfig YAML (default: configs/default.yaml)")
@@ -126,8 +184,16 @@ def main() -> None:
     parser.add_argument("--speed-only", action="store_true", help="skip the latency table")
     parser.add_argument("--fmax-mhz", type=float,
                         help="clock for the microsecond columns (default: synthesise the config)")
+    parser.add_argument("--activity", action="store_true",
+                        help="only the activity table: cycles per step at 0/5/20/100 %% input "
+                             "on --hw (default: configs/default.yaml and its one-core cut)")
     args = parser.parse_args()
     config = _config(args.hw)
+    if args.activity:
+        configs = [(args.hw, config)] if args.hw else [
+            ("default.yaml", config), ("one core x 64 (issue #25)", one_core_config(config))]
+        activity_table(configs)
+        return
     braille = CASES / "NIR_paper/03_rnn/braille_noDelay_bias_zero.nir"
     network = quantized(frontend.load(braille), CompileOptions())
     image = program_image.build_image(map_network(network, config))

@@ -20,7 +20,7 @@ import yaml
 
 from codesign import arithmetic
 from codesign.arch.protocol import SOURCE_ID_BITS
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, warn
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,9 @@ class HWConfig:
     neuron_dsp_bits: int = _knob(18, _Range(None, choices=(16, 18)),
                                  "DSP operand width the neuron unit's multipliers are cut for "
                                  "(18: ECP5 MULT18X18D; 16: iCE40 SB_MAC16, small products in LUTs)")
+    neuron_lanes: int = _knob(1, _Range(1, 16, power_of_two=True),
+                              "neuron-update units per core, each updating one neuron per cycle "
+                              "(a sweep of L neurons takes L / lanes cycles); <= synapse_lanes")
     neuron_stage_depth: float = _knob(1.5, _Range(1, 16, integer=False),
                                       "carry chains between the neuron unit's pipeline registers "
                                       "(deeper: fewer flip-flops and latency cycles, lower fmax)")
@@ -120,6 +123,17 @@ class HWConfig:
                                    "registered copies that only serve timing at ~100 MHz (each "
                                    "unit's program bus, the profile memory's output); false: "
                                    "small parts at low clocks, profiles in block RAM")
+    sweep_overlap: bool = _knob(True, _Range(None, boolean=True),
+                                "the synapse engine keeps accumulating events while the core "
+                                "sweeps (each accumulator lane gets a second read port, i.e. a "
+                                "copy of its memory), so a phase's spikes are delivered during "
+                                "its sweep; false: the engine pauses during sweeps (small parts "
+                                "short of block RAM)")
+    skip_resting: bool = _knob(True, _Range(None, boolean=True),
+                               "a segment whose neurons were all at rest (input 0, state "
+                               "unchanged, no spike) in their last update is not swept while "
+                               "nothing is added into its core's accumulator bank (the update "
+                               "would repeat itself); costs a state compare per neuron lane")
     shared_rows: bool = _knob(True, _Range(None, boolean=True),
                               "sources whose synapse rows are equal up to a shift of their "
                               "targets share one copy of the words (a convolution stores a "
@@ -147,6 +161,11 @@ class HWConfig:
                 f"{source}: crossbar.cols = {self.crossbar.cols} cannot hold one "
                 f"{self.weight_bits}-bit weight of {needed} columns",
                 f"use crossbar.cols >= {needed} or a larger crossbar.cell_bits")
+        if self.neuron_lanes > self.synapse_lanes:
+            raise CodesignError(
+                f"{source}: neuron_lanes = {self.neuron_lanes} exceeds synapse_lanes = "
+                f"{self.synapse_lanes} (each neuron lane reads its own accumulator lane)",
+                f"use neuron_lanes <= {self.synapse_lanes}")
         if self.synapse_lanes > self.neurons_per_core:
             raise CodesignError(
                 f"{source}: synapse_lanes = {self.synapse_lanes} exceeds neurons_per_core = "
@@ -199,16 +218,43 @@ class HWConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice (plain YAML keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in keys:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' is given twice", key_node.start_mark)
+            keys.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | Path) -> HWConfig:
-    """Read and validate a YAML HWConfig file."""
+    """Read and validate a YAML HWConfig file. A file that is empty or does not end with a
+    newline (a cut-off write) is read with a warning."""
     path = Path(path)
+    if path.is_dir():
+        raise CodesignError(f"hw config {path} is a directory",
+                            "pass a YAML file (e.g. configs/default.yaml)")
     try:
         text = path.read_text()
+    except UnicodeDecodeError:
+        raise CodesignError(f"hw config {path} is not text",
+                            "pass a YAML file (e.g. configs/default.yaml)") from None
     except OSError as error:
         raise CodesignError(f"cannot read hw config {path}: {error.strerror}",
                             "pass an existing YAML file (e.g. configs/default.yaml)") from None
+    if not text.strip():
+        warn(f"hw config {path} is empty: every knob takes its default",
+             "write the knobs you mean (see configs/default.yaml)")
+    elif not text.endswith("\n"):
+        warn(f"hw config {path} does not end with a newline: it may be cut off",
+             "check its last line and end the file with a newline")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -108,22 +108,34 @@ class CoreLayout:
     synapse_memory_depth: int
     source_table_depth: int
     profiles: int
-    #: The neuron unit's build (HWConfig knobs of the same names; they do not change any word).
+    #: The neuron units' build (HWConfig knobs of the same names; they do not change any word).
     neuron_dsp_bits: int = 18
     neuron_stage_depth: float = 2.0
+    #: HWConfig.neuron_lanes: neuron ``n`` is updated by unit ``n % neuron_lanes``, and its
+    #: state and bias are word ``n // neuron_lanes`` of that lane's memories.
+    neuron_lanes: int = 1
     #: HWConfig.timing_registers: the profile memory's output is copied into a register (True) or
     #: kept in block RAM and read straight from its held output (False).
     timing_registers: bool = True
     #: HWConfig.shared_rows: source-table entries carry a ``row_offset`` added to every slot's row.
     shared_rows: bool = True
+    #: HWConfig.sweep_overlap: the sweep reads the accumulators through a port of its own and
+    #: the engine keeps accumulating during sweeps (False: one port, the engine pauses).
+    sweep_overlap: bool = True
+    #: HWConfig.skip_resting: segments at rest are not swept while their bank is untouched.
+    skip_resting: bool = True
     words: dict[MemorySelect, Fields] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self):
-        for name in ("neurons_per_core", "synapse_lanes"):
+        for name in ("neurons_per_core", "synapse_lanes", "neuron_lanes"):
             value = getattr(self, name)
             if value < 1 or value & (value - 1):
                 raise CodesignError(f"{name}={value} is not a power of two",
                                     f"set {name} to 1, 2, 4, 8, ...")
+        if self.neuron_lanes > self.synapse_lanes:
+            raise CodesignError(f"neuron_lanes={self.neuron_lanes} exceeds "
+                                f"synapse_lanes={self.synapse_lanes}",
+                                "use at most as many neuron lanes as synapse lanes")
         if self.synapse_lanes > self.neurons_per_core:
             raise CodesignError(f"synapse_lanes={self.synapse_lanes} exceeds "
                                 f"neurons_per_core={self.neurons_per_core}",
@@ -152,8 +164,10 @@ class CoreLayout:
                    source_table_depth=config.source_table_depth, profiles=config.profiles,
                    neuron_dsp_bits=config.neuron_dsp_bits,
                    neuron_stage_depth=config.neuron_stage_depth,
+                   neuron_lanes=config.neuron_lanes,
                    timing_registers=config.timing_registers,
-                   shared_rows=config.shared_rows)
+                   shared_rows=config.shared_rows, sweep_overlap=config.sweep_overlap,
+                   skip_resting=config.skip_resting)
 
     # -- derived widths ---------------------------------------------------------------------
     @property
@@ -168,6 +182,16 @@ class CoreLayout:
     def lane_bits(self) -> int:
         """Bits of the lane number (0 for one lane)."""
         return (self.synapse_lanes - 1).bit_length()
+
+    @property
+    def neuron_lane_bits(self) -> int:
+        """Bits of the neuron-lane number (0 for one neuron lane)."""
+        return (self.neuron_lanes - 1).bit_length()
+
+    @property
+    def neurons_per_lane(self) -> int:
+        """Words of each neuron lane's state and bias memories."""
+        return self.neurons_per_core // self.neuron_lanes
 
     @property
     def rows_per_lane(self) -> int:

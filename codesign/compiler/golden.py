@@ -13,18 +13,25 @@ import numpy as np
 from codesign import arithmetic
 from codesign.compiler.layer_ir import QuantizedNetwork, QuantizedProjection
 from codesign.errors import CodesignError
+from codesign.inputs import per_step
 
 
 @dataclass
 class GoldenResult:
     """``output``: ``[T, B, *output_shape]`` spikes (or the dequantised voltage of a non-spiking
-    read-out). ``records[name]``: integer ``spikes``, ``v``, ``i`` per step when recorded.
+    read-out). ``records[name]``: integer ``spikes``, ``v``, ``i``, ``a`` (adaptation) and ``x``
+    (the synaptic input) per step when recorded.
     ``final_state[name]``: the :class:`~codesign.arithmetic.NeuronState` after the last step."""
 
     output: np.ndarray
     records: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     final_state: dict[str, arithmetic.NeuronState] = field(default_factory=dict)
     synaptic_events: int = 0
+
+
+#: The largest spike count one input may carry in one step (the accumulator check bounds the
+#: sums; this keeps the counts themselves exact in int64 arithmetic).
+MAX_COUNT = 2**31 - 1
 
 
 def integer_input(network: QuantizedNetwork, inputs: np.ndarray) -> np.ndarray:
@@ -37,11 +44,15 @@ def integer_counts(input_shape: tuple[int, ...], inputs: np.ndarray) -> np.ndarr
     inputs = np.asarray(inputs)
     size = int(np.prod(input_shape))
     if inputs.ndim < 2 or int(np.prod(inputs.shape[2:])) != size:
-        raise CodesignError(f"input has shape {inputs.shape[2:]} per step, the network expects "
-                            f"{input_shape}", "pass an array of [T, *input_shape]")
+        raise CodesignError(f"the input has {per_step(inputs.shape[2:])} per step, the network "
+                            f"expects {tuple(input_shape)}",
+                            f"pass an array of [T, {', '.join(map(str, input_shape))}]")
     if not np.all(np.isfinite(inputs)) or np.any(inputs != np.rint(inputs)) or np.any(inputs < 0):
         raise CodesignError("fixed-point inputs must be non-negative spike counts (integers)",
                             "bin events into counts, or run --mode float for real-valued input")
+    if inputs.size and inputs.max() > MAX_COUNT:
+        raise CodesignError(f"an input spike count of {inputs.max():.4g} is beyond the "
+                            f"{MAX_COUNT} one step can carry", "bin events into smaller steps")
     return inputs.astype(np.int64).reshape(*inputs.shape[:2], size)
 
 
@@ -73,7 +84,7 @@ def simulate(network: QuantizedNetwork, inputs: np.ndarray, record: bool = False
         zeros = lambda: np.zeros((batch, population.size), dtype=np.int64)
         state[population.name] = arithmetic.NeuronState(zeros(), zeros(), zeros())
         if record:
-            records[population.name] = {"spikes": [], "v": [], "i": []}
+            records[population.name] = {"spikes": [], "v": [], "i": [], "a": [], "x": []}
     transposed = [(p, p.weight.T.tocsr()) for p in network.projections]
     limit = 1 << (network.accumulator_bits - 1)
     outputs, events = [], 0
@@ -104,6 +115,8 @@ def simulate(network: QuantizedNetwork, inputs: np.ndarray, record: bool = False
                 records[population.name]["spikes"].append(fired)
                 records[population.name]["v"].append(new_state.voltage)
                 records[population.name]["i"].append(new_state.current)
+                records[population.name]["a"].append(new_state.adaptation)
+                records[population.name]["x"].append(x)
         readout = network.population(network.output)
         outputs.append(spikes[network.output][t % history].copy() if readout.spiking else
                        state[network.output].voltage * readout.voltage_scale)

@@ -6,6 +6,7 @@ the device cannot hold would only fail in place and route."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -64,14 +65,16 @@ def parse_budget(text: str) -> Budget:
         name, _, value = (part.strip() for part in item.partition("="))
         name = name.lower()
         if name not in RESOURCES:
+            close = difflib.get_close_matches(name, RESOURCES, n=1)
             raise CodesignError(f"unknown budget resource '{name}'",
-                                f"use one of {', '.join(RESOURCES)}")
+                                (f"did you mean {close[0]}? " if close else "")
+                                + f"use one of {', '.join(RESOURCES)}")
         if name in values:
             raise CodesignError(f"budget resource '{name}' is given twice", "give it once")
         match = _NUMBER.match(value)
         if not match:
             raise CodesignError(f"budget value '{value}' for {name} is not a number",
-                                "use a non-negative number with an optional k or M suffix, "
+                                "use a positive number with an optional k or M suffix, "
                                 "e.g. luts=50k")
         amount = float(match.group(1)) * _SUFFIXES[match.group(2)]
         if amount != int(amount):

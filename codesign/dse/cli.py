@@ -33,8 +33,9 @@ def settings_from(args: argparse.Namespace) -> tuple[search.SearchSettings, flow
                             pruning_samples=args.pruning_samples, search_only=args.search_only,
                             baseline=args.baseline, max_synthesis=args.max_synthesis,
                             synthesis_jobs=args.synthesis_jobs, rtl_samples=args.rtl_samples,
-                            progress_bar=not args.quiet, prefer=args.prefer,
-                            min_accuracy=args.min_accuracy, min_fidelity=args.min_fidelity)
+                            progress_bar=not args.quiet, dry_run=args.dry_run,
+                            prefer=args.prefer, min_accuracy=args.min_accuracy,
+                            min_fidelity=args.min_fidelity)
     return settings, run, device_note
 
 
@@ -65,10 +66,21 @@ def summary_lines(result: flow.DseResult, out: Path, prefer: str = "latency",
 
 
 def run_dse(args: argparse.Namespace) -> int:
+    from codesign.cli import flush_warnings
+
     settings, run, device_note = settings_from(args)
     if device_note:
         print(f"budget {args.budget}: {device_note}")
-    result = flow.run(settings, run, log=lambda line: print(line, flush=True))
+
+    def log(line: str) -> None:
+        flush_warnings()   # the input's warnings, before the long search
+        print(line, flush=True)
+
+    result = flow.run(settings, run, log=log)
+    if run.dry_run:
+        print(f"dry run: {args.model}, its inputs, the budget {settings.budget} and "
+              f"{run.out} are valid; nothing was run or written")
+        return 0
     if result.chosen is not None:
         for line in summary_lines(result, run.out, run.prefer,
                                   {"accuracy": run.min_accuracy, "fidelity": run.min_fidelity}):
@@ -134,5 +146,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="uniform samples that measure how much pruning removes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the model, --input, the budget and -o, then stop (nothing "
+                             "is searched or written)")
     parser.add_argument("-o", "--output", required=True, help="output directory")
     parser.set_defaults(handler=run_dse)

@@ -21,6 +21,7 @@ from codesign.dse import pareto, report, search, space
 from codesign.dse.evaluate import DesignPoint, EvaluationFailed, Evaluator, Pruned
 from codesign.dse.workload import load_workload
 from codesign.errors import CodesignError
+from codesign.outputs import check_folder
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,9 @@ class FlowSettings:
     ``baseline`` runs the random search the hypervolume is compared with; ``max_synthesis``
     syntheses (``synthesis_jobs`` at a time) confirm the front; ``rtl_samples`` sample inputs
     run on each front design's RTL (0 skips); ``progress_bar`` shows the search's progress on
-    stderr; the chosen design is the front's best by ``prefer`` (latency, energy, fidelity or
-    luts) among those with at least ``min_accuracy`` / ``min_fidelity``."""
+    stderr; ``dry_run`` stops after the model, inputs, budget and ``out`` have been checked;
+    the chosen design is the front's best by ``prefer`` (latency, energy, fidelity or luts)
+    among those with at least ``min_accuracy`` / ``min_fidelity``."""
 
     out: Path
     workers: int = 1
@@ -44,6 +46,7 @@ class FlowSettings:
     synthesis_jobs: int = 1
     rtl_samples: int = 10
     progress_bar: bool = False
+    dry_run: bool = False
     prefer: str = "latency"
     min_accuracy: float | None = None
     min_fidelity: float | None = None
@@ -54,6 +57,11 @@ class FlowSettings:
         if self.synthesis_jobs < 1:
             raise CodesignError(f"--synthesis-jobs {self.synthesis_jobs} is out of range",
                                 "use at least 1")
+        for option, value, least in (("--max-synthesis", self.max_synthesis, 1),
+                                     ("--rtl-samples", self.rtl_samples, 0),
+                                     ("--pruning-samples", self.pruning_samples, 1)):
+            if value < least:
+                raise CodesignError(f"{option} {value} is out of range", f"use at least {least}")
         for name, value in (("accuracy", self.min_accuracy), ("fidelity", self.min_fidelity)):
             if value is not None and not 0.0 <= value <= 1.0:
                 raise CodesignError(f"--min-{name} {value} is out of range",
@@ -86,9 +94,9 @@ def default_storage(out: Path) -> str:
 
 def run(settings: search.SearchSettings, flow: FlowSettings,
         log: Callable[[str], None] = print) -> DseResult:
-    """The whole DSE: search, front confirmed by real synthesis, RTL check, report."""
-    out = Path(flow.out)
-    out.mkdir(parents=True, exist_ok=True)
+    """The whole DSE: search, front confirmed by real synthesis, RTL check, report. Every
+    input is checked before ``flow.out`` is touched, so a rejected run leaves it as it was."""
+    out = check_folder(flow.out)
     metrics = [search.OBJECTIVES[name][0] for name in settings.objectives]
     started = time.monotonic()
     workload = load_workload(settings.model, settings.input, samples=settings.samples,
@@ -102,6 +110,10 @@ def run(settings: search.SearchSettings, flow: FlowSettings,
         raise CodesignError(f"no fitted resource model for family {settings.family}",
                             "run bench/fit_resource_model.py --family "
                             f"{settings.family} or use --family ecp5")
+    if flow.dry_run:
+        return DseResult(front=[], chosen=None, counts={}, evaluated_here=0,
+                         seconds=time.monotonic() - started)
+    out.mkdir(parents=True, exist_ok=True)
     statistics = space.pruning_statistics(evaluator, samples=flow.pruning_samples,
                                           seed=settings.seed)
     log(statistics.summary())

@@ -70,6 +70,14 @@ class SearchSettings:
     def __post_init__(self) -> None:
         if self.trials < 1:
             raise CodesignError(f"--trials {self.trials} is out of range", "use at least 1 trial")
+        if self.samples < 1:
+            raise CodesignError(f"--samples {self.samples} is out of range",
+                                "use at least 1 sample")
+        for option, seconds in (("--timeout-s", self.timeout_s),
+                                ("--synthesis-timeout-s", self.synthesis_timeout_s)):
+            if seconds is not None and not seconds > 0:
+                raise CodesignError(f"{option} {seconds} is out of range",
+                                    "use a positive number of seconds")
 
 
 def parse_objectives(text: str) -> tuple[str, ...]:

@@ -96,9 +96,10 @@ def test_placement_reports_what_does_not_fit():
 
 
 def test_cycle_estimate_follows_the_phases():
-    """The cycle model's terms, by hand: silent, a step costs the start and two phases; six
-    input events (one lane, 8 targets each) add the input phase, the delivery pipeline and the
-    8 words each of them streams (more than the router's one cycle per event)."""
+    """The cycle model's terms, by hand: silent, a step costs the start and two sweeps; six
+    input events (one lane, 8 targets each) add the input phase: the player, the delivery
+    pipeline and the 8 words each of them streams (more than the router's one cycle per
+    event)."""
     config = HWConfig(cores=1, neurons_per_core=16, synapse_lanes=1, synapse_memory_depth=256)
     network = _network()
     placement = place(network, config, "pack")
@@ -107,11 +108,12 @@ def test_cycle_estimate_follows_the_phases():
     quiet, active = estimate(network, config, placement, silent), \
         estimate(network, config, placement, busy)
     assert quiet.synaptic_events == 0 and active.synaptic_events == 6 * 8
-    drain = cycle_model.neuron_latency(config)
+    _, spike_latency = cycle_model.neuron_latencies(config)
     assert quiet.cycles_per_step == cycle_model.STEP_CYCLES + 2 * (cycle_model.PHASE_CYCLES
-                                                                    + drain) + 8 + 4
+                                                                    + spike_latency) + 8 + 4
     assert active.cycles_per_step - quiet.cycles_per_step == pytest.approx(
-        cycle_model.INPUT_CYCLES + cycle_model.DELIVERY_CYCLES + 6 * 8)
+        cycle_model.INPUT_CYCLES + cycle_model.INPUT_EMIT_CYCLES + cycle_model.ROUTER_CYCLES
+        + cycle_model.ARRIVAL_CYCLES + cycle_model.ENGINE_TAIL_CYCLES + 6 * 8)
     assert quiet.neuron_updates == 12
 
 

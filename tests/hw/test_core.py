@@ -18,8 +18,10 @@ from neuron_models import profile
 
 LAYOUT = CoreLayout(neurons_per_core=32, synapse_lanes=4, weight_bits=8, state_bits=16,
                     delay_slots=2, synapse_memory_depth=512, source_table_depth=64, profiles=4)
-A = np.arange(0, 12)            # layer A: neurons 0..11, profile 0
-B = np.arange(16, 26)           # layer B: neurons 16..25, profile 1
+# With neuron lanes, neuron 12 (A) and 13 (B) share a group: each sweep updates (and owes a
+# zero to the accumulator of) only its own.
+A = np.arange(0, 13)            # layer A: neurons 0..12, profile 0
+B = np.arange(13, 24)           # layer B: neurons 13..23, profile 1
 INPUTS = 8                      # host sources 0..7 -> A
 A_BASE, B_BASE = 8, 32          # spike ids of A: 8..19, of B: 32..41
 CROSSBAR_SOURCE, CROSSBAR_ROW = 50, 7
@@ -119,8 +121,10 @@ class Network:
         return spikes_per_step, state
 
 
-def run_core(network: Network, timing_registers: bool = True):
-    core = Core(dataclasses.replace(LAYOUT, timing_registers=timing_registers))
+def run_core(network: Network, timing_registers: bool = True, neuron_lanes: int = 1,
+             sweep_overlap: bool = True):
+    core = Core(dataclasses.replace(LAYOUT, timing_registers=timing_registers,
+                                    neuron_lanes=neuron_lanes, sweep_overlap=sweep_overlap))
     spikes_per_step, rows, states, cleared = [], [], [], []
 
     async def testbench(ctx):
@@ -212,11 +216,15 @@ def run_core(network: Network, timing_registers: bool = True):
     return spikes_per_step, rows, states, cleared
 
 
-@pytest.mark.parametrize("timing_registers", [True, False])
-def test_core_runs_network_bit_exact(timing_registers: bool):
+@pytest.mark.parametrize("timing_registers, neuron_lanes, sweep_overlap",
+                         [(True, 1, True), (False, 1, False), (True, 2, True), (True, 4, True),
+                          (False, 2, True), (True, 2, False)])
+def test_core_runs_network_bit_exact(timing_registers: bool, neuron_lanes: int,
+                                     sweep_overlap: bool):
     network = Network(np.random.default_rng(7))
     expected_spikes, expected_state = network.reference()
-    spikes, rows, states, cleared = run_core(network, timing_registers)
+    spikes, rows, states, cleared = run_core(network, timing_registers, neuron_lanes,
+                                             sweep_overlap)
     assert sum(map(len, expected_spikes)) > 10       # the network is not silent
     assert any(B_BASE <= i for ids in expected_spikes for i in ids)
     assert spikes == expected_spikes

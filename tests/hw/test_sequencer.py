@@ -79,6 +79,7 @@ def run(phases: list[tuple[list[int], int, list[int]]], steps: int, busy_cycles:
                 for core in range(CORES):
                     remaining[("core", core)] = 40
             ctx.set(dut.cores_busy, sum(1 << k for k in range(CORES) if remaining[("core", k)]))
+            ctx.set(dut.cores_settled, (1 << CORES) - 1)
             ctx.set(dut.tiles_busy, sum(1 << j for j in range(TILES) if remaining[("tile", j)]))
             ctx.set(dut.input_busy, remaining["input"] != 0)
             ctx.set(dut.router_idle, 1)

@@ -75,7 +75,7 @@ def simulate(layout: CoreLayout, words: list[int], entries: list[int], steps: li
                 await ctx.tick()
                 ctx.set(engine.sweep_read, 0)
                 await ctx.tick().repeat(2)      # read, then the lane's output register
-                accumulators[slot, neuron] = ctx.get(engine.sweep_input)
+                accumulators[slot, neuron] = ctx.get(engine.sweep_input[0])
 
     simulator = Simulator(engine)
     simulator.add_clock(1e-8)

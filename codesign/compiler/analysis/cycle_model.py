@@ -4,32 +4,30 @@ router.py, crossbar_tile.py) and the spike activity, without simulating the RTL.
 
 Per timestep (the sequencer's ``last_step_cycles``, start and done cycles included)::
 
-    step    = STEP_CYCLES + input + sum over phases of phase
-    input   = INPUT_CYCLES + deliver(input events)
-    phase   = PHASE_CYCLES + neuron unit latency + max over firing cores of (segment size)
-              + deliver(the phase's spikes) [+ CONVERT_CYCLES + max over its tiles of convert]
-    deliver = DELIVERY_CYCLES + max(events, max over cores d of engine work on d)
-              (overrun of the sweep when the events only go to the host; one cycle per event
-              when no route matches any of them)
-    overrun = max(0, last router slot of the phase's spikes + HOST_DELIVERY_CYCLES - sweep)
-    engine work on d = sum over events routed to d of max(1, words of that source on d)
-    convert(tile) = outputs x max(active rows, 2S) + TILE_FIXED_CYCLES if a row is active
+    step  = STEP_CYCLES + input phase + sum over phases of (phase [+ conversion])
+    input = INPUT_CYCLES + the deliveries of the host's events, if there are any
+    phase = max(sweep, last delivery + ENGINE_TAIL_CYCLES, last host-bound slot + HOST_TAIL_CYCLES)
+    sweep = PHASE_CYCLES + spike latency + groups   (a core that skips its segment: SKIP_CYCLES)
 
-* the router looks up one event per cycle (multicast copies are free), so ``events`` bounds the
-  delivery from below; each core's synapse engine takes one source-table entry per cycle and
-  streams one synapse word per cycle with no gap between events, so a core's ``engine work``
-  bounds it too; both run as pipelines, their fill is part of the constants;
-* a firing core's engine is paused during its sweep, and a sweep starts only on an idle engine,
-  so the sweep (one neuron per cycle) and the delivery of its spikes add up;
-* spikes bound only for the host (the output layer) need no engine: the router passes them on
-  during the sweep, one per cycle, while the firing cores emit theirs in neuron order (local
-  neuron ``i`` of every segment in sweep cycle ``i``, a one-server queue); the phase ends
-  HOST_DELIVERY_CYCLES after the last one's slot or with the sweep, whichever is later;
-* the constants are the fixed costs of the sequencer's states (start, fetch, fire, settle,
-  finish), the segment/profile reads, the neuron unit's pipeline drain and the router, engine
-  and crossbar pipeline fills. They are a least-squares fit of these terms to the RTL's
-  measured cycles (the NIR cases and random chains on the three sim/test_regression.py
-  configs); sim/test_regression.py checks the model stays within 5% on every case.
+* **Sweeps overlap deliveries** (``sweep_overlap``): a core's spikes leave in sweep order, the
+  spike of group ``g`` (``neuron_lanes`` neurons per group) ``EMIT_CYCLES + spike latency + g``
+  cycles after the phase starts, one per cycle; the router takes one event per cycle
+  (``ROUTER_CYCLES`` after its emission; multicast copies are free) and each destination core's
+  synapse engine, a one-server queue, takes it ``ARRIVAL_CYCLES`` later and works
+  ``max(1, words)`` cycles on it. The phase ends after its sweep, its last delivery and its last
+  host-bound event, whichever is latest. The host's input events are emitted by the player,
+  one per cycle from ``INPUT_EMIT_CYCLES`` on, in input order. Without ``sweep_overlap`` the
+  engines pause during the sweep (the deliveries start at ``sweep`` at the earliest).
+* **Resting segments** (``skip_resting``): a segment all of whose neurons were at rest in
+  their last update (input 0, state unchanged, no spike: the golden model's records) is not
+  swept while nothing was added into its core's accumulator bank for the timestep (no synapse
+  of a source that spiked since the bank was last swept, no crossbar sum).
+* Crossbar tiles convert after their source phase: ``CONVERT_CYCLES + outputs x max(active
+  rows, 2S) + TILE_FIXED_CYCLES`` when a row is active.
+* The constants are the fixed costs of the sequencer's states, the segment/profile reads, the
+  links, the router's stages and the engine's pipeline. They were fitted to the RTL's measured
+  cycles (the NIR cases and random graphs on the sim/test_regression.py configs);
+  sim/test_regression.py checks the model stays within 5% on every case.
 """
 
 from __future__ import annotations
@@ -43,23 +41,39 @@ from codesign import arithmetic
 from codesign.compiler import golden
 from codesign.compiler.program import MappedProgram
 
-#: Start, INPUT, settle (3 cycles) and FINISH of the sequencer with no input and no phases.
+#: Start, INPUT, its settle and barrier, and FINISH of a step with no input and no phases.
 STEP_CYCLES = 7
-#: Extra cycles of phase 0 when it carries events (player priming).
+#: Extra cycles of the input phase when it carries events (the player's first fetch).
 INPUT_CYCLES = 1
-#: FETCH, FIRE and its output register, settle, the registered barrier and the segment/profile
-#: reads of one phase, without the neuron unit's pipeline drain (``NeuronUnit.latency``, added
-#: per phase).
-PHASE_CYCLES = 10
-#: Router and engine pipeline fill of a phase that delivers events, with the register slices
-#: on the core -> router and router -> core links, the router's five stages (grant, intake,
-#: halves, match, deliver), the engine's per-lane decode register (and its crossbar-row
-#: register) and the registered barrier.
-DELIVERY_CYCLES = 14
-#: From a host-bound spike's router slot (in sweep cycles) to the end of its phase, with the
-#: register slices on the core -> router and router -> host links (and the router's five
-#: stages).
-HOST_DELIVERY_CYCLES = 9
+#: From the phase's start (its fire pulse leaves the sequencer) to its end, beyond the spike
+#: latency and the groups of the sweep: the fire and segment reads, the state and accumulator
+#: reads, the drain of the last spike and the registered barrier.
+PHASE_CYCLES = 8
+#: A phase whose firing cores all skip their segment (at rest): fire, decision, barrier.
+SKIP_CYCLES = 4
+#: From the end of a core's sweep (``PHASE_CYCLES`` after its last spike) to the first cycle a
+#: fire of the same core is served without waiting: its last state write-back lands
+#: (``latency - spike_latency`` cycles after the spike) and its rest flag is stored.
+SETTLE_CYCLES = 3
+#: Cycles of that wait a sweep hides (its segment and profile reads need no settled state).
+SWEEP_SETTLE_SLACK = 3
+#: From a core's settle (above) to the end of the step when it is the last thing in flight
+#: (the sequencer's finish waits for every core's ``settled``).
+FINISH_SETTLE_CYCLES = 2
+#: From the phase's start to the first group's spike in the spike FIFO, beyond the latency.
+EMIT_CYCLES = 6
+#: From an event's emission (spike FIFO or input player) to its router slot.
+ROUTER_CYCLES = 2
+#: From an event's router slot to its source-table lookup in a destination core's engine
+#: (the router's stages after the grant, the link register).
+ARRIVAL_CYCLES = 5
+#: From the end of an engine's last event to the end of the phase (the engine's pipeline, its
+#: owed zeros, the registered busy and barrier).
+ENGINE_TAIL_CYCLES = 9
+#: From a host-bound event's router slot to the end of the phase.
+HOST_TAIL_CYCLES = 9
+#: From the input phase's start to the player's first event.
+INPUT_EMIT_CYCLES = 1
 #: Cycles the two link registers on an event's way add (core or host -> router -> core or
 #: host); a config without ``timing_registers`` connects the streams directly.
 LINK_CYCLES = 2
@@ -89,14 +103,26 @@ class CycleBreakdown:
 
 
 @functools.lru_cache(maxsize=None)
-def neuron_latency(config) -> int:
-    """Pipeline depth of the neuron-update unit for ``config`` (from the hardware's own build)."""
+def neuron_latencies(config) -> tuple[int, int]:
+    """``(latency, spike latency)`` of the neuron-update unit for ``config`` (from the
+    hardware's own build)."""
     from codesign.hw.rtl.neuron_unit import NeuronUnit
 
-    return NeuronUnit.latency_of(config)
+    return NeuronUnit.latencies_of(config)
 
 
-def _source_work(program: MappedProgram, name: str) -> tuple[np.ndarray, np.ndarray]:
+def neuron_latency(config) -> int:
+    """Pipeline depth of the neuron-update unit for ``config``."""
+    return neuron_latencies(config)[0]
+
+
+def sweep_groups(first: int, size: int, lanes: int) -> int:
+    """Cycles a core's sweep issues for ``size`` neurons from local ``first``: the groups of
+    ``lanes`` neurons (aligned to ``lanes``) that hold one of them."""
+    return (first + size - 1) // lanes - first // lanes + 1 if size else 0
+
+
+def _source_work(program: MappedProgram, name: str) -> np.ndarray:
     """Engine cycles ``[neurons, cores]`` one spike of each neuron of source ``name`` costs on
     each core (0 where the router does not send it)."""
     config = program.config
@@ -114,6 +140,17 @@ def _source_work(program: MappedProgram, name: str) -> tuple[np.ndarray, np.ndar
     return work
 
 
+def _to_host(program: MappedProgram, name: str) -> np.ndarray:
+    """Whether the router sends each neuron's events of source ``name`` to the host."""
+    ids = program.input_ids() if name == program.network.input_name else \
+        program.population_ids(name)
+    host = np.zeros(len(ids), dtype=bool)
+    for route in program.routes:
+        if route.to_host:
+            host |= (ids >= route.first_id) & (ids <= route.last_id)
+    return host
+
+
 def _tile_convert(program: MappedProgram, active: np.ndarray) -> np.ndarray:
     """Cycles of one tile conversion with ``active`` rows (0 when no row is active)."""
     crossbar, weight_bits = program.config.crossbar, program.config.weight_bits
@@ -122,79 +159,193 @@ def _tile_convert(program: MappedProgram, active: np.ndarray) -> np.ndarray:
     return np.where(active > 0, outputs * np.maximum(active, columns) + TILE_FIXED_CYCLES, 0)
 
 
-def _sweep_overrun(spikes: np.ndarray, segments: list, sweep: int,
-                   delivery: int) -> np.ndarray:
-    """Cycles ``[T, B]`` that host-bound spikes add after a sweep of ``sweep`` cycles: the
-    segments' local neuron ``i`` spikes in cycle ``i``, the router takes one per cycle, and the
-    last one ends the phase ``delivery`` cycles after its router slot."""
-    arrivals = np.zeros((*spikes.shape[:2], sweep), dtype=np.int64)
-    for segment in segments:
-        arrivals[:, :, :segment.size] += spikes[:, :, segment.start:segment.stop]
-    last_slot = np.zeros(spikes.shape[:2], dtype=np.int64)
-    for cycle in range(sweep):
-        last_slot = np.where(arrivals[:, :, cycle] > 0,
-                             np.maximum(last_slot, cycle) + arrivals[:, :, cycle], last_slot)
-    return np.maximum(last_slot + delivery - sweep, 0)
+class _Deliveries:
+    """The router and the destination engines of one phase, as queues over ``[T, B]``."""
+
+    def __init__(self, shape: tuple[int, int], cores: int, start: np.ndarray | int,
+                 unregistered: int):
+        self.router = np.full(shape, -1, dtype=np.int64)      # last router slot
+        self.engines = np.full((*shape, cores), -1, dtype=np.int64)
+        self.host = np.full(shape, -1, dtype=np.int64)
+        self.start = start          # engines take no event before (no sweep overlap)
+        self.unregistered = unregistered
+        self.events = 0
+        self.words = 0
+
+    def send(self, emitted: np.ndarray, count: np.ndarray, work: np.ndarray,
+             to_host: bool) -> None:
+        """``count`` events ``[T, B]`` of one source, the first emitted at ``emitted``, one
+        per cycle; ``work[core]`` engine cycles each (0: not routed there)."""
+        sent = count > 0
+        if not sent.any():
+            return
+        first = np.maximum(emitted + ROUTER_CYCLES, self.router + 1)
+        self.router = np.where(sent, first + count - 1, self.router)
+        arrival = np.maximum(first + ARRIVAL_CYCLES - self.unregistered, self.start)
+        for core in np.flatnonzero(work):
+            done = np.maximum(arrival, self.engines[:, :, core]) + count * work[core]
+            self.engines[:, :, core] = np.where(sent, done, self.engines[:, :, core])
+        if to_host:
+            self.host = np.where(sent, self.router, self.host)
+        routed = bool(work.any()) or to_host
+        self.events += int(count.sum()) if routed else 0
+        self.words += int(count.sum()) * int(work.sum())
+
+    def end(self, unregistered: int) -> np.ndarray:
+        """Cycles from the phase's start until its deliveries are done (0 without any)."""
+        engines = self.engines.max(axis=2, initial=-1)
+        return np.maximum(np.where(engines >= 0, engines + ENGINE_TAIL_CYCLES, 0),
+                          np.where(self.host >= 0,
+                                   self.host + HOST_TAIL_CYCLES - unregistered, 0))
+
+
+def _touched(program: MappedProgram, counts: np.ndarray, activity: dict[str, np.ndarray],
+             steps: int, batch: int) -> dict[tuple[int, int, int], np.ndarray]:
+    """``(core, target step offset d, source phase)`` -> ``[T, B]``: a source whose events of
+    step ``t`` add into core's bank of step ``t + d`` spiked (phase -1: the host's input)."""
+    network, config = program.network, program.config
+    phase_of = {phase.population: phase.index for phase in program.phases}
+    touched: dict[tuple[int, int, int], np.ndarray] = {}
+    for index, projection in enumerate(network.projections):
+        if projection.source == network.input_name:
+            source, phase = counts, -1
+        else:
+            source = activity[projection.source].reshape(steps, batch, -1)
+            phase = phase_of[projection.source]
+        if program.engines[index] == "crossbar":
+            for block in program.tiles:
+                if block.projection == index:
+                    active = source[:, :, block.source_start:block.source_stop].any(axis=2)
+                    key = (block.core, projection.delay, phase)
+                    touched[key] = touched.get(key, False) | active
+            continue
+        cores, _ = program.placement(projection.target)
+        weights = projection.weight.T.tocsr()          # [sources, targets]
+        for core in range(config.cores):
+            reaches = np.asarray((weights[:, cores == core] != 0).sum(axis=1)).ravel() > 0
+            if reaches.any():
+                key = (core, projection.delay, phase)
+                touched[key] = touched.get(key, False) | (source[:, :, reaches] > 0).any(axis=2)
+    return touched
+
+
+def _skipped(program: MappedProgram, counts: np.ndarray, result: golden.GoldenResult,
+             steps: int, batch: int) -> dict[int, np.ndarray]:
+    """``id(segment)`` -> ``[T, B]``: the core skips the segment's sweep (``skip_resting``)."""
+    config = program.config
+    skipped = {id(segment): np.zeros((steps, batch), dtype=bool) for segment in program.segments}
+    if not config.skip_resting:
+        return skipped
+    records = result.records
+    activity = {name: record["spikes"] for name, record in records.items()}
+    touched = _touched(program, counts, activity, steps, batch)
+    for segment in program.segments:
+        record = records[segment.population]
+        fields = [record[key].reshape(steps, batch, -1)[:, :, segment.start:segment.stop]
+                  for key in ("v", "i", "a")]
+        previous = [np.concatenate([np.zeros_like(f[:1]), f[:-1]]) for f in fields]
+        x = record["x"].reshape(steps, batch, -1)[:, :, segment.start:segment.stop]
+        spikes = record["spikes"].reshape(steps, batch, -1)[:, :, segment.start:segment.stop]
+        at_rest = ((x == 0) & (spikes == 0)
+                   & np.logical_and.reduce([f == p for f, p in zip(fields, previous)])).all(axis=2)
+        # Is anything added into this core's bank of step t before the segment's phase?
+        bank = np.zeros((steps, batch), dtype=bool)
+        for (core, delay, phase), active in touched.items():
+            if core != segment.core or (delay == 0 and phase >= segment.phase):
+                continue
+            shifted = np.zeros((steps, batch), dtype=bool)
+            shifted[delay:] = np.broadcast_to(active, (steps, batch))[:steps - delay]
+            bank |= shifted
+        resting = np.zeros(batch, dtype=bool)
+        for step in range(steps):
+            skip = resting & ~bank[step]
+            skipped[id(segment)][step] = skip
+            resting = np.where(skip, resting, at_rest[step])
+    return skipped
 
 
 def predict(program: MappedProgram, counts: np.ndarray,
-            activity: dict[str, np.ndarray]) -> CycleBreakdown:
-    """Cycles per step for input ``counts`` ``[T, B, input_size]`` and the spikes
-    ``activity[population]`` ``[T, B, size]`` (from the golden model)."""
+            result: golden.GoldenResult) -> CycleBreakdown:
+    """Cycles per step for input ``counts`` ``[T, B, input_size]`` and the golden model's
+    ``result`` (run with ``record=True``)."""
     network, config = program.network, program.config
     steps, batch = counts.shape[:2]
     counts = counts.reshape(steps, batch, -1).astype(np.int64)
-    cycles = np.full((steps, batch), STEP_CYCLES, dtype=np.int64)
-    drain = neuron_latency(config)
+    shape = (steps, batch)
+    cycles = np.full(shape, STEP_CYCLES, dtype=np.int64)
+    latency, spike_latency = neuron_latencies(config)
+    lanes = config.neuron_lanes
     unregistered = 0 if config.timing_registers else LINK_CYCLES + SPLIT_COMPARE_CYCLES
-    host_delivery = HOST_DELIVERY_CYCLES - unregistered
+    skipped = _skipped(program, counts, result, steps, batch)
     totals = {"events": 0, "words": 0, "swept": 0}
 
-    def deliver(spikes: np.ndarray, work: np.ndarray, to_host: bool,
-                overrun: np.ndarray | None = None) -> np.ndarray:
-        """``spikes`` [T, B, neurons] (event counts) -> delivery cycles [T, B]; ``overrun``
-        [T, B]: cycles host-bound events add after the sweep (None: no sweep, the events take
-        one router slot each)."""
-        routed = (work.any(axis=1) | to_host).astype(np.int64)
-        events = spikes @ routed
-        # an event no route matches still takes the router's one lookup per cycle
-        looked_up = spikes.sum(axis=2)
-        to_cores = spikes @ work.any(axis=1).astype(np.int64)
-        per_core = spikes @ work                                   # [T, B, cores]
-        totals["events"] += int(events.sum())
-        totals["words"] += int(per_core.sum())
-        busiest = per_core.max(axis=2, initial=0)
-        host_only = events + host_delivery if overrun is None else overrun
-        return np.where(to_cores > 0, DELIVERY_CYCLES - unregistered + np.maximum(events, busiest),
-                        np.where(events > 0, host_only, looked_up))
-
+    # Input phase: the player emits one event per cycle, in input order.
     input_work = _source_work(program, network.input_name)
-    input_delivery = deliver(counts, input_work, network.input_name == network.output)
-    cycles += np.where(input_delivery > 0, INPUT_CYCLES + input_delivery, 0)
+    input_to_host = _to_host(program, network.input_name)
+    deliveries = _Deliveries(shape, config.cores, 0, unregistered)
+    emitted = np.full(shape, INPUT_EMIT_CYCLES, dtype=np.int64)
+    for neuron in range(counts.shape[2]):
+        count = counts[:, :, neuron]
+        deliveries.send(emitted, count, input_work[neuron], bool(input_to_host[neuron]))
+        emitted = emitted + count
+    any_input = counts.sum(axis=2) > 0
+    cycles += np.where(any_input, INPUT_CYCLES + deliveries.end(unregistered), 0)
+    totals["events"] += deliveries.events
+    totals["words"] += deliveries.words
+
+    # Per core: the cycle of the step from which a fire is served at once (its last sweep's
+    # write-backs landed).
+    settled = np.zeros((*shape, config.cores), dtype=np.int64)
     for phase in program.phases:
         segments = [s for s in program.segments if s.phase == phase.index]
-        sweep = max(s.size for s in segments)
-        totals["swept"] += sum(s.size for s in segments) * steps * batch
         population = network.population(phase.population)
-        spikes = np.zeros((steps, batch, population.size), dtype=np.int64)
-        if population.spiking:
-            for segment in segments:
-                spikes[:, :, segment.start:segment.stop] = \
-                    activity[phase.population].reshape(steps, batch, -1)[
-                        :, :, segment.start:segment.stop]
+        spikes = result.records[phase.population]["spikes"].reshape(steps, batch, -1).copy() \
+            if population.spiking else np.zeros((steps, batch, population.size), np.int64)
+        # Per core: its wait for the previous sweep's write-backs, then its sweep's groups, or
+        # SKIP_CYCLES where it skips its segment.
+        sweep = np.zeros(shape, dtype=np.int64)
+        wait = {}
+        for segment in segments:
+            groups = sweep_groups(segment.local_first, segment.size, lanes)
+            skip = skipped[id(segment)]
+            wait[segment.core] = np.maximum(0, settled[:, :, segment.core] - cycles
+                                            - np.where(skip, 0, SWEEP_SETTLE_SLACK))
+            own = wait[segment.core] + np.where(skip, SKIP_CYCLES,
+                                                PHASE_CYCLES + spike_latency + groups)
+            sweep = np.maximum(sweep, own)
+            settled[:, :, segment.core] = np.where(skip, settled[:, :, segment.core],
+                                                   cycles + own + SETTLE_CYCLES)
+            totals["swept"] += int((~skip).sum()) * segment.size
+            spikes[:, :, segment.start:segment.stop] *= ~skip[:, :, None]
+        start = 0 if config.sweep_overlap else sweep
+        deliveries = _Deliveries(shape, config.cores, start, unregistered)
         work = _source_work(program, phase.population)
-        to_host = phase.population == network.output
-        cycles += PHASE_CYCLES + drain + sweep + deliver(
-            spikes, work, to_host,
-            _sweep_overrun(spikes, segments, sweep, host_delivery) if to_host else None)
+        to_host = _to_host(program, phase.population)
+        # Spikes leave each core in sweep order, one per cycle; the router takes them in the
+        # order of their groups.
+        events = sorted(((segment.local_first + i) // lanes - segment.local_first // lanes,
+                         segment.core, segment.start + i)
+                        for segment in segments for i in range(segment.size))
+        emitted = {segment.core: np.full(shape, -1, dtype=np.int64) for segment in segments}
+        for group, core, neuron in events:
+            spiked = spikes[:, :, neuron]
+            if not spiked.any():
+                continue
+            at = np.maximum(wait[core] + EMIT_CYCLES + spike_latency + group, emitted[core] + 1)
+            emitted[core] = np.where(spiked > 0, at, emitted[core])
+            deliveries.send(at, spiked, work[neuron], bool(to_host[neuron]))
+        cycles += np.maximum(sweep, deliveries.end(unregistered))
+        totals["events"] += deliveries.events
+        totals["words"] += deliveries.words
         if phase.tiles:
-            convert = np.zeros((steps, batch), dtype=np.int64)
+            convert = np.zeros(shape, dtype=np.int64)
             for block in program.tiles:
                 if block.tile not in phase.tiles:
                     continue
                 active = (spikes[:, :, block.source_start:block.source_stop] != 0).sum(axis=2)
                 convert = np.maximum(convert, _tile_convert(program, active))
             cycles += CONVERT_CYCLES + convert
+    cycles = np.maximum(cycles, settled.max(axis=2) + FINISH_SETTLE_CYCLES)
     return CycleBreakdown(cycles=cycles, routed_events=totals["events"],
                           synapse_words=totals["words"], neurons_swept=totals["swept"])
 
@@ -204,29 +355,33 @@ def predict_run(program: MappedProgram, inputs: np.ndarray) -> tuple[CycleBreakd
     """Run the golden model on the mapped network and predict the cycles of every step."""
     result = golden.simulate(program.network, inputs, record=True)
     counts = golden.integer_input(program.network, inputs)
-    activity = {name: record["spikes"] for name, record in result.records.items()}
-    return predict(program, counts, activity), result
+    return predict(program, counts, result), result
 
 
 def static_estimate(program: MappedProgram, rate: float) -> float:
     """Cycles per step if every source spikes with probability ``rate`` per step (expected
-    work, for the mapping report before any input is known)."""
-    network = program.network
+    work, for the mapping report before any input is known; no segment at rest): each phase
+    costs its sweep or, if later, the delivery of its expected events after its first spike."""
+    network, config = program.network, program.config
+    lanes = config.neuron_lanes
+    _, spike_latency = neuron_latencies(config)
+    unregistered = 0 if config.timing_registers else LINK_CYCLES + SPLIT_COMPARE_CYCLES
+    delivery = ROUTER_CYCLES + ARRIVAL_CYCLES - unregistered + ENGINE_TAIL_CYCLES
     total = STEP_CYCLES
-    unregistered = 0 if program.config.timing_registers else LINK_CYCLES + SPLIT_COMPARE_CYCLES
     input_work = _source_work(program, network.input_name)
     events = rate * network.input_size
     if events:
-        total += INPUT_CYCLES + DELIVERY_CYCLES - unregistered + max(
+        total += INPUT_CYCLES + INPUT_EMIT_CYCLES + delivery + max(
             events, rate * input_work.sum(axis=0).max(initial=0))
     for phase in program.phases:
         segments = [s for s in program.segments if s.phase == phase.index]
-        total += PHASE_CYCLES + neuron_latency(program.config) + max(s.size for s in segments)
+        sweep = PHASE_CYCLES + spike_latency + max(
+            sweep_groups(s.local_first, s.size, lanes) for s in segments)
         population = network.population(phase.population)
-        if not population.spiking:
-            continue
-        work = _source_work(program, phase.population)
-        events = rate * population.size
-        total += DELIVERY_CYCLES - unregistered + max(
-            events, rate * work.sum(axis=0).max(initial=0))
+        if population.spiking:
+            work = _source_work(program, phase.population)
+            busiest = rate * work.sum(axis=0).max(initial=0)
+            sweep = max(sweep, EMIT_CYCLES + spike_latency + delivery
+                        + max(rate * population.size, busiest))
+        total += sweep
     return float(total)

@@ -5,13 +5,16 @@ on expected activity instead of spike trains, on a
 (milliseconds per design point; the search's latency).
 
 It uses the cycle model's terms and constants (``STEP_CYCLES``, ``INPUT_CYCLES``,
-``PHASE_CYCLES``, ``DELIVERY_CYCLES``, ``HOST_DELIVERY_CYCLES``, ``CONVERT_CYCLES``,
-``TILE_FIXED_CYCLES``, the unregistered-link corrections and the neuron unit's pipeline depth)::
+``PHASE_CYCLES``, ``EMIT_CYCLES``, ``ROUTER_CYCLES``, ``ARRIVAL_CYCLES``, ``ENGINE_TAIL_CYCLES``,
+``HOST_TAIL_CYCLES``, ``CONVERT_CYCLES``, ``TILE_FIXED_CYCLES``, the unregistered-link
+corrections and the neuron unit's spike latency)::
 
-    step    = STEP_CYCLES + P(input events) * INPUT_CYCLES + deliver(input)
-              + sum over populations of (PHASE_CYCLES + drain + sweep + deliver(population))
+    step    = STEP_CYCLES + P(input events) * (INPUT_CYCLES + INPUT_EMIT_CYCLES + deliver(input))
+              + sum over populations of phase(population)
               [+ CONVERT_CYCLES + convert of the population's tiles]
-    deliver = P(an event reaches a core) * DELIVERY_CYCLES
+    phase   = max(sweep, P(a spike) * (EMIT_CYCLES + spike latency + deliver(population)))
+    sweep   = PHASE_CYCLES + spike latency + groups of neuron_lanes neurons on the fullest core
+    deliver = ROUTER_CYCLES + ARRIVAL_CYCLES + ENGINE_TAIL_CYCLES
               + max(E[events], max over cores d of E[engine work on d])
               (host-only spikes: E[overrun of the sweep], see the cycle model)
 
@@ -20,6 +23,8 @@ with ``E[.]`` and ``P(.)`` over a step in which every neuron spikes independentl
 
 * expectations of maxima are maxima of expectations (``max(events, busiest core)`` and the
   busiest core are taken on mean activity), which can only lower the estimate;
+* no segment is at rest (``skip_resting`` depends on the spike trains), and the last
+  write-backs' settle is left out (a few cycles per step);
 * one phase per population (the compiler adds one per extra parameter profile) and the
   placement estimate's synapse words (from the float weights: weights that quantise to 0 still
   count);
@@ -40,11 +45,13 @@ import numpy as np
 from codesign import arithmetic
 from codesign.arch.config import HWConfig
 from codesign.arch.layout import CoreLayout
-from codesign.compiler.analysis.cycle_model import (CONVERT_CYCLES, DELIVERY_CYCLES,
-                                                    HOST_DELIVERY_CYCLES, INPUT_CYCLES,
-                                                    LINK_CYCLES, PHASE_CYCLES,
+from codesign.compiler.analysis.cycle_model import (ARRIVAL_CYCLES, CONVERT_CYCLES,
+                                                    EMIT_CYCLES, ENGINE_TAIL_CYCLES,
+                                                    HOST_TAIL_CYCLES, INPUT_CYCLES,
+                                                    INPUT_EMIT_CYCLES, LINK_CYCLES,
+                                                    PHASE_CYCLES, ROUTER_CYCLES,
                                                     SPLIT_COMPARE_CYCLES, STEP_CYCLES,
-                                                    TILE_FIXED_CYCLES, neuron_latency)
+                                                    TILE_FIXED_CYCLES, neuron_latencies)
 from codesign.compiler.layer_ir import LayerNetwork
 from codesign.dse.models.placement_estimate import Placement
 
@@ -65,14 +72,15 @@ class CycleEstimate:
 
 
 @functools.lru_cache(maxsize=None)
-def _drain(state_bits: int, weight_bits: int, stage_depth: float, dsp_bits: int,
-           timing_registers: bool) -> int:
-    """The cycle model's neuron-unit depth for the knobs it depends on (the unit's tag, which
-    rides beside the datapath, does not change it): one build per combination, not per design
+def _spike_latency(state_bits: int, weight_bits: int, stage_depth: float, dsp_bits: int,
+                   timing_registers: bool, skip_resting: bool) -> int:
+    """The neuron unit's spike latency for the knobs it depends on (the unit's tag, which rides
+    beside the datapath, does not change it): one build per combination, not per design
     point."""
-    return neuron_latency(HWConfig(state_bits=state_bits, weight_bits=weight_bits,
-                                   neuron_stage_depth=stage_depth, neuron_dsp_bits=dsp_bits,
-                                   timing_registers=timing_registers))
+    return neuron_latencies(HWConfig(state_bits=state_bits, weight_bits=weight_bits,
+                                     neuron_stage_depth=stage_depth, neuron_dsp_bits=dsp_bits,
+                                     timing_registers=timing_registers,
+                                     skip_resting=skip_resting))[1]
 
 
 def _any(rates: np.ndarray) -> float:
@@ -126,11 +134,16 @@ def estimate(network: LayerNetwork, config: HWConfig, placement: Placement,
     """Mean cycles per timestep of ``network`` placed by ``placement`` at spike ``rates``
     (mean spikes per neuron per step of every source)."""
     unregistered = 0 if config.timing_registers else LINK_CYCLES + SPLIT_COMPARE_CYCLES
-    host_delivery = HOST_DELIVERY_CYCLES - unregistered
+    pipeline = ROUTER_CYCLES + ARRIVAL_CYCLES - unregistered + ENGINE_TAIL_CYCLES
+    spike_latency = _spike_latency(config.state_bits, config.weight_bits,
+                                   config.neuron_stage_depth, config.neuron_dsp_bits,
+                                   config.timing_registers, config.skip_resting)
+    lanes = config.neuron_lanes
 
-    def deliver(source: str, sweep: int | None = None) -> float:
-        """Expected delivery cycles of one step of ``source``'s events (``sweep``: the cycles
-        of its sweep, None for the input)."""
+    def deliver(source: str, groups: int | None = None) -> float:
+        """Expected cycles from a step's first event of ``source`` to the end of its deliveries
+        (``groups``: the groups of its sweep, None for the input); host-only spikes: the
+        expected cycles they add after the sweep."""
         rate = rates[source]
         work = _engine_work(network, config, placement, source)
         to_cores = work.any(axis=1)
@@ -138,26 +151,29 @@ def estimate(network: LayerNetwork, config: HWConfig, placement: Placement,
         events = float(rate @ (to_cores | to_host))
         busiest = float((rate @ work).max(initial=0))
         if to_cores.any():
-            return _any(rate[to_cores]) * (DELIVERY_CYCLES - unregistered) + max(events,
-                                                                                 busiest)
-        if to_host and sweep is not None:
+            return pipeline + max(events, busiest)
+        if to_host and groups is not None:
             local = placement.local_of[source]
             first = {core: local[placement.core_of[source] == core].min()
                      for core in np.unique(placement.core_of[source])}
             position = local - np.array([first[core] for core in placement.core_of[source]])
-            return _host_overrun(rate, position, sweep, host_delivery)
+            tail = EMIT_CYCLES + ROUTER_CYCLES + HOST_TAIL_CYCLES - unregistered - PHASE_CYCLES
+            return _host_overrun(rate, position // lanes, groups, tail - 1)
         if to_host:
-            return events + _any(rate) * host_delivery
+            return events + HOST_TAIL_CYCLES - unregistered
         return float(rate.sum())                  # no route matches: one lookup per event
 
-    cycles = STEP_CYCLES + deliver(network.input.name)
-    cycles += _any(rates[network.input.name]) * INPUT_CYCLES
-    drain = _drain(config.state_bits, config.weight_bits, config.neuron_stage_depth,
-                   config.neuron_dsp_bits, config.timing_registers)
+    cycles = STEP_CYCLES + _any(rates[network.input.name]) * (
+        INPUT_CYCLES + INPUT_EMIT_CYCLES + deliver(network.input.name))
     for population in network.populations:
-        sweep = int(placement.neurons_on_core[population.name].max())
+        groups = -(-int(placement.neurons_on_core[population.name].max()) // lanes)
+        sweep = PHASE_CYCLES + spike_latency + groups
         # (a read-out that does not spike has rate 0: no delivery, as in the cycle model)
-        cycles += PHASE_CYCLES + drain + sweep + deliver(population.name, sweep)
+        if _engine_work(network, config, placement, population.name).any():
+            cycles += max(sweep, _any(rates[population.name])
+                          * (EMIT_CYCLES + spike_latency + deliver(population.name)))
+        else:
+            cycles += sweep + deliver(population.name, groups)
         cycles += _convert(network, config, placement, population.name, rates)
 
     synaptic_events, rows, conversions = 0.0, 0.0, 0.0

@@ -5,16 +5,22 @@ saturate). :class:`ExpressionPipeliner` rebuilds such an expression with registe
 
 * every multiplication is split into registered DSP-sized partial products (optionally with
   registered operands, inside the DSP block on ECP5: the multiplier sits alone between
-  registers, where the FPGA's DSP blocks are fastest); optionally
+  registers, where the FPGA's DSP blocks are fastest; the block's operand register is then the
+  pipeline register of the logic in front of it); optionally
   the narrowest partial products become LUT shift-adds,
+* a chain of additions and subtractions (the partial products of a multiplication included) is
+  one sum of terms, added two at a time in the order the terms become available (earliest and
+  shallowest first), so terms that are ready early (a bias, a rounding constant, a product of
+  earlier inputs) are summed while the late ones are still being computed,
 * a register is inserted wherever the chain of adders, comparators and selects would exceed
   ``max_depth`` carry-chain levels,
 * operands that arrive in different cycles are delayed to the latest one, so the result is the
   same function of the inputs, only ``latency`` cycles later.
 
-Registers copy the exact shape of the value they hold, so the rebuilt expression computes
-bit-for-bit what the original one computes. *Static* signals (parameters that stay constant while
-data is in flight) are never delayed.
+Registers copy the exact shape of the value they hold, and Amaranth's additions widen their
+result, so a regrouped sum is the same integer (given back in the original shape): the rebuilt
+expression computes bit-for-bit what the original one computes. *Static* signals (parameters that
+stay constant while data is in flight) are never delayed.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value
 from amaranth.hdl._ast import Operator, Slice, SwitchValue
 
 from codesign.hw.lib import dsp_block
@@ -198,6 +204,12 @@ class ExpressionPipeliner:
             return self._combined(SwitchValue(parts[0].value, cases), parts, _SELECT_DEPTH)
         if isinstance(value, Operator) and value.operator == "*":
             return self._multiply(*[self._timed(operand) for operand in value.operands])
+        if isinstance(value, Operator) and value.operator in ("+", "-") \
+                and len(value.operands) == 2:
+            terms: list[tuple[Value, bool]] = []
+            _sum_terms(value, False, terms)
+            total = self._sum([(self._timed(term), negative) for term, negative in terms])
+            return Timed(_reshaped(total.value, value.shape()), total.cycle, total.depth)
         if isinstance(value, Operator) and value.operator in _OPERATOR_DEPTH:
             if value.operator in ("<<", ">>") and not isinstance(value.operands[1], Const):
                 raise TypeError("only shifts by constant amounts can be pipelined")
@@ -212,8 +224,10 @@ class ExpressionPipeliner:
     def _multiply(self, left: Timed, right: Timed) -> Timed:
         """A product split into DSP-sized partial products, each between registers, summed by
         an adder tree that obeys the depth limit. Exact: the sum is cut back to the product's
-        own shape, which holds every product of the operands."""
-        left, right = self._aligned([left, right], float("inf"))
+        own shape, which holds every product of the operands. Operands start at registers, or,
+        when every partial product is a DSP block with its own operand registers, at those."""
+        in_blocks = self.dsp_block_registers and self.lut_product_bits == 0
+        left, right = self._aligned([left, right], 0.0 if in_blocks else float("inf"))
         shape = Operator("*", [left.value, right.value]).shape()
         cycles = [operand.cycle for operand in (left, right) if operand.cycle is not None]
         cycle = max(cycles) if cycles else None
@@ -232,9 +246,8 @@ class ExpressionPipeliner:
                         product = self._registered(product)
                 partials.append(Timed(product.value << (left_shift + right_shift),
                                       product.cycle, product.depth))
-        total = self._sum(partials)
-        exact = total.value[:shape.width]
-        return Timed(exact.as_signed() if shape.signed else exact, total.cycle, total.depth)
+        total = self._sum([(partial, False) for partial in partials])
+        return Timed(_reshaped(total.value, shape), total.cycle, total.depth)
 
     def _dsp_block_product(self, left: Value, right: Value, cycle: int | None) -> Timed:
         """``left * right`` through :func:`dsp_block.registered_product` (``LATENCY`` cycles)."""
@@ -252,18 +265,63 @@ class ExpressionPipeliner:
         for bit in range(len(narrow)):
             negative = narrow.shape().signed and bit == len(narrow) - 1
             shifted = wide << bit
-            terms.append(self._timed(Mux(narrow[bit], -shifted if negative else shifted, 0)))
+            terms.append((self._timed(Mux(narrow[bit], -shifted if negative else shifted, 0)),
+                          False))
         return self._sum(terms)
 
-    def _sum(self, terms: list[Timed]) -> Timed:
-        """Adder tree over ``terms`` (depth-limited like every other operator)."""
+    def _sum(self, terms: list[tuple[Timed, bool]]) -> Timed:
+        """``sum(-term if negative else term)``, added two at a time, the two available
+        earliest (then the shallowest) first; each addition is depth-limited like every other
+        operator."""
+        def ready(entry: tuple[Timed, bool]) -> tuple[float, float]:
+            timed = entry[0]
+            return (-1.0 if timed.cycle is None else float(timed.cycle), timed.depth)
+
+        terms = list(terms)
         while len(terms) > 1:
-            pairs = [terms[i:i + 2] for i in range(0, len(terms), 2)]
-            terms = [self._operator("+", pair) if len(pair) == 2 else pair[0] for pair in pairs]
-        return terms[0]
+            terms.sort(key=ready)
+            (first, first_negative), (second, second_negative) = terms[0], terms[1]
+            if first_negative == second_negative:
+                entry = (self._operator("+", [first, second]), first_negative)
+            elif first_negative:
+                entry = (self._operator("-", [second, first]), False)
+            else:
+                entry = (self._operator("-", [first, second]), False)
+            terms = [entry] + terms[2:]
+        total, negative = terms[0]
+        return self._operator("-", [total]) if negative else total
 
     @staticmethod
     def _combined(value: Value, operands: list[Timed], added: float) -> Timed:
         cycles = [operand.cycle for operand in operands if operand.cycle is not None]
         return Timed(value, max(cycles) if cycles else None,
                      max(operand.depth for operand in operands) + added)
+
+
+def _sum_terms(value: Value, negative: bool, terms: list[tuple[Value, bool]]) -> None:
+    """Appends the terms of a chain of binary ``+`` and ``-`` (and unary ``-``) to ``terms``
+    as ``(value, negative)``."""
+    if isinstance(value, Operator) and value.operator == "+" and len(value.operands) == 2:
+        for operand in value.operands:
+            _sum_terms(operand, negative, terms)
+    elif isinstance(value, Operator) and value.operator == "-" and len(value.operands) == 2:
+        _sum_terms(value.operands[0], negative, terms)
+        _sum_terms(value.operands[1], not negative, terms)
+    elif isinstance(value, Operator) and value.operator == "-" and len(value.operands) == 1:
+        _sum_terms(value.operands[0], not negative, terms)
+    else:
+        terms.append((value, negative))
+
+
+def _reshaped(value: Value, shape: Shape) -> Value:
+    """``value`` (an integer that fits ``shape``, of the same signedness) in exactly ``shape``:
+    cut, or sign- / zero-extended."""
+    width = len(value)
+    if width > shape.width:
+        value = value[:shape.width]
+    elif width < shape.width:
+        fill = value[-1] if value.shape().signed else Const(0, 1)
+        value = Cat(value, fill.replicate(shape.width - width))
+    else:
+        value = value.as_unsigned()
+    return value.as_signed() if shape.signed else value

@@ -7,7 +7,11 @@ Timestep ``t`` (the ``timestep`` output while it runs)::
     for each entry of the phase table (``phase count`` entries):
         fire    pulse ``fire`` on the entry's cores with its segment index, wait for the barrier
         convert if the entry names crossbar tiles: pulse their ``convert``, wait for the barrier
-    finish    latch the cycle count, ``timestep`` += 1, pulse ``done``
+    finish    once every core's state write-backs landed (``cores_settled``): latch the cycle
+              count, ``timestep`` += 1, pulse ``done``
+
+Each phase's entry is read from the phase table while the phase before it runs, so the barrier
+fires the next phase in the cycle it is seen.
 
 The barrier is: router idle, input player idle, no core and no tile busy. It is tested only
 ``SETTLE_CYCLES`` cycles after a pulse (and after ``start``), so a unit whose ``busy`` reaches
@@ -63,6 +67,7 @@ class Sequencer(wiring.Component):
             "segment": Out(segment_bits),
             "convert": Out(tiles),
             "cores_busy": In(cores),
+            "cores_settled": In(cores),
             "tiles_busy": In(tiles),
             "router_idle": In(1),
             "timestep": Out(32),
@@ -85,7 +90,7 @@ class Sequencer(wiring.Component):
         phase_write = phases.write_port()
         phase_read = phases.read_port()
         phase_count = Signal(range(self.phase_table_depth + 1))
-        phase = Signal(range(self.phase_table_depth))
+        phase = Signal(range(self.phase_table_depth + 1))
 
         enable, address, entry_word = memory_write(m, self.program, protocol.PHASE_TABLE,
                                                    "phase_table", self.registered_writes)
@@ -119,8 +124,12 @@ class Sequencer(wiring.Component):
 
         # The timestep's length if it finished in this cycle (one adder to each counter).
         cycles = Signal(32)
-        last_phase = phase + 1 >= phase_count
+        # `phase` is the next phase to fire: its entry is read while the phase before it runs,
+        # so the barrier fires it directly.
         m.d.comb += phase_read.addr.eq(phase)
+        no_phase_left = phase >= phase_count
+        # The timestep ends once every core's last state write-backs have landed too.
+        settled = self.cores_settled.all()
 
         # High exactly in FINISH, as a flip-flop of its own: `done` goes to the host interface,
         # far away, from a register rather than from a decode of the state.
@@ -129,8 +138,23 @@ class Sequencer(wiring.Component):
         m.d.comb += self.done.eq(finishing)
 
         def finish():
-            m.d.sync += finishing.eq(1)
-            m.next = "FINISH"
+            with m.If(settled):
+                m.d.sync += finishing.eq(1)
+                m.next = "FINISH"
+
+        def fire_next():
+            # The cores latch `segment` with the `fire` pulse, one cycle later (registered).
+            m.d.sync += [fire.eq(fire_mask), segment.eq(entry[segment_start:]),
+                         settle.eq(SETTLE_CYCLES), phase.eq(phase + 1)]
+            if self.tiles:
+                m.d.sync += convert_mask.eq(entry[self.cores:segment_start])
+            m.next = "FIRE_WAIT"
+
+        def next_phase():
+            with m.If(no_phase_left):
+                finish()
+            with m.Else():
+                fire_next()
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -150,39 +174,20 @@ class Sequencer(wiring.Component):
                 m.next = "INPUT_WAIT"
             with m.State("INPUT_WAIT"):
                 with m.If(settled_barrier):
-                    with m.If(phase_count == 0):
-                        finish()
-                    with m.Else():
-                        m.next = "FETCH"
-            with m.State("FETCH"):
-                m.next = "FIRE"
-            with m.State("FIRE"):
-                # The cores latch `segment` with the `fire` pulse, one cycle later (registered).
-                m.d.sync += [fire.eq(fire_mask), segment.eq(entry[segment_start:]),
-                             settle.eq(SETTLE_CYCLES)]
-                if self.tiles:
-                    m.d.sync += convert_mask.eq(entry[self.cores:segment_start])
-                m.next = "FIRE_WAIT"
+                    next_phase()
             with m.State("FIRE_WAIT"):
                 with m.If(settled_barrier):
                     with m.If(convert_mask.any()):
                         m.next = "CONVERT"
-                    with m.Elif(last_phase):
-                        finish()
                     with m.Else():
-                        m.d.sync += phase.eq(phase + 1)
-                        m.next = "FETCH"
+                        next_phase()
             with m.State("CONVERT"):
                 m.d.comb += self.convert.eq(convert_mask)
                 m.d.sync += settle.eq(SETTLE_CYCLES)
                 m.next = "CONVERT_WAIT"
             with m.State("CONVERT_WAIT"):
                 with m.If(settled_barrier):
-                    with m.If(last_phase):
-                        finish()
-                    with m.Else():
-                        m.d.sync += phase.eq(phase + 1)
-                        m.next = "FETCH"
+                    next_phase()
             with m.State("FINISH"):
                 # A timestep lasts from the `start` cycle to the `done` cycle, both included.
                 m.d.sync += [self.last_step_cycles.eq(cycles),

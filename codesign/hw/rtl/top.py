@@ -286,7 +286,8 @@ class Accelerator(wiring.Component):
             m.d.comb += [core.fire.eq(sequencer.fire[index]), core.segment.eq(sequencer.segment),
                          core.timestep_slot.eq(sequencer.timestep_slot),
                          core.clear.eq(sequencer.clear)]
-            m.d.sync += sequencer.cores_busy[index].eq(core.busy)
+            m.d.sync += [sequencer.cores_busy[index].eq(core.busy),
+                         sequencer.cores_settled[index].eq(core.settled)]
         for index, tile in enumerate(tiles):
             m.d.comb += tile.convert.eq(sequencer.convert[index])
             m.d.sync += sequencer.tiles_busy[index].eq(tile.busy)
