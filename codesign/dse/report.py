@@ -13,6 +13,7 @@ import yaml
 
 from codesign.dse.budget import Budget, RESOURCES
 from codesign.dse.pareto import Candidate
+from codesign.outputs import staged_folder
 
 CSV_COLUMNS = ("trial", "luts", "ffs", "bram", "dsp", "fmax_mhz", "cycles_per_sample",
                "latency_us", "energy_uj", "fidelity", "accuracy", "cycle_model_error")
@@ -121,22 +122,19 @@ def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[
          "metrics": {key: float(value) for key, value in chosen.values.items()},
          "sources": chosen.sources, "trial": chosen.number}, sort_keys=False))
     notes = []
-    # codesign.outputs.staged_folder (main, 42981d5) is not in main yet (it is on the fuzz
-    # branch): until it is, best/ is written in place, program.img last and a stale one removed
-    best = out / "best"
-    best.mkdir(exist_ok=True)
-    for name in ("program.img", "mapping_report.txt"):
-        (best / name).unlink(missing_ok=True)
-    (best / "hw.yaml").write_text(config.to_yaml())
-    (best / "mapping_estimate.txt").write_text(chosen.placement_report + "\n")
-    generate_verilog(Accelerator(config), best / "accelerator.v", name="top",
-                     platform=FamilyPlatform(family))
-    if program is None:
-        notes.append("best/ has no program image: the design could not be compiled")
-    else:
-        (best / "mapping_report.txt").write_text(
-            "\n".join(mapping_report_lines(program)) + "\n")
-        (best / "program.img").write_bytes(build_image(program).to_bytes())
+    # Written whole or not at all: a stale program.img never sits beside a new hw.yaml.
+    with staged_folder(out / "best", remove=["program.img", "mapping_report.txt"],
+                       last=["program.img"]) as best:
+        (best / "hw.yaml").write_text(config.to_yaml())
+        (best / "mapping_estimate.txt").write_text(chosen.placement_report + "\n")
+        generate_verilog(Accelerator(config), best / "accelerator.v", name="top",
+                         platform=FamilyPlatform(family))
+        if program is None:
+            notes.append("best/ has no program image: the design could not be compiled")
+        else:
+            (best / "program.img").write_bytes(build_image(program).to_bytes())
+            (best / "mapping_report.txt").write_text(
+                "\n".join(mapping_report_lines(program)) + "\n")
     return notes
 
 
