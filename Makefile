@@ -17,7 +17,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/codesign example digits -o build/digits
 	rm -rf build/dse
-	$(BIN)/codesign dse build/digits/digits.nir --input build/digits/digits_test.npz --budget luts=50k --trials 30 --max-synthesis 2 -o build/dse
+	$(BIN)/codesign dse build/digits/digits.nir --input build/digits/digits_test.npz --budget luts=50k -o build/dse
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

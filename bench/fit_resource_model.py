@@ -25,22 +25,36 @@ from codesign.dse.models import resource_model
 from codesign.dse.space import CHOICES
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: Draw probabilities of CHOICES["cores"] (1, 2, 4, 8, 16): every size is in the corpus, the
+#: 8- and 16-core designs (minutes of Yosys each) less often.
+CORE_WEIGHTS = (0.3, 0.25, 0.2, 0.15, 0.1)
 
 
 def random_configs(count: int, seed: int) -> list[HWConfig]:
+    """``count`` seeded random valid configurations of the DSE's hardware space (crossbar
+    tiles included; cores drawn by ``CORE_WEIGHTS``)."""
+    from codesign.errors import CodesignError
+
     rng = np.random.default_rng(seed)
-    pick = lambda name: CHOICES[name][rng.integers(len(CHOICES[name]))]
+    pick = lambda name: int(CHOICES[name][rng.integers(len(CHOICES[name]))])
     configs = []
     while len(configs) < count:
-        neurons = int(pick("neurons_per_core"))
-        data = {"cores": int(pick("cores")), "synapse_lanes": int(pick("synapse_lanes")),
+        neurons = pick("neurons_per_core")
+        tiles = pick("crossbar_tiles")
+        cores = int(rng.choice(CHOICES["cores"], p=CORE_WEIGHTS))
+        data = {"cores": cores, "synapse_lanes": pick("synapse_lanes"),
                 "neurons_per_core": neurons,
-                "synapse_memory_depth": int(pick("synapse_memory_depth")),
-                "weight_bits": int(pick("weight_bits")), "state_bits": int(pick("state_bits")),
-                "source_table_depth": max(64, neurons * 4)}
-        if data["synapse_lanes"] > neurons:
-            continue
-        configs.append(HWConfig.from_dict(data))
+                "synapse_memory_depth": pick("synapse_memory_depth"),
+                "weight_bits": pick("weight_bits"), "state_bits": pick("state_bits"),
+                "source_table_depth": max(64, neurons * 4),
+                "crossbar": {"tiles": tiles, "rows": pick("crossbar_rows"),
+                             "cols": pick("crossbar_cols"),
+                             "cell_bits": pick("crossbar_cell_bits"),
+                             "adc_bits": pick("crossbar_adc_bits")} if tiles else {"tiles": 0}}
+        try:
+            configs.append(HWConfig.from_dict(data))
+        except CodesignError:
+            continue                  # lanes above neurons, a cell wider than the weight, ...
     return configs
 
 
@@ -65,7 +79,7 @@ def main() -> int:
     parser.add_argument("--family", default="ecp5", choices=("ecp5", "ice40", "xc7"))
     parser.add_argument("--count", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--reverse", action="store_true",
                         help="synthesise the largest first into a second corpus file (a second "
                              "process next to a forward one)")
@@ -75,7 +89,8 @@ def main() -> int:
 
     # smallest designs first, so an interrupted run still leaves a usable corpus
     configs = sorted(random_configs(args.count, args.seed),
-                     key=lambda c: c.cores * (c.synapse_lanes + 4) * c.state_bits)
+                     key=lambda c: c.cores * (c.synapse_lanes + 4) * c.state_bits
+                     + c.crossbar.tiles * c.crossbar.cols)
     RESULTS.mkdir(exist_ok=True)
     corpus_path = RESULTS / f"resource_corpus_{args.family}{'_reverse' if args.reverse else ''}.json"
     done = {}

@@ -1,4 +1,7 @@
-"""User-facing errors: one line that names the cause and the fix (DESIGN contract 6)."""
+"""User-facing errors and warnings: one line that names the cause and the fix (DESIGN contract
+6)."""
+
+import warnings
 
 
 class CodesignError(Exception):
@@ -29,3 +32,15 @@ class DoesNotFit(CodesignError):
         fix = "use an HWConfig with " + ", ".join(f"{knob}: {value}"
                                                    for knob, value in self.knobs.items())
         super().__init__(cause, f"{fix} ({alternative})" if alternative else fix)
+
+
+class InputWarning(UserWarning):
+    """Input that is legal but almost surely a mistake (a threshold <= 0, weights that saturate
+    the chosen bits, a layer that never spikes, an implied recurrent delay). The CLI prints each
+    once as ``codesign: warning: <cause>; <fix>``; ``--strict`` turns it into an error (exit 2).
+    """
+
+
+def warn(cause: str, fix: str = "") -> None:
+    """Raise an :class:`InputWarning` through :mod:`warnings` (one line, like CodesignError)."""
+    warnings.warn(InputWarning(CodesignError(cause, fix).one_line()), stacklevel=2)

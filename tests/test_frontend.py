@@ -44,7 +44,9 @@ def test_every_nir_primitive_imports():
     chain = ["input", "conv", "sum", "avg", "flat", "affine", "scale", "delay", "if", "linear",
              "lif", "cubalif", "threshold"]
     edges = list(zip(chain, chain[1:])) + [("threshold", "li"), ("li", "cubali"),
-                                           ("cubali", "integrator"), ("threshold", "output")]
+                                           ("cubali", "integrator"), ("threshold", "output"),
+                                           ("threshold", "conv1"), ("conv1", "output"),
+                                           ("integrator", "output")]
     graph = frontend.nir_to_ir(_graph(nodes, edges))
     kinds = {type(node).__name__ for node in graph.nodes.values()}
     assert {"Input", "Conv", "Pool2d", "Flatten", "Affine", "Scale", "Delay", "IF", "LIF",

@@ -3,7 +3,7 @@ imports inside functions count as much as those at the top of a module.
 
 Layers, lowest first; a module imports only from its own layer or lower ones:
 
-1. ``arithmetic``, ``errors``, ``inputs``, ``events``, ``cache``
+1. ``arithmetic``, ``errors``, ``inputs``, ``outputs``, ``events``, ``cache``
 2. ``arch/``: the hardware contract (config, derived widths and word layouts, host protocol)
 3. ``compiler/`` and ``hw/`` side by side: neither imports the other
 4. ``flows/``: tool flows (Verilog, synthesis, Verilator, bitstreams, the RTL target)
@@ -92,7 +92,7 @@ def layer(module: str) -> int:
     if is_cli(module):
         return 6
     area = module.split(".")[1] if "." in module else ""
-    return {"": 1, "arithmetic": 1, "errors": 1, "inputs": 1, "events": 1, "cache": 1,
+    return {"": 1, "arithmetic": 1, "errors": 1, "inputs": 1, "outputs": 1, "events": 1, "cache": 1,
             "arch": 2, "compiler": 3, "hw": 3, "flows": 4, "dse": 5, "examples": 5}[area]
 
 

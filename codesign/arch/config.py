@@ -20,7 +20,7 @@ import yaml
 
 from codesign import arithmetic
 from codesign.arch.protocol import SOURCE_ID_BITS
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, warn
 
 
 @dataclass(frozen=True)
@@ -218,16 +218,43 @@ class HWConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice (plain YAML keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in keys:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' is given twice", key_node.start_mark)
+            keys.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | Path) -> HWConfig:
-    """Read and validate a YAML HWConfig file."""
+    """Read and validate a YAML HWConfig file. A file that is empty or does not end with a
+    newline (a cut-off write) is read with a warning."""
     path = Path(path)
+    if path.is_dir():
+        raise CodesignError(f"hw config {path} is a directory",
+                            "pass a YAML file (e.g. configs/default.yaml)")
     try:
         text = path.read_text()
+    except UnicodeDecodeError:
+        raise CodesignError(f"hw config {path} is not text",
+                            "pass a YAML file (e.g. configs/default.yaml)") from None
     except OSError as error:
         raise CodesignError(f"cannot read hw config {path}: {error.strerror}",
                             "pass an existing YAML file (e.g. configs/default.yaml)") from None
+    if not text.strip():
+        warn(f"hw config {path} is empty: every knob takes its default",
+             "write the knobs you mean (see configs/default.yaml)")
+    elif not text.endswith("\n"):
+        warn(f"hw config {path} does not end with a newline: it may be cut off",
+             "check its last line and end the file with a newline")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -18,7 +18,7 @@ from codesign.compiler.passes.fuse import Fuse
 from codesign.compiler.pipeline import FRONT_END, CompileOptions, discretized
 from codesign.errors import CodesignError
 
-RUN_TARGETS = ("golden", "rtl", "c")
+RUN_TARGETS = ("golden", "rtl", "c", "board")
 
 
 def old_spelling(old: str, new: str):
@@ -108,6 +108,13 @@ def run(args: argparse.Namespace) -> int:
         from codesign.flows import rtl_target   # Verilator and Amaranth: loaded only for rtl
 
         target = rtl_target.target(waves=args.waves, profile_guided=args.profile_guided)
+    elif args.target == "board":
+        if not args.port:
+            raise CodesignError("--target board needs --port", "pass the board's serial port, "
+                                "e.g. --port /dev/ttyUSB0")
+        from codesign.flows import board_runtime   # pyserial: loaded only for board
+
+        target = board_runtime.target(args.port, args.baud, args.timeout)
     arrays = driver.run_program(args.program, args.input, args.output, target)
     print(f"{args.target}: {int(np.sum(arrays['output']))} output spikes, "
           f"{int(np.sum(arrays['cycles']))} cycles -> {args.output}")
@@ -149,17 +156,24 @@ def register(subparsers) -> None:
     parser.add_argument("-o", "--output", required=True, help="output directory")
     parser.set_defaults(handler=compile_program)
 
-    parser = subparsers.add_parser("run", help="run a compiled program on golden, rtl or c")
+    parser = subparsers.add_parser("run", help="run a compiled program on golden, rtl, c or a "
+                                              "board")
     parser.add_argument("program", help="directory written by codesign compile")
     parser.add_argument("--target", type=old_spelling("ref", "golden"), choices=RUN_TARGETS,
                         default="golden",
                         help="the golden model (with the cycle model's cycles), the "
-                             "Verilator-built RTL or the compiled C (old name of golden: ref)")
+                             "Verilator-built RTL, the compiled C or a board over its serial "
+                             "port (old name of golden: ref)")
     parser.add_argument("--input", required=True, help="IN.npy [T, *input_shape] or IN.npz")
     parser.add_argument("--record", action="store_true", help="(c) also save neuron state")
     parser.add_argument("--waves", action="store_true", help="(rtl) keep an FST waveform")
     parser.add_argument("--profile-guided", action="store_true",
                         help="(rtl) a gcc profile-guided Verilator build: ~2 min more to build "
                              "once per HWConfig, ~1.5x the cycles per second after")
+    parser.add_argument("--port", help="(board) serial port, e.g. /dev/ttyUSB0")
+    parser.add_argument("--baud", type=int, default=115_200,
+                        help="(board) the baud rate the bitstream was built for (115200)")
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="(board) seconds to wait for the board before giving up (10)")
     parser.add_argument("-o", "--output", required=True, help="OUT.npz")
     parser.set_defaults(handler=run)

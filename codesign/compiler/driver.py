@@ -44,8 +44,9 @@ from codesign.compiler.image import chunked, chunked_files, program_image
 from codesign.compiler.passes.fuse import Fuse
 from codesign.compiler.pipeline import CompileOptions, discretized, map_network, quantized
 from codesign.compiler.program import MappedProgram, MappingOptions
-from codesign.errors import CodesignError, DoesNotFit
+from codesign.errors import CodesignError, DoesNotFit, warn
 from codesign.inputs import Inputs, load_inputs
+from codesign.outputs import check_file, check_folder, save_npz, staged_folder
 
 IMAGE_NAME = "program.img"
 REPORT_NAME = "mapping.txt"
@@ -82,29 +83,43 @@ def simulate_file(model: str | Path, input_path: str | Path, output_path: str | 
     if mode not in SIMULATION_MODES:
         raise CodesignError(f"simulation mode '{mode}' is unknown",
                             f"use one of {', '.join(SIMULATION_MODES)}")
+    check_file(output_path)
     graph = frontend.load(model)
     inputs = load_inputs(input_path)
     reference = float_reference.simulate(discretized(graph, options), inputs.steps,
                                          record=record or mode == "golden")
     result, records, report = reference, reference.records, None
+    spike_totals = reference.spike_totals
     if mode == "golden":
         network = quantized(graph, options, dump_after)
         fixed = golden.simulate(network, inputs.steps, record=True)
         report = fidelity.compare(reference.records, fixed.records, reference.output,
                                   fixed.output, inputs.labels)
+        fidelity.warn_precision_loss(network, report)
+        spike_totals = {p.name: int(np.sum(fixed.records[p.name]["spikes"]))
+                        for p in network.populations if p.spiking}
         scales = {p.name: p.voltage_scale for p in network.populations}
         records = {name: {"spikes": r["spikes"], "v": r["v"] * scales[name]}
                    for name, r in fixed.records.items()}
         result = fixed
+    warn_silent_layers(spike_totals, mode)
     arrays = {"output": inputs.unbatch(result.output)}
     if record:
         for name, values in records.items():
             arrays[f"{name}.spikes"] = inputs.unbatch(values["spikes"])
             arrays[f"{name}.v"] = inputs.unbatch(values["v"])
-    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(output_path, **arrays)
+    save_npz(output_path, arrays)
     return Simulation(arrays=arrays, fidelity=report, steps=inputs.steps.shape[0],
                       samples=inputs.steps.shape[1], output_spikes=int(np.sum(result.output)))
+
+
+def warn_silent_layers(spike_totals: dict[str, int], mode: str) -> None:
+    """Warn about every spiking layer that never spiked on the whole input."""
+    silent = [name for name, total in spike_totals.items() if total == 0]
+    if silent:
+        warn(f"{', '.join(silent)} never spike{'s' if len(silent) == 1 else ''} on this input "
+             f"({mode})", "check the input's scale, the weights and the thresholds, or run "
+             "longer inputs")
 
 
 # -- compile for the accelerator --------------------------------------------------------------
@@ -136,9 +151,11 @@ def compile_for_hardware(model: str | Path, hw_config_path: str | Path, options:
                          ) -> MappedProgram | chunked.ChunkedPlan:
     """NIR file -> program image + mapping report in ``out_dir``; with ``chunked_if_needed``, a
     network that does not fit is compiled into chunks instead (:mod:`chunked`)."""
+    out_dir = check_folder(out_dir)
     config = load_config(hw_config_path)
     check_widths(options, config)
     network = quantized(frontend.load(model), options)
+    fidelity.warn_precision_loss(network)
     try:
         program = map_network(network, config, mapping)
     except DoesNotFit as error:
@@ -146,19 +163,19 @@ def compile_for_hardware(model: str | Path, hw_config_path: str | Path, options:
             raise does_not_fit_error(error, network, config, Path(hw_config_path).name,
                                      mapping) from None
         program = None
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stale = [IMAGE_NAME, chunked_files.MANIFEST_NAME, chunked_files.ARRAYS_NAME]
-    for name in [*stale, *(path.name for path in out_dir.glob("pass_*.img"))]:
-        (out_dir / name).unlink(missing_ok=True)
-    if program is None:
-        plan = chunked.plan_chunks(network, config, mapping)
-        chunked_files.save(plan, out_dir)
-        (out_dir / REPORT_NAME).write_text(chunks_report_text(plan))
-    else:
-        (out_dir / IMAGE_NAME).write_bytes(program_image.build_image(program).to_bytes())
-        (out_dir / REPORT_NAME).write_text(report_text(program))
-    (out_dir / CONFIG_NAME).write_text(config.to_yaml())
+    # Outputs of an earlier compile that this one may not write (single program <-> chunks).
+    stale = [IMAGE_NAME, chunked_files.MANIFEST_NAME, chunked_files.ARRAYS_NAME,
+             *(path.name for path in out_dir.glob("pass_*.img"))]
+    with staged_folder(out_dir, remove=stale,
+                       last=[IMAGE_NAME, chunked_files.MANIFEST_NAME]) as staging:
+        if program is None:
+            plan = chunked.plan_chunks(network, config, mapping)
+            chunked_files.save(plan, staging)
+            (staging / REPORT_NAME).write_text(chunks_report_text(plan))
+        else:
+            (staging / IMAGE_NAME).write_bytes(program_image.build_image(program).to_bytes())
+            (staging / REPORT_NAME).write_text(report_text(program))
+        (staging / CONFIG_NAME).write_text(config.to_yaml())
     return program if program is not None else plan
 
 
@@ -206,6 +223,7 @@ def run_program(out_dir: str | Path, input_path: str | Path, output_path: str | 
                 target: Target = GOLDEN) -> dict[str, np.ndarray]:
     """Run the program (or the chunks) compiled into ``out_dir`` on ``target``; returns what it
     saved to ``output_path``."""
+    check_file(output_path)
     inputs = load_inputs(input_path)
     if (Path(out_dir) / chunked_files.MANIFEST_NAME).is_file():
         plan = chunked_files.load(Path(out_dir))
@@ -222,8 +240,7 @@ def run_program(out_dir: str | Path, input_path: str | Path, output_path: str | 
 def _save(output_path: str | Path, inputs: Inputs, output: np.ndarray,
           cycles: np.ndarray) -> dict[str, np.ndarray]:
     arrays = {"output": inputs.unbatch(output), "cycles": inputs.unbatch(cycles)}
-    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(output_path, **arrays)
+    save_npz(output_path, arrays)
     return arrays
 
 
@@ -236,7 +253,9 @@ def generate_c(model_path: str | Path, options: CompileOptions, mode: str = "fix
     graph = frontend.load(model_path)
     title = f"{Path(model_path).name}, dt={options.dt:g}, reset={options.reset}"
     if mode == "fixed":
-        return generate_fixed(quantized(graph, options), title)
+        network = quantized(graph, options)
+        fidelity.warn_precision_loss(network)
+        return generate_fixed(network, title)
     return generate_float(Fuse().apply(discretized(graph, options)), title)
 
 
@@ -244,8 +263,12 @@ def compile_c(model_path: str | Path, options: CompileOptions, mode: str, out_di
               with_main: bool) -> tuple[CSources, list[Path]]:
     """``codesign compile MODEL --target c``: write ``OUT/model.c``, ``model.h``, ``model.json``
     (and ``main.c``); returns the sources and the files written."""
+    out_dir = check_folder(out_dir)
     sources = generate_c(model_path, options, mode)
-    return sources, sources.write(out_dir, with_main)
+    with staged_folder(out_dir, remove=[] if with_main else ["main.c"],
+                       last=["model.json"]) as staging:
+        written = sources.write(staging, with_main)
+    return sources, [out_dir / path.name for path in written]
 
 
 def run_c(out_dir: str | Path, input_path: str | Path, output_path: str | Path,
@@ -254,12 +277,12 @@ def run_c(out_dir: str | Path, input_path: str | Path, output_path: str | Path,
     ``output`` (``[T, *output_shape]``, or ``[N, T, ...]`` for an ``.npz`` batch); with
     ``record``, also ``<population>.v`` / ``.i`` / ``.a`` (raw integers in fixed mode).
     Returns the saved arrays and the run."""
+    check_file(output_path)
     inputs = load_inputs(input_path)
     result = c_runner.execute(out_dir, inputs.steps, trace=record)
     arrays = {"output": inputs.unbatch(result.output)}
     for name, variables in result.records.items():
         for variable, values in variables.items():
             arrays[f"{name}.{RECORD_SUFFIX[variable]}"] = inputs.unbatch(values)
-    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(output_path, **arrays)
+    save_npz(output_path, arrays)
     return arrays, result

@@ -12,6 +12,7 @@ import numpy as np
 
 from codesign.compiler import ir, linear_ops
 from codesign.errors import CodesignError
+from codesign.inputs import per_step
 
 
 @dataclass
@@ -21,6 +22,8 @@ class SimulationResult:
 
     output: np.ndarray
     records: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: Spikes of every spiking neuron node, summed over steps, samples and neurons.
+    spike_totals: dict[str, int] = field(default_factory=dict)
 
 
 def check_input(graph: ir.Graph, inputs: np.ndarray) -> np.ndarray:
@@ -29,8 +32,9 @@ def check_input(graph: ir.Graph, inputs: np.ndarray) -> np.ndarray:
     inputs = np.asarray(inputs)
     if inputs.ndim < 2 or inputs.shape[2:] != tuple(expected) and \
             int(np.prod(inputs.shape[2:])) != int(np.prod(expected)):
-        raise CodesignError(f"input has shape {inputs.shape[2:]} per step, the graph's Input "
-                            f"expects {tuple(expected)}", "pass an array of [T, *input_shape]")
+        raise CodesignError(f"the input has {per_step(inputs.shape[2:])} per step, the graph's "
+                            f"Input expects {tuple(expected)}",
+                            f"pass an array of [T, {', '.join(map(str, expected))}]")
     if not np.all(np.isfinite(inputs)):
         raise CodesignError("the input contains NaN or infinite values", "pass finite inputs")
     return inputs.astype(np.float64)
@@ -51,6 +55,7 @@ def simulate(graph: ir.Graph, inputs: np.ndarray, record: bool = False) -> Simul
                    for name, node in graph.nodes.items() if isinstance(node, ir.DiscreteDelay)}
     previous = {name: np.zeros((batch, size)) for name, size in sizes.items()}
     recorded = {name: {"spikes": [], "v": []} for name in state} if record else {}
+    totals = {name: 0 for name in state if graph.nodes[name].spiking_output}
     outputs = []
     for t in range(steps):
         current = {}
@@ -72,6 +77,8 @@ def simulate(graph: ir.Graph, inputs: np.ndarray, record: bool = False) -> Simul
                 y = np.where(t >= steps_back, y, 0.0)
             elif isinstance(node, ir.DiscreteNeuron):
                 y = _neuron_step(node, state[name], x)
+                if name in totals:
+                    totals[name] += int(np.count_nonzero(y))
                 if record:
                     recorded[name]["spikes"].append(y if node.spiking_output else
                                                     np.zeros_like(y))
@@ -85,7 +92,7 @@ def simulate(graph: ir.Graph, inputs: np.ndarray, record: bool = False) -> Simul
     records = {name: {key: np.stack(values).reshape(shape(name)) for key, values in r.items()}
                for name, r in recorded.items()}
     output = np.stack(outputs).reshape(steps, batch, *graph.output.shape)
-    return SimulationResult(output=output, records=records)
+    return SimulationResult(output=output, records=records, spike_totals=totals)
 
 
 def _neuron_step(node: ir.DiscreteNeuron, state: list[np.ndarray], x: np.ndarray) -> np.ndarray:

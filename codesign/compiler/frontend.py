@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.compiler import ir
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, warn
 
 #: NIR primitives the front end imports (all of nir 1.0).
 SUPPORTED = ("Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d",
@@ -24,7 +24,7 @@ def _stored_types(path: Path) -> dict[str, str]:
             nodes = handle["node/nodes"]
             return {name: nodes[name]["type"][()].decode() for name in nodes
                     if "type" in nodes[name]}
-    except (OSError, KeyError, AttributeError):
+    except (OSError, KeyError, AttributeError, TypeError, ValueError):
         return {}
 
 
@@ -34,6 +34,8 @@ def read_nir(path: str | Path):
     import nir
 
     path = Path(path)
+    if path.is_dir():
+        raise CodesignError(f"{path} is a directory, not a NIR file", "pass the path of a .nir file")
     if not path.is_file():
         raise CodesignError(f"{path} does not exist", "pass the path of a .nir file")
     stored = _stored_types(path)
@@ -48,9 +50,11 @@ def read_nir(path: str | Path):
     failure = None
     for type_check in (True, False):
         try:
-            return nir.read(path, type_check=type_check)
+            graph = nir.read(path, type_check=type_check)
+            _check_invented(graph, stored)
+            return graph
         except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError,
-                AssertionError) as error:
+                AssertionError, ArithmeticError) as error:
             failure = failure or error
     message = " ".join(str(failure).split())[:200] or type(failure).__name__
     if isinstance(failure, OSError):
@@ -62,10 +66,23 @@ def read_nir(path: str | Path):
     raise CodesignError(cause, fix)
 
 
+def _check_invented(graph, stored: dict[str, str]) -> None:
+    """nir 1.0.8's type check invents an Input for a node nothing feeds (an error, named here
+    instead of counting Inputs) and an Output for a node that feeds nothing (dropped again: the
+    IR warns about such a side branch)."""
+    for name in [name for name in graph.nodes if name not in stored] if stored else ():
+        for source, target in graph.edges:
+            if source == name:
+                raise CodesignError(f"node '{target}' has no incoming edge",
+                                    f"add the edge that feeds '{target}' or remove the node")
+        del graph.nodes[name]
+        graph.edges[:] = [edge for edge in graph.edges if name not in edge]
+
+
 def _input_shape(node, fallback):
     types = getattr(node, "input_type", None) or {}
-    shape = types.get("input")
-    if shape is not None and np.size(shape) and np.all(np.asarray(shape) > 0):
+    shape = np.asarray(types.get("input", []))
+    if shape.size and shape.ndim == 1 and shape.dtype.kind in "iu" and np.all(shape > 0):
         return ir._shape(shape)
     if fallback is None:
         raise CodesignError(f"cannot infer the input shape of a {type(node).__name__} node",
@@ -76,9 +93,9 @@ def _input_shape(node, fallback):
 def _convert(name: str, node, fallback_shape) -> ir.Node:
     kind = type(node).__name__
     if kind == "Input":
-        return ir.Input(name, shape=ir._shape(node.input_type["input"]))
+        return ir.Input(name, shape=ir._shape(node.input_type["input"], "shape", name))
     if kind == "Output":
-        return ir.Output(name, shape=ir._shape(node.output_type["output"]))
+        return ir.Output(name, shape=ir._shape(node.output_type["output"], "shape", name))
     if kind in ("Affine", "Linear"):
         return ir.Affine(name, weight=node.weight,
                          bias=getattr(node, "bias", None) if kind == "Affine" else
@@ -89,18 +106,19 @@ def _convert(name: str, node, fallback_shape) -> ir.Node:
         if isinstance(node.padding, str):
             raise CodesignError(f"node '{name}' uses padding='{node.padding}'",
                                 "export the convolution with numeric padding")
-        spatial = ir._shape(node.input_shape) if node.input_shape is not None else \
+        spatial = ir._shape(node.input_shape, "input_shape", name) \
+            if node.input_shape is not None else \
             _input_shape(node, fallback_shape)[1:]
         return ir.Conv(name, weight=node.weight, bias=node.bias, stride=node.stride,
-                       padding=node.padding, dilation=node.dilation, groups=int(node.groups),
+                       padding=node.padding, dilation=node.dilation, groups=node.groups,
                        spatial_shape=spatial)
     if kind in ("SumPool2d", "AvgPool2d"):
-        return ir.Pool2d(name, kernel_size=ir._shape(node.kernel_size),
-                         stride=ir._shape(node.stride), padding=ir._shape(node.padding),
+        return ir.Pool2d(name, kernel_size=node.kernel_size, stride=node.stride,
+                         padding=node.padding,
                          shape=_input_shape(node, fallback_shape), average=kind == "AvgPool2d")
     if kind == "Flatten":
         return ir.Flatten(name, shape=_input_shape(node, fallback_shape),
-                          start_dim=int(node.start_dim), end_dim=int(node.end_dim))
+                          start_dim=node.start_dim, end_dim=node.end_dim)
     if kind == "Delay":
         return ir.Delay(name, delay=node.delay)
     if kind == "Threshold":
@@ -192,6 +210,33 @@ def nir_to_ir(nir_graph) -> ir.Graph:
     return ir.Graph(nodes=converted, edges=edges)
 
 
+def warn_suspicious(graph: ir.Graph) -> None:
+    """Warn (:func:`codesign.errors.warn`) about what is legal but almost surely a mistake: a
+    threshold <= 0 and a recurrent edge that is delayed by one step without a Delay node."""
+    for name, node in graph.nodes.items():
+        threshold = getattr(node, "v_threshold", None)
+        if threshold is not None and np.any(threshold <= 0):
+            warn(f"node '{name}' has v_threshold <= 0 for {int(np.sum(threshold <= 0))} of "
+                 f"{threshold.size} neurons: they spike on every step from rest",
+                 "use a positive threshold")
+    for source, target in sorted(graph.recurrent_edges()):
+        if not any(isinstance(graph.nodes[name], ir.Delay)
+                   for name in _cycle(graph, source, target)):
+            warn(f"edge {source} -> {target} closes a loop without a Delay node: codesign "
+                 f"reads '{source}' of the previous timestep (t-1) there",
+                 "that is how recurrent exports are read; add a nir.Delay to the loop to state "
+                 "a longer delay")
+
+
+def _cycle(graph: ir.Graph, source: str, target: str) -> set[str]:
+    """The nodes on loops closed by the edge ``source -> target``: reached from ``target``
+    and reaching ``source``."""
+    return graph.reachable(target) & graph.reachable(source, backwards=True)
+
+
 def load(path: str | Path) -> ir.Graph:
-    """Read ``path`` and return its SNN IR, or raise a one-line :class:`CodesignError`."""
-    return nir_to_ir(read_nir(path))
+    """Read ``path`` and return its SNN IR, or raise a one-line :class:`CodesignError`; warn
+    about legal but suspicious parts (:func:`warn_suspicious`)."""
+    graph = nir_to_ir(read_nir(path))
+    warn_suspicious(graph)
+    return graph

@@ -13,6 +13,7 @@ import numpy as np
 from codesign import arithmetic
 from codesign.compiler.layer_ir import QuantizedNetwork, QuantizedProjection
 from codesign.errors import CodesignError
+from codesign.inputs import per_step
 
 
 @dataclass
@@ -28,6 +29,11 @@ class GoldenResult:
     synaptic_events: int = 0
 
 
+#: The largest spike count one input may carry in one step (the accumulator check bounds the
+#: sums; this keeps the counts themselves exact in int64 arithmetic).
+MAX_COUNT = 2**31 - 1
+
+
 def integer_input(network: QuantizedNetwork, inputs: np.ndarray) -> np.ndarray:
     """Check ``[T, B, *input_shape]`` inputs are spike counts and return them as int64."""
     return integer_counts(tuple(network.input_shape), inputs)
@@ -38,11 +44,15 @@ def integer_counts(input_shape: tuple[int, ...], inputs: np.ndarray) -> np.ndarr
     inputs = np.asarray(inputs)
     size = int(np.prod(input_shape))
     if inputs.ndim < 2 or int(np.prod(inputs.shape[2:])) != size:
-        raise CodesignError(f"input has shape {inputs.shape[2:]} per step, the network expects "
-                            f"{input_shape}", "pass an array of [T, *input_shape]")
+        raise CodesignError(f"the input has {per_step(inputs.shape[2:])} per step, the network "
+                            f"expects {tuple(input_shape)}",
+                            f"pass an array of [T, {', '.join(map(str, input_shape))}]")
     if not np.all(np.isfinite(inputs)) or np.any(inputs != np.rint(inputs)) or np.any(inputs < 0):
         raise CodesignError("fixed-point inputs must be non-negative spike counts (integers)",
                             "bin events into counts, or run --mode float for real-valued input")
+    if inputs.size and inputs.max() > MAX_COUNT:
+        raise CodesignError(f"an input spike count of {inputs.max():.4g} is beyond the "
+                            f"{MAX_COUNT} one step can carry", "bin events into smaller steps")
     return inputs.astype(np.int64).reshape(*inputs.shape[:2], size)
 
 

@@ -13,19 +13,46 @@ from typing import ClassVar
 
 import numpy as np
 
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, warn
 
 
 def _array(value, name: str, node: str) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float64)
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise CodesignError(f"node '{node}': '{name}' has dtype {array.dtype}, not real numbers",
+                            "re-export the model with float parameters")
+    array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
         raise CodesignError(f"node '{node}' has a NaN or infinite value in '{name}'",
                             "re-export the model with finite parameters")
     return array
 
 
-def _shape(value) -> tuple[int, ...]:
-    return tuple(int(v) for v in np.atleast_1d(np.asarray(value)).tolist())
+def _integers(value, key: str, node: str, least: int = 0, length: int | None = None
+              ) -> tuple[int, ...]:
+    """``value`` (a whole number or a 1-D list of them, each >= ``least``) as a tuple; a scalar
+    or a single entry is repeated to ``length`` when given."""
+    array = np.asarray(value)
+    where = f"node '{node}': " if node else ""
+    if array.dtype.kind not in "biuf" or array.ndim > 1 or not np.all(np.isfinite(array)) \
+            or np.any(array != np.rint(array)):
+        raise CodesignError(f"{where}'{key}' = {np.array2string(array, threshold=6)} is not a "
+                            "whole number or a list of them", "re-export the model")
+    values = tuple(int(v) for v in np.atleast_1d(array).tolist())
+    if length is not None and len(values) == 1:
+        values *= length
+    if length is not None and len(values) != length:
+        raise CodesignError(f"{where}'{key}' has {len(values)} entries for {length} dimensions",
+                            f"give one value or {length}")
+    if any(v < least for v in values):
+        raise CodesignError(f"{where}'{key}' = {values} has an entry below {least}",
+                            f"use values >= {least}")
+    return values
+
+
+def _shape(value, key: str = "shape", node: str = "") -> tuple[int, ...]:
+    """A shape: whole numbers >= 1 (emptiness is named by :class:`Graph` with the node)."""
+    return _integers(value, key, node, least=-2**62)
 
 
 def _broadcast(array: np.ndarray, shape: tuple[int, ...], name: str, node: str) -> np.ndarray:
@@ -153,9 +180,14 @@ class Conv(Node):
             raise CodesignError(
                 f"node '{self.name}': weight {self.weight.shape} does not match input size "
                 f"{self.spatial_shape}", "export the convolution with matching input_shape")
-        self.stride, self.padding, self.dilation = (
-            tuple(int(v) for v in np.broadcast_to(np.asarray(value, dtype=int), (dims,)))
-            for value in (self.stride, self.padding, self.dilation))
+        self.stride = _integers(self.stride, "stride", self.name, 1, dims)
+        self.padding = _integers(self.padding, "padding", self.name, 0, dims)
+        self.dilation = _integers(self.dilation, "dilation", self.name, 1, dims)
+        self.groups, = _integers(self.groups, "groups", self.name, 1, 1)
+        if self.weight.shape[0] % self.groups:
+            raise CodesignError(f"node '{self.name}': {self.weight.shape[0]} output channels "
+                                f"do not split into {self.groups} groups",
+                                "export a groups value that divides the channels")
         self.bias = _broadcast(_array(0.0 if self.bias is None else self.bias, "bias", self.name),
                                (self.weight.shape[0],), "bias", self.name)
         if self.weight.shape[1] * self.groups == 0 or any(s <= 0 for s in self.output_spatial):
@@ -187,6 +219,14 @@ class Pool2d(Node):
     shape: tuple[int, ...] = ()
     average: bool = False
 
+    def __post_init__(self):
+        if len(self.shape) != 3:
+            raise CodesignError(f"node '{self.name}': pooling takes [C, H, W] input, not "
+                                f"{self.shape}", "export the pooling with a 3-D input_type")
+        self.kernel_size = _integers(self.kernel_size, "kernel_size", self.name, 1, 2)
+        self.stride = _integers(self.stride, "stride", self.name, 1, 2)
+        self.padding = _integers(self.padding, "padding", self.name, 0, 2)
+
     @property
     def input_shape(self):
         return self.shape
@@ -205,6 +245,17 @@ class Flatten(Node):
     shape: tuple[int, ...] = ()
     start_dim: int = 0
     end_dim: int = -1
+
+    def __post_init__(self):
+        dims = len(self.shape)
+        (self.start_dim, self.end_dim) = (_integers(value, key, self.name, -dims, 1)[0]
+                                          for key, value in (("start_dim", self.start_dim),
+                                                             ("end_dim", self.end_dim)))
+        if not dims or max(self.start_dim, self.end_dim) >= dims or \
+                self.start_dim % dims > self.end_dim % dims:
+            raise CodesignError(f"node '{self.name}': start_dim {self.start_dim} .. end_dim "
+                                f"{self.end_dim} is not a range of the {dims} dimensions of "
+                                f"{self.shape}", "export the flatten with dimensions in range")
 
     @property
     def input_shape(self):
@@ -419,10 +470,19 @@ class Graph:
         outputs = [n for n in self.nodes.values() if isinstance(n, Output)]
         if not inputs:
             raise CodesignError("the graph has no Input node", "add a nir.Input feeding the network")
+        if not outputs:
+            raise CodesignError("the graph has no Output node",
+                                "add a nir.Output fed by the network's last layer")
         if len(inputs) > 1 or len(outputs) != 1:
             raise CodesignError(
                 f"the graph has {len(inputs)} Input and {len(outputs)} Output nodes",
                 "export a graph with exactly one Input and one Output")
+        for name, node in self.nodes.items():
+            if any(size <= 0 for size in (*node.input_shape, *node.output_shape)):
+                raise CodesignError(f"node '{name}' has an empty shape ({node.input_shape} -> "
+                                    f"{node.output_shape}): a size <= 0",
+                                    "give every dimension at least one element, or remove the "
+                                    "node")
         for source, target in self.edges:
             for end in (source, target):
                 if end not in self.nodes:
@@ -435,6 +495,22 @@ class Graph:
                     f"edge {source} -> {target}: {source} produces shape "
                     f"{self.nodes[source].output_shape} but {target} expects "
                     f"{self.nodes[target].input_shape}", "fix the layer sizes in the exported graph")
+        self._check_connected()
+
+    def _check_connected(self) -> None:
+        """Every node is fed from the Input; one that does not lead to the Output is a warning
+        (a side branch is legal: ``--record`` reads it; but it is often a lost edge)."""
+        fed = self.reachable(self.input.name)
+        for name in self.nodes:
+            if name not in fed:
+                raise CodesignError(f"node '{name}' is not reached from the Input "
+                                    f"'{self.input.name}'",
+                                    f"add the edge that feeds '{name}' or remove the node")
+        heard = self.reachable(self.output.name, backwards=True)
+        for name in self.nodes:
+            if name not in heard:
+                warn(f"node '{name}' does not lead to the Output '{self.output.name}': only "
+                     "--record sees it", f"add the edge from '{name}' onwards if it should")
 
     @property
     def input(self) -> Input:
@@ -449,6 +525,17 @@ class Graph:
 
     def successors(self, name: str) -> list[str]:
         return [t for s, t in self.edges if s == name]
+
+    def reachable(self, start: str, backwards: bool = False) -> set[str]:
+        """``start`` and every node a path of edges leads to from it (to it, ``backwards``)."""
+        step = self.predecessors if backwards else self.successors
+        seen, todo = {start}, [start]
+        while todo:
+            for other in step(todo.pop()):
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        return seen
 
     def recurrent_edges(self) -> set[tuple[str, str]]:
         """Edges that close a cycle, found as DFS back edges starting from the Input."""

@@ -107,6 +107,9 @@ class QuantizedPopulation:
     voltage_scale: float
     current_scale: float
     input_scale: float
+    #: What quantisation lost beyond rounding ("" if nothing): weights rounded to 0, thresholds
+    #: rounded to 0, values clipped at their width. Set by ``quantize``; not in the image.
+    precision_loss: str = ""
 
     @property
     def size(self) -> int:

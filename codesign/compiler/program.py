@@ -43,11 +43,14 @@ class MappingOptions:
     * ``crossbar``: ``auto`` puts a projection on crossbar tiles only when the digital synapse
       memory cannot hold it, ``prefer`` puts every eligible projection there while tiles last,
       ``never`` keeps everything digital.
+    * ``crossbar_layers``: when given, only projections into these target populations may go
+      to tiles (each while tiles last, as ``prefer``); the DSE's per-layer choice.
     """
 
     prune_threshold: int = 0
     partition: str = "spread"
     crossbar: str = "auto"
+    crossbar_layers: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.partition not in PARTITION_POLICIES:

@@ -6,6 +6,7 @@ the device cannot hold would only fail in place and route."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -44,6 +45,10 @@ class Budget:
         ratios = [float(usage[name]) / max(limit, 1) for name, limit in self.limits().items()]
         return max(ratios, default=0.0)
 
+    def only(self, names) -> "Budget":
+        """The limits of ``names`` alone (e.g. the resources a model estimated)."""
+        return Budget(**{name: limit for name, limit in self.limits().items() if name in names})
+
     def __str__(self) -> str:
         return ",".join(f"{name}={limit}" for name, limit in self.limits().items())
 
@@ -60,14 +65,16 @@ def parse_budget(text: str) -> Budget:
         name, _, value = (part.strip() for part in item.partition("="))
         name = name.lower()
         if name not in RESOURCES:
+            close = difflib.get_close_matches(name, RESOURCES, n=1)
             raise CodesignError(f"unknown budget resource '{name}'",
-                                f"use one of {', '.join(RESOURCES)}")
+                                (f"did you mean {close[0]}? " if close else "")
+                                + f"use one of {', '.join(RESOURCES)}")
         if name in values:
             raise CodesignError(f"budget resource '{name}' is given twice", "give it once")
         match = _NUMBER.match(value)
         if not match:
             raise CodesignError(f"budget value '{value}' for {name} is not a number",
-                                "use a non-negative number with an optional k or M suffix, "
+                                "use a positive number with an optional k or M suffix, "
                                 "e.g. luts=50k")
         amount = float(match.group(1)) * _SUFFIXES[match.group(2)]
         if amount != int(amount):

@@ -101,14 +101,19 @@ class Evaluator:
         self.synthesis_timeout_s = synthesis_timeout_s
         self._fidelity_cache: dict[tuple, dict[str, float]] = {}
         self.model = resource_model.load_model(family)
+        self.crossbar_layers = crossbar_capable_layers(workload.network)
 
     # -- analytic ---------------------------------------------------------------------------
-    def analytic(self, point: DesignPoint, rates: dict[str, np.ndarray] | None = None) -> Metrics:
-        """Capacity, modelled resources, estimated cycles, latency and energy; raises Pruned."""
+    def analytic(self, point: DesignPoint, rates: dict[str, np.ndarray] | None = None,
+                 count_bram: bool = True) -> Metrics:
+        """Capacity, modelled resources, estimated cycles, latency and energy; raises Pruned.
+        ``count_bram=False`` skips the block RAM count (it elaborates the design)."""
         try:
             config = point.config()
         except CodesignError as error:
             raise Pruned(f"invalid hardware: {error.one_line()}") from None
+        if config.crossbar.tiles and not point.crossbar_layers:
+            raise Pruned("invalid hardware: crossbar tiles that no layer is mapped to")
         network = self.workload.pruned(point.prune_threshold)
         placement = placement_estimate.place(network, config, point.partition,
                                            frozenset(point.crossbar_layers))
@@ -116,13 +121,15 @@ class Evaluator:
             raise Pruned("does not hold the network: " + "; ".join(placement.misfits))
         metrics = Metrics()
         if self.model is not None:
-            # block RAM is counted by elaborating the design: only when the budget limits it
-            wanted = tuple(name for name in ("luts", "ffs", "bram", "dsp")
-                           if name != "bram" or "bram" in self.budget.limits())
-            usage = self.model.estimate(config, wanted)
-            if self.budget.worst_ratio(usage) > PRUNE_OVER_BUDGET_FACTOR:
-                raise Pruned(f"resource model puts it at {self.budget.worst_ratio(usage):.1f}x "
-                             "the budget", usage)
+            # block RAM is counted by elaborating the design: only when the budget limits it,
+            # and after the fitted resources let the point through
+            usage = self.model.estimate(config, ("luts", "ffs", "dsp"))
+            if count_bram and "bram" in self.budget.limits() and \
+                    self.budget.only(usage).worst_ratio(usage) <= PRUNE_OVER_BUDGET_FACTOR:
+                usage.update(self.model.estimate(config, ("bram",)))
+            ratio = self.budget.only(usage).worst_ratio(usage)
+            if ratio > PRUNE_OVER_BUDGET_FACTOR:
+                raise Pruned(f"resource model puts it at {ratio:.1f}x the budget", usage)
             metrics.values.update(usage)
             metrics.sources.update({name: "model" for name in usage})
         work = cycle_estimate.estimate(network, config, placement, rates or self.workload.rates)
@@ -147,11 +154,15 @@ class Evaluator:
     def fidelity(self, point: DesignPoint) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         """Golden-model fidelity (and accuracy) plus the fixed-point spike rates per source.
 
-        Cached per compiler knobs. Measured on the quantised network before mapping, so
-        without crossbar tiles' arithmetic: the search maps every layer to the digital engine
-        (space.py).
+        Cached per compiler knobs. An all-digital design is measured on the quantised network
+        (the digital engine computes it exactly); a design with layers on crossbar tiles on the
+        network the compiler maps, whose tile projections carry their arithmetic (bit-slicing,
+        ADC saturation, seeded device variation), so the tiles' error enters fidelity.
         """
         key = (point.weight_bits, point.state_bits, point.prune_threshold)
+        if point.crossbar_layers:
+            key += (point.partition, point.crossbar_layers,
+                    tuple(sorted((name, str(value)) for name, value in point.hardware.items())))
         if key not in self._fidelity_cache:
             workload = self.workload
             try:
@@ -159,6 +170,8 @@ class Evaluator:
                     workload.pruned(point.prune_threshold))
             except CodesignError as error:
                 raise Pruned(f"does not quantise: {error.one_line()}") from None
+            if point.crossbar_layers:
+                quantized = self._crossbar_network(point)
             result = golden.simulate(quantized, workload.inputs, record=True)
             steps, batch = workload.inputs.shape[:2]
             output = result.output.reshape(steps, batch, -1)
@@ -173,6 +186,22 @@ class Evaluator:
                 rates[name] = spikes.reshape(spikes.shape[0], spikes.shape[1], -1).mean(axis=(0, 1))
             self._fidelity_cache[key] = (values, rates)
         return self._fidelity_cache[key]
+
+    def _crossbar_network(self, point: DesignPoint):
+        """The mapped network of a design with crossbar layers; Pruned unless every layer the
+        point puts on tiles is there."""
+        try:
+            program = self.compile(point)
+        except EvaluationFailed as reason:
+            raise Pruned(f"does not hold the network: {reason}") from None
+        on_tiles = {projection.target for projection in program.network.projections
+                    if projection.crossbar}
+        missing = sorted(set(point.crossbar_layers) - on_tiles)
+        if missing:
+            raise Pruned(f"invalid hardware: layer {missing[0]} cannot go on these crossbar "
+                         "tiles (too few tiles or outputs on a core, or weights outside the "
+                         "bit-sliced range)")
+        return program.network
 
     # -- real synthesis ---------------------------------------------------------------------
     def synthesize(self, point: DesignPoint, metrics: Metrics) -> Metrics:
@@ -205,11 +234,14 @@ class Evaluator:
 
     def mapping_input(self, point: DesignPoint):
         """``(network, options)`` the compiler maps for ``point``: the workload quantised and
-        pruned as ``point`` says, on the digital engine only."""
+        pruned as ``point`` says, its crossbar layers on tiles, the rest digital."""
         from codesign.compiler.program import MappingOptions
 
         network = Quantize(point.weight_bits, point.state_bits).apply(
             self.workload.pruned(point.prune_threshold))
+        if point.crossbar_layers:
+            return network, MappingOptions(partition=point.partition,
+                                           crossbar_layers=point.crossbar_layers)
         return network, MappingOptions(partition=point.partition, crossbar="never")
 
     def compile(self, point: DesignPoint):
@@ -298,6 +330,13 @@ class Evaluator:
         work = cycle_estimate.estimate(network, config, placement, rates)
         return energy.energy_per_sample_uj(config, work, self.workload.timesteps,
                                            values["latency_us"], values["luts"])
+
+
+def crossbar_capable_layers(network) -> tuple[str, ...]:
+    """Targets of the projections crossbar tiles could hold: tiles see binary rows, so the
+    source must be a spiking population, not the network's input."""
+    return tuple(sorted({projection.target for projection in network.projections
+                         if projection.source != network.input.name}))
 
 
 def _placement_report(network, config: HWConfig, placement: placement_estimate.Placement,

@@ -21,6 +21,7 @@ from codesign.dse import pareto, report, search, space
 from codesign.dse.evaluate import DesignPoint, EvaluationFailed, Evaluator, Pruned
 from codesign.dse.workload import load_workload
 from codesign.errors import CodesignError
+from codesign.outputs import check_folder
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,9 @@ class FlowSettings:
     ``baseline`` runs the random search the hypervolume is compared with; ``max_synthesis``
     syntheses (``synthesis_jobs`` at a time) confirm the front; ``rtl_samples`` sample inputs
     run on each front design's RTL (0 skips); ``progress_bar`` shows the search's progress on
-    stderr."""
+    stderr; ``dry_run`` stops after the model, inputs, budget and ``out`` have been checked;
+    the chosen design is the front's best by ``prefer`` (latency, energy, fidelity or luts)
+    among those with at least ``min_accuracy`` / ``min_fidelity``."""
 
     out: Path
     workers: int = 1
@@ -43,6 +46,10 @@ class FlowSettings:
     synthesis_jobs: int = 1
     rtl_samples: int = 10
     progress_bar: bool = False
+    dry_run: bool = False
+    prefer: str = "latency"
+    min_accuracy: float | None = None
+    min_fidelity: float | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -50,6 +57,15 @@ class FlowSettings:
         if self.synthesis_jobs < 1:
             raise CodesignError(f"--synthesis-jobs {self.synthesis_jobs} is out of range",
                                 "use at least 1")
+        for option, value, least in (("--max-synthesis", self.max_synthesis, 1),
+                                     ("--rtl-samples", self.rtl_samples, 0),
+                                     ("--pruning-samples", self.pruning_samples, 1)):
+            if value < least:
+                raise CodesignError(f"{option} {value} is out of range", f"use at least {least}")
+        for name, value in (("accuracy", self.min_accuracy), ("fidelity", self.min_fidelity)):
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise CodesignError(f"--min-{name} {value} is out of range",
+                                    f"give the {name} as a fraction in 0..1, e.g. 0.95")
 
 
 @dataclass
@@ -67,6 +83,8 @@ class DseResult:
     notes: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: list[tuple[pareto.Candidate, str]] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def default_storage(out: Path) -> str:
@@ -76,24 +94,30 @@ def default_storage(out: Path) -> str:
 
 def run(settings: search.SearchSettings, flow: FlowSettings,
         log: Callable[[str], None] = print) -> DseResult:
-    """The whole DSE: search, front confirmed by real synthesis, RTL check, report."""
-    out = Path(flow.out)
-    out.mkdir(parents=True, exist_ok=True)
+    """The whole DSE: search, front confirmed by real synthesis, RTL check, report. Every
+    input is checked before ``flow.out`` is touched, so a rejected run leaves it as it was."""
+    out = check_folder(flow.out)
     metrics = [search.OBJECTIVES[name][0] for name in settings.objectives]
     started = time.monotonic()
     workload = load_workload(settings.model, settings.input, samples=settings.samples,
                              seed=settings.seed)
+    if flow.min_accuracy is not None and workload.labels is None:
+        raise CodesignError("--min-accuracy needs labelled inputs",
+                            "pass --input IN.npz with labels y, or use --min-fidelity")
     evaluator = Evaluator(workload, settings.budget, settings.family,
                           settings.synthesis_timeout_s)
     if evaluator.model is None:
         raise CodesignError(f"no fitted resource model for family {settings.family}",
                             "run bench/fit_resource_model.py --family "
                             f"{settings.family} or use --family ecp5")
+    if flow.dry_run:
+        return DseResult(front=[], chosen=None, counts={}, evaluated_here=0,
+                         seconds=time.monotonic() - started)
+    out.mkdir(parents=True, exist_ok=True)
     statistics = space.pruning_statistics(evaluator, samples=flow.pruning_samples,
                                           seed=settings.seed)
     log(statistics.summary())
-    if statistics.does_not_fit == statistics.sampled:
-        _check_space_holds_network(evaluator, settings.model)
+    _check_space_holds_network(evaluator, settings.model)
     progress = report.ProgressBar(settings.trials, metrics, settings.budget,
                                   enabled=flow.progress_bar)
     study, pids = search.run_search(settings, flow.workers, flow.resume, progress)
@@ -119,32 +143,86 @@ def run(settings: search.SearchSettings, flow: FlowSettings,
              "trials"]
     hypervolumes = _hypervolumes(settings, flow, candidates, metrics, facts)
 
+    phases = {"search": time.monotonic() - started}
     log(f"confirming the Pareto front by real synthesis ({settings.family}, at most "
-        f"{flow.max_synthesis} syntheses, {flow.synthesis_jobs} at a time, cached by content):")
-    front = pareto.confirm_front(candidates, evaluator, settings.budget, metrics,
-                                 max_synthesis=flow.max_synthesis, jobs=flow.synthesis_jobs,
-                                 on_synthesis=lambda candidate: log(_confirmed(candidate)))
+        f"{flow.max_synthesis} syntheses, {flow.synthesis_jobs} at a time, cached by content; "
+        f"the best of each objective first, then the knee, then by crowding distance):")
+    confirmation = pareto.confirm_front(
+        candidates, evaluator, settings.budget, metrics, max_synthesis=flow.max_synthesis,
+        jobs=flow.synthesis_jobs, on_synthesis=lambda candidate: log(_confirmed(candidate)),
+        prefer=pareto.PREFERENCES[flow.prefer])
+    front = confirmation.front
+    phases["synthesis"] = time.monotonic() - started - sum(phases.values())
     if not front:
         _infeasible(study, evaluator, settings)
     rtl_notes = [_check_on_rtl(evaluator, candidate, flow.rtl_samples, log)
                  for candidate in front]
-    chosen = pareto.choose(front, metrics)
+    phases["rtl"] = time.monotonic() - started - sum(phases.values())
+    report.write_csv(out / "pareto.csv", front)
+    chosen = pareto.choose(front, flow.prefer, flow.min_accuracy, flow.min_fidelity)
+    if chosen is None:
+        raise CodesignError(
+            f"no confirmed design meets {_minimums(flow)} (best on the front: accuracy "
+            f"{max(c.values.get('accuracy', 0.0) for c in front):.2%}, fidelity "
+            f"{max(c.values['fidelity'] for c in front):.4f}); the front is in "
+            f"{out / 'pareto.csv'}",
+            "lower --min-accuracy / --min-fidelity, or raise the budget or --trials")
     for candidate in front:
         candidate.placement_report = evaluator.analytic(candidate.point).placement_report
+    skipped = [f"trial {candidate.number} ({_modelled(candidate)}): {reason}"
+               for candidate, reason in confirmation.skipped]
+    if skipped:
+        log("model-front designs not on the confirmed front:\n  " + "\n  ".join(skipped))
     log(report.pareto_table(front, chosen))
-    report.write_csv(out / "pareto.csv", front)
     notes = report.write_best(out, chosen, settings.family, evaluator.compile(chosen.point))
     notes.append("the search ranks with the cheap cycle estimate (dse/models/cycle_estimate.py); "
                  "the reported front's cycles come from the compiler's cycle model of each "
                  "compiled program, then from each front design's RTL: " + "; ".join(rtl_notes))
     others = [c for c in candidates if c not in front]
+    phases["report"] = time.monotonic() - started - sum(phases.values())
+    facts.append("time: " + ", ".join(f"{name} {seconds:.0f} s"
+                                      for name, seconds in phases.items()))
     report.write_html(out, front, others, chosen, metrics, settings.budget, facts, notes,
-                      evaluator.model.breakdown(chosen.point.config()))
+                      evaluator.model.breakdown(chosen.point.config()), skipped,
+                      _hypervolume_curves(study, settings, metrics))
     return DseResult(front=front, chosen=chosen, counts=counts, evaluated_here=mine,
                      hypervolumes=hypervolumes, notes=notes,
                      files=[out / name for name in ("pareto.csv", "best.yaml", "best",
                                                     "report.html")],
-                     seconds=time.monotonic() - started)
+                     seconds=time.monotonic() - started,
+                     skipped=confirmation.skipped, phases=phases)
+
+
+def _minimums(flow: FlowSettings) -> str:
+    wanted = ([f"--min-accuracy {flow.min_accuracy}"] if flow.min_accuracy is not None else []) \
+        + ([f"--min-fidelity {flow.min_fidelity}"] if flow.min_fidelity is not None else [])
+    return " and ".join(wanted)
+
+
+def _modelled(candidate: pareto.Candidate) -> str:
+    values = candidate.values
+    how = "synthesis" if candidate.confirmed else "model"
+    return (f"{candidate.point.hardware['cores']} cores x {candidate.point.hardware['synapse_lanes']}"
+            f" lanes, {values['latency_us']:.1f} us, {values.get('luts', 0):.0f} LUT by {how}")
+
+
+def _hypervolume_curves(study, settings: search.SearchSettings, metrics: list[str]
+                        ) -> dict[str, list[float]]:
+    """Hypervolume after each evaluated trial, for the sampler's study and the random
+    baseline's (when it ran), normalised together."""
+    studies = {settings.sampler: study}
+    if settings.sampler != "random":
+        try:
+            studies["random"] = optuna.load_study(study_name=f"{settings.study}-random",
+                                                  storage=search.storage_for(settings.storage))
+        except KeyError:
+            pass
+    sequences = {name: [pareto.candidate_from_trial(t) if t.state ==
+                        optuna.trial.TrialState.COMPLETE else None
+                        for t in s.get_trials(deepcopy=False) if t.state in
+                        search.EVALUATED_STATES]
+                 for name, s in studies.items()}
+    return pareto.hypervolume_curves(sequences, metrics, settings.budget)
 
 
 def describe(candidate: pareto.Candidate) -> str:

@@ -66,9 +66,21 @@ def _row(candidate: Candidate) -> dict[str, object]:
     return row
 
 
+def _hardware(candidate: Candidate) -> str:
+    """Cores, lanes, neurons and the layers on crossbar tiles, in one phrase."""
+    hardware = candidate.point.hardware
+    tiles = hardware.get("crossbar", {}).get("tiles", 0)
+    crossbar = (f", {tiles} tiles ({hardware['crossbar'].get('rows')}x"
+                f"{hardware['crossbar'].get('cols')}, {hardware['crossbar'].get('cell_bits')}-bit "
+                f"cells, {hardware['crossbar'].get('adc_bits')}-bit ADC) for "
+                f"{', '.join(candidate.point.crossbar_layers)}") if tiles else ""
+    return (f"{hardware['cores']}x{hardware['neurons_per_core']} neurons, "
+            f"{hardware['synapse_lanes']} lanes{crossbar}")
+
+
 def pareto_table(front: list[Candidate], chosen: Candidate | None) -> str:
-    header = ("", "trial", *HARDWARE_COLUMNS[:3], "w/s bits", "luts", "ffs", "bram", "dsp",
-              "fmax", "latency_us", "energy_uj", "fidelity", "accuracy")
+    header = ("", "trial", *HARDWARE_COLUMNS[:3], "tiles", "w/s bits", "luts", "ffs", "bram",
+              "dsp", "fmax", "latency_us", "energy_uj", "fidelity", "accuracy")
     lines = []
     for candidate in sorted(front, key=lambda c: c.values["latency_us"]):
         hardware, values = candidate.point.hardware, candidate.values
@@ -76,6 +88,7 @@ def pareto_table(front: list[Candidate], chosen: Candidate | None) -> str:
         lines.append((
             "*" if candidate is chosen else "", str(candidate.number),
             *(str(hardware[name]) for name in HARDWARE_COLUMNS[:3]),
+            str(hardware.get("crossbar", {}).get("tiles", 0)),
             f"{candidate.point.weight_bits}/{candidate.point.state_bits}",
             *(str(int(values[name])) for name in RESOURCES), f"{values['fmax_mhz']:.1f}",
             f"{values['latency_us']:.2f}", f"{values['energy_uj']:.3f}",
@@ -97,6 +110,8 @@ def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[
     """``best.yaml`` and ``best/`` (the Verilog synthesised for ``family``, the compiler's
     program image and mapping report when ``program`` is given); returns notes on what could
     not be written."""
+    from codesign.compiler.analysis.mapping_report import mapping_report_lines
+    from codesign.compiler.image.program_image import build_image
     from codesign.flows.verilog import FamilyPlatform, generate_verilog
     from codesign.hw.rtl.top import Accelerator   # the whole RTL: only once the front is known
 
@@ -105,18 +120,23 @@ def write_best(out: Path, chosen: Candidate, family: str, program=None) -> list[
         {"hardware": config.to_dict(), "compiler": chosen.point.compiler_options(),
          "metrics": {key: float(value) for key, value in chosen.values.items()},
          "sources": chosen.sources, "trial": chosen.number}, sort_keys=False))
+    notes = []
+    # codesign.outputs.staged_folder (main, 42981d5) is not in main yet (it is on the fuzz
+    # branch): until it is, best/ is written in place, program.img last and a stale one removed
     best = out / "best"
     best.mkdir(exist_ok=True)
+    for name in ("program.img", "mapping_report.txt"):
+        (best / name).unlink(missing_ok=True)
     (best / "hw.yaml").write_text(config.to_yaml())
     (best / "mapping_estimate.txt").write_text(chosen.placement_report + "\n")
-    notes = []
     generate_verilog(Accelerator(config), best / "accelerator.v", name="top",
                      platform=FamilyPlatform(family))
     if program is None:
         notes.append("best/ has no program image: the design could not be compiled")
     else:
+        (best / "mapping_report.txt").write_text(
+            "\n".join(mapping_report_lines(program)) + "\n")
         (best / "program.img").write_bytes(build_image(program).to_bytes())
-        (best / "mapping_report.txt").write_text("\n".join(mapping_report_lines(program)) + "\n")
     return notes
 
 
@@ -150,18 +170,41 @@ def _plots(out: Path, front: list[Candidate], others: list[Candidate], chosen: C
     return names
 
 
+def _hypervolume_plot(out: Path, curves: dict[str, list[float]]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not curves:
+        return []
+    figure, axes = plt.subplots(figsize=(5, 3.6))
+    for name, curve in curves.items():
+        axes.plot(range(1, len(curve) + 1), curve, label=name)
+    axes.set_xlabel("evaluated trials")
+    axes.set_ylabel("hypervolume (normalised, within budget)")
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(out / "hypervolume.png", dpi=110)
+    plt.close(figure)
+    return ["hypervolume.png"]
+
+
 def write_html(out: Path, front: list[Candidate], others: list[Candidate], chosen: Candidate,
                metrics: list[str], budget: Budget, facts: list[str], notes: list[str],
-               terms: dict[str, dict[str, float]]) -> None:
-    """``terms``: the resource model's contribution of each structural term for ``chosen``."""
-    images = _plots(out, front, others, chosen, metrics)
+               terms: dict[str, dict[str, float]], skipped: list[str] = (),
+               curves: dict[str, list[float]] | None = None) -> None:
+    """``terms``: the resource model's contribution of each structural term for ``chosen``;
+    ``skipped``: the model-front designs left off, each with the reason; ``curves``: the
+    hypervolume after each trial per study."""
+    images = _hypervolume_plot(out, curves or {}) + _plots(out, front, others, chosen, metrics)
     term_rows = "".join(
         f"<tr><td>{html.escape(resource)}</td><td style='text-align:left'>"
         f"{html.escape(name)}</td><td>{value:.0f}</td></tr>"
         for resource, parts in terms.items()
         for name, value in sorted(parts.items(), key=lambda item: -item[1]))
     rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(value))}</td>"
-                                    for value in _row(c).values()) + "</tr>"
+                                    for value in [*_row(c).values(), _hardware(c)]) + "</tr>"
                    for c in sorted(front, key=lambda c: c.values["latency_us"]))
     limits = budget.limits()
     breakdown = "".join(
@@ -176,7 +219,9 @@ border-bottom:1px solid #ddd;text-align:right}}img{{margin:4px}}</style></head><
 <h1>codesign design-space exploration</h1>
 <ul>{''.join(f'<li>{html.escape(fact)}</li>' for fact in facts)}</ul>
 <h2>Pareto front (every design confirmed by real synthesis)</h2>
-<table><tr>{''.join(f'<th>{c}</th>' for c in CSV_COLUMNS)}</tr>{rows}</table>
+<table><tr>{''.join(f'<th>{c}</th>' for c in (*CSV_COLUMNS, "hardware"))}</tr>{rows}</table>
+<h3>Model-front designs not on the confirmed front</h3>
+<ul>{''.join(f'<li>{html.escape(line)}</li>' for line in skipped) or '<li>none</li>'}</ul>
 <h2>Chosen design: trial {chosen.number}</h2>
 <pre>{html.escape(yaml.safe_dump(chosen.point.hardware, sort_keys=False))}
 compiler: {html.escape(str(chosen.point.compiler_options()))}</pre>

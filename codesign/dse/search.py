@@ -1,5 +1,7 @@
 """The search: Optuna multi-objective (NSGA-II or TPE, or random as the baseline) with the budget
-as constraints, on persistent storage, with local worker processes.
+as constraints, on persistent storage, with local worker processes. A new study's first trials
+are the designs the analytic models rank best (``seed_designs``, :mod:`codesign.dse.seeding`;
+not for the random baseline).
 
 Storage and resilience (DESIGN contract 7):
 
@@ -36,8 +38,11 @@ from codesign.errors import CodesignError
 OBJECTIVES = {"latency": ("latency_us", "minimize"), "energy": ("energy_uj", "minimize"),
               "fidelity": ("fidelity", "maximize")}
 SAMPLERS = ("nsga2", "tpe", "random")
+#: Multivariate TPE from the model-ranked seeds: 1.2-1.3x the random baseline's hypervolume at
+#: 60 trials where NSGA-II reached 1.04-1.14x (bench/dse_search_quality.py, BENCHMARKS.md).
+DEFAULT_SAMPLER = "tpe"
 #: Give up proposing when this many consecutive proposals were pruned.
-MAX_CONSECUTIVE_PRUNED = 200
+MAX_CONSECUTIVE_PRUNED = 1000
 STORAGE_ATTEMPTS = 4
 EVALUATED_STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
 
@@ -60,10 +65,19 @@ class SearchSettings:
     synthesis_timeout_s: float | None   # for the Pareto candidates after the search
     timeout_s: float | None
     samples: int
+    seed_designs: int = 12       # model-ranked designs enqueued first (not for random)
 
     def __post_init__(self) -> None:
         if self.trials < 1:
             raise CodesignError(f"--trials {self.trials} is out of range", "use at least 1 trial")
+        if self.samples < 1:
+            raise CodesignError(f"--samples {self.samples} is out of range",
+                                "use at least 1 sample")
+        for option, seconds in (("--timeout-s", self.timeout_s),
+                                ("--synthesis-timeout-s", self.synthesis_timeout_s)):
+            if seconds is not None and not seconds > 0:
+                raise CodesignError(f"{option} {seconds} is out of range",
+                                    "use a positive number of seconds")
 
 
 def parse_objectives(text: str) -> tuple[str, ...]:
@@ -191,7 +205,7 @@ def run_worker(settings: SearchSettings, progress: Callable[[optuna.Study], None
         if pruned_in_a_row >= MAX_CONSECUTIVE_PRUNED:
             break
         trial = study.ask()
-        point = space.suggest(trial)
+        point = space.suggest(trial, evaluator.crossbar_layers)
         try:
             metrics = evaluator.evaluate(point, synthesis=settings.synthesis == "every")
         except Pruned as reason:
@@ -245,6 +259,9 @@ def run_search(settings: SearchSettings, workers: int, resume: bool,
     study = open_study(settings, create=True, resume=resume)
     if resume and settings.storage.startswith("sqlite"):
         fail_interrupted(study)
+    if settings.seed_designs and settings.sampler != "random" and not study.get_trials(
+            deepcopy=False):
+        enqueue_model_seeds(study, settings)
     if workers <= 1:
         run_worker(settings, progress=progress)
         return study, [os.getpid()]
@@ -264,6 +281,21 @@ def run_search(settings: SearchSettings, workers: int, resume: bool,
         raise CodesignError(f"{len(failed)} of {workers} worker processes failed (exit status "
                             f"{failed[0]})", "see the worker's message above")
     return study, [process.pid for process in processes]
+
+
+def enqueue_model_seeds(study: optuna.Study, settings: SearchSettings) -> int:
+    """Enqueue the designs the analytic models rank best as the study's first trials
+    (:mod:`codesign.dse.seeding`); returns how many."""
+    from codesign.dse.seeding import model_seeds
+
+    workload = load_workload(settings.model, settings.input, samples=settings.samples,
+                             seed=settings.seed)
+    evaluator = Evaluator(workload, settings.budget, settings.family)
+    points = model_seeds(evaluator, min(settings.seed_designs, settings.trials), settings.seed)
+    for point in points:
+        study.enqueue_trial(space.params_of(point, evaluator.crossbar_layers),
+                            user_attrs={"seeded": "analytic models"}, skip_if_exists=True)
+    return len(points)
 
 
 def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -1,18 +1,17 @@
 """The joint search space: HWConfig knobs x compiler knobs, sampled through an Optuna trial, and
 the pruning statistics of the space.
 
-Hardware knobs: cores, synapse_lanes, neurons_per_core and synapse_memory_depth. Compiler knobs:
-weight_bits, state_bits, the partition policy and the pruning threshold. The other HWConfig
-knobs keep their defaults (they set capacity limits the digits-size networks never reach)
-except ``source_table_depth``, which follows the neuron count it has to index. Cores stop at 4
-and lanes at 8: beyond that the accelerator outgrows a 50k-LUT budget and one synthesis of it
-takes many minutes on the WebAssembly Yosys, which the 10-minute main command cannot afford.
+Hardware knobs: cores (up to 16: sixteen small cores fill about half an ECP5-85k), synapse lanes
+(up to 16, the hardware's limit), neurons per core, synapse memory depth, and the crossbar tiles
+with their rows, columns, ``cell_bits`` and ``adc_bits``. Compiler knobs: weight and state bits,
+the partition policy, the pruning threshold and, per layer that tiles can hold (a projection from
+a spiking population), whether it goes to crossbar tiles or stays on the digital engine
+(``crossbar:<target>``). The other HWConfig knobs keep their defaults except
+``source_table_depth``, which follows the neuron count it has to index.
 
-Crossbar tiles are not searched yet: every design has ``crossbar.tiles = 0`` and maps every
-layer to the digital engine. The compiler can place layers on tiles and the golden model
-executes them (golden.py, tests/mapping/test_mapping.py), but the search's fidelity is measured
-before mapping, on the quantised network alone, where tile arithmetic (ADC saturation, cell
-slicing) does not appear yet; searching tiles needs fidelity measured after mapping.
+Points the space cannot build are pruned before evaluation (``Evaluator.analytic``): invalid
+hardware (lanes above neurons, a cell wider than the weight), tiles no layer uses, a layer on
+tiles the design has none of, and everything the resource model puts far over the budget.
 """
 
 from __future__ import annotations
@@ -25,49 +24,88 @@ from codesign.compiler.program import PARTITION_POLICIES
 from codesign.dse.evaluate import DesignPoint, Evaluator, Pruned
 
 CHOICES = {
-    "cores": (1, 2, 4),
-    "synapse_lanes": (1, 2, 4, 8),
+    "cores": (1, 2, 4, 8, 16),
+    "synapse_lanes": (1, 2, 4, 8, 16),
     "neurons_per_core": (16, 32, 64, 128, 256, 512),
     "synapse_memory_depth": (256, 512, 1024, 2048, 4096, 8192),
     "weight_bits": (3, 4, 5, 6, 8),
     "state_bits": (10, 12, 16, 20, 24),
     "partition": PARTITION_POLICIES,
     "prune_threshold": (0.0, 0.02, 0.05, 0.1, 0.2),
+    "crossbar_tiles": (0, 1, 2, 4, 8),
+    "crossbar_rows": (32, 64, 128),
+    "crossbar_cols": (32, 64, 128),
+    "crossbar_cell_bits": (1, 2, 4),
+    "crossbar_adc_bits": (4, 6, 8),
 }
+#: The per-layer choice: ``crossbar:<target population>`` -> on tiles or not.
+LAYER_PREFIX = "crossbar:"
+LAYER_CHOICES = (False, True)
 
 
-def _point(values: dict) -> DesignPoint:
+def choices(layers: tuple[str, ...]) -> dict[str, tuple]:
+    """Every knob of the space for a network with crossbar-capable ``layers``."""
+    return {**CHOICES, **{LAYER_PREFIX + layer: LAYER_CHOICES for layer in layers}}
+
+
+def point_from(values: dict) -> DesignPoint:
+    """The design point of one assignment of :func:`choices` (an Optuna trial's params)."""
+    tiles = values["crossbar_tiles"]
     hardware = {
         "cores": values["cores"], "synapse_lanes": values["synapse_lanes"],
         "neurons_per_core": values["neurons_per_core"],
         "synapse_memory_depth": values["synapse_memory_depth"],
         "weight_bits": values["weight_bits"], "state_bits": values["state_bits"],
         "source_table_depth": max(64, values["neurons_per_core"] * 4),
-        "crossbar": {"tiles": 0},
+        "crossbar": {"tiles": tiles, "rows": values["crossbar_rows"],
+                     "cols": values["crossbar_cols"],
+                     "cell_bits": values["crossbar_cell_bits"],
+                     "adc_bits": values["crossbar_adc_bits"]} if tiles else {"tiles": 0},
     }
+    layers = tuple(sorted(name[len(LAYER_PREFIX):] for name, value in values.items()
+                          if name.startswith(LAYER_PREFIX) and value)) if tiles else ()
     return DesignPoint(hardware=hardware, weight_bits=values["weight_bits"],
                        state_bits=values["state_bits"], partition=values["partition"],
-                       prune_threshold=values["prune_threshold"])
+                       prune_threshold=values["prune_threshold"], crossbar_layers=layers)
 
 
-def suggest(trial) -> DesignPoint:
+def params_of(point: DesignPoint, layers: tuple[str, ...]) -> dict:
+    """The assignment of :func:`choices` that gives ``point`` (to enqueue it as a trial)."""
+    hardware, crossbar = point.hardware, point.hardware["crossbar"]
+    defaults = {"rows": 64, "cols": 64, "cell_bits": 2, "adc_bits": 6}
+    params = {name: hardware[name] for name in ("cores", "synapse_lanes", "neurons_per_core",
+                                                "synapse_memory_depth")}
+    params.update({"weight_bits": point.weight_bits, "state_bits": point.state_bits,
+                   "partition": point.partition, "prune_threshold": point.prune_threshold,
+                   "crossbar_tiles": crossbar["tiles"]})
+    params.update({f"crossbar_{name}": crossbar.get(name, default)
+                   for name, default in defaults.items()})
+    params.update({LAYER_PREFIX + layer: layer in point.crossbar_layers for layer in layers})
+    return params
+
+
+def suggest(trial, layers: tuple[str, ...]) -> DesignPoint:
     """Sample a design point through an Optuna ``trial``."""
-    return _point({name: trial.suggest_categorical(name, choices)
-                   for name, choices in CHOICES.items()})
+    return point_from({name: trial.suggest_categorical(name, options)
+                       for name, options in choices(layers).items()})
 
 
-def random_point(rng: np.random.Generator) -> DesignPoint:
-    """A uniformly random point of the same space (for the pruning statistics)."""
-    values = {name: choices[rng.integers(len(choices))] for name, choices in CHOICES.items()}
-    return _point({name: value.item() if hasattr(value, "item") else value
-                   for name, value in values.items()})
+def random_point(rng: np.random.Generator, layers: tuple[str, ...] = (),
+                 fixed: dict | None = None) -> DesignPoint:
+    """A uniformly random point of the same space (``fixed`` knobs excepted)."""
+    values = {name: options[rng.integers(len(options))]
+              for name, options in choices(layers).items()}
+    values.update(fixed or {})
+    return point_from({name: value.item() if hasattr(value, "item") else value
+                       for name, value in values.items()})
 
 
 def largest_point() -> DesignPoint:
     """The point with the most capacity: most cores, neurons, synapse words and lanes, the
-    strongest pruning (what can hold a network if anything in the space can)."""
-    values = {name: max(choices) for name, choices in CHOICES.items() if name != "partition"}
-    return _point({**values, "partition": "spread"})
+    strongest pruning, every layer digital (what can hold a network if anything in the space
+    can)."""
+    values = {name: max(options) for name, options in CHOICES.items() if name != "partition"}
+    return point_from({**values, "partition": "spread", "crossbar_tiles": 0})
 
 
 def describe_capacity(point: DesignPoint) -> str:
@@ -77,9 +115,9 @@ def describe_capacity(point: DesignPoint) -> str:
             f"lanes, pruning <= {point.prune_threshold}")
 
 
-def size() -> int:
+def size(layers: tuple[str, ...] = ()) -> int:
     """Number of distinct points in the space."""
-    return int(np.prod([len(choices) for choices in CHOICES.values()]))
+    return int(np.prod([len(options) for options in choices(layers).values()]))
 
 
 @dataclass
@@ -103,12 +141,14 @@ class PruningStatistics:
 
 def pruning_statistics(evaluator: Evaluator, samples: int = 2000, seed: int = 0
                        ) -> PruningStatistics:
-    """Sample the space uniformly and count what the analytic checks prune, and why."""
+    """Sample the space uniformly and count what the analytic checks prune, and why (block
+    RAM not counted: it elaborates each design; the trials count it)."""
     rng = np.random.default_rng(seed)
+    layers = evaluator.crossbar_layers
     invalid = does_not_fit = over_budget = 0
     for _ in range(samples):
         try:
-            evaluator.analytic(random_point(rng))
+            evaluator.analytic(random_point(rng, layers), count_bram=False)
         except Pruned as reason:
             text = str(reason)
             if text.startswith("invalid"):
@@ -117,5 +157,5 @@ def pruning_statistics(evaluator: Evaluator, samples: int = 2000, seed: int = 0
                 does_not_fit += 1
             else:
                 over_budget += 1
-    return PruningStatistics(space_size=size(), sampled=samples, invalid=invalid,
+    return PruningStatistics(space_size=size(layers), sampled=samples, invalid=invalid,
                              does_not_fit=does_not_fit, over_budget=over_budget)

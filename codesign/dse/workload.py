@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sparse
 
-from codesign.compiler import float_reference, frontend
+from codesign import inputs as input_files
+from codesign.compiler import float_reference, frontend, golden
 from codesign.compiler.layer_ir import LayerNetwork, Projection
 from codesign.compiler.passes.discretize import Discretize
 from codesign.compiler.passes.fuse import Fuse
@@ -65,33 +66,17 @@ class Workload:
 
 def load_inputs(path: Path | None, input_size: int, samples: int, seed: int
                 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """``[T, B, input_size]`` spike counts and labels from ``--input`` (``x`` ``[N, T, ...]``, optional
-    ``y``), or seeded Bernoulli spikes when no file is given."""
+    """``[T, B, input_size]`` spike counts and labels from ``--input`` (read and checked by
+    :func:`codesign.inputs.load_inputs`: ``x`` ``[N, T, ...]``, optional ``y``), or seeded
+    Bernoulli spikes when no file is given."""
     if path is None:
         rng = np.random.default_rng(seed)
         spikes = rng.random((SEEDED_TIMESTEPS, SEEDED_SAMPLES, input_size)) < SEEDED_RATE
         return spikes.astype(np.int64), None
-    try:
-        data = np.load(path)
-    except (OSError, ValueError) as error:
-        raise CodesignError(f"cannot read --input {path}: {error}",
-                            "pass an .npz file with x [N, T, *input_shape] and optional y [N]"
-                            ) from None
-    if "x" not in data:
-        raise CodesignError(f"--input {path} has no array 'x'",
-                            "store the spike inputs as x [N, T, *input_shape]")
-    x = np.asarray(data["x"])
-    if x.ndim < 3 or int(np.prod(x.shape[2:])) != input_size:
-        raise CodesignError(f"--input x has shape {x.shape}, the network takes {input_size} "
-                            "inputs per step", "store x as [N, T, *input_shape]")
-    labels = np.asarray(data["y"]) if "y" in data else None
-    if labels is not None and labels.shape != (x.shape[0],):
-        raise CodesignError(f"--input y has shape {labels.shape} but x has {x.shape[0]} samples",
-                            "store one label per sample")
-    x = x[:samples]
-    labels = labels[:samples] if labels is not None else None
-    return np.moveaxis(x.reshape(x.shape[0], x.shape[1], input_size), 0, 1).astype(np.int64), \
-        labels
+    loaded = input_files.load_inputs(path)
+    counts = golden.integer_counts((input_size,), loaded.steps[:, :samples])
+    labels = loaded.labels[:samples] if loaded.labels is not None else None
+    return counts, labels
 
 
 def load_workload(model_path: str | Path, input_path: str | Path | None = None,

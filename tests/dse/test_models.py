@@ -189,21 +189,59 @@ def test_confirm_front_replaces_designs_real_synthesis_rejects(jobs):
                   _candidate(4, 25.0, 0.94, 950)]   # dominated by 1, front once 1 is gone
     synthesis = _TableSynthesis({0: 1200, 1: None, 2: 650, 3: 500, 4: 990})
     seen = []
-    front = pareto.confirm_front(candidates, synthesis, budget, ["latency_us", "fidelity"],
-                                 max_synthesis=10, jobs=jobs, on_synthesis=seen.append)
+    confirmation = pareto.confirm_front(candidates, synthesis, budget,
+                                        ["latency_us", "fidelity"], max_synthesis=10, jobs=jobs,
+                                        on_synthesis=seen.append)
+    front = confirmation.front
     assert sorted(c.number for c in front) == [2, 4]
     assert all(c.confirmed and c.values["luts"] <= 1000 for c in front)
     assert sorted(synthesis.synthesised) == [0, 1, 2, 4]
     assert candidates[0].failure == "over budget by real synthesis"
     assert candidates[1].failure == "synthesis: yosys failed"
     assert sorted(c.number for c in seen) == [0, 1, 2, 4]
+    reasons = {c.number: reason for c, reason in confirmation.skipped}
+    assert reasons == {0: "over budget by real synthesis", 1: "synthesis: yosys failed"}
 
 
-def test_confirm_front_synthesises_the_smallest_first_and_returns_only_confirmed_designs():
-    # front {0, 2} (2 dominates 1); one synthesis: the smaller, 0, is all that is reported
+def test_confirm_front_confirms_each_objectives_best_first_and_says_what_it_left_off():
+    # model front {0, 2} (2 dominates 1); one synthesis: the fastest, 0, is all that is reported
     candidates = [_candidate(0, 10.0, 0.90, 900), _candidate(1, 20.0, 0.95, 800),
                   _candidate(2, 15.0, 0.99, 950)]
     synthesis = _TableSynthesis({0: 900, 1: 800, 2: 950})
-    front = pareto.confirm_front(candidates, synthesis, Budget(luts=1000),
-                                 ["latency_us", "fidelity"], max_synthesis=1)
-    assert [c.number for c in front] == [0] and synthesis.synthesised == [0]
+    confirmation = pareto.confirm_front(candidates, synthesis, Budget(luts=1000),
+                                        ["latency_us", "fidelity"], max_synthesis=1)
+    assert [c.number for c in confirmation.front] == [0] and synthesis.synthesised == [0]
+    assert [(c.number, reason) for c, reason in confirmation.skipped] == \
+        [(2, "not synthesised: the allowance of 1 syntheses was spent")]
+    # with two, the most faithful follows; the front is the model's
+    for candidate in candidates:
+        candidate.confirmed = False
+    synthesis = _TableSynthesis({0: 900, 1: 800, 2: 950})
+    confirmation = pareto.confirm_front(candidates, synthesis, Budget(luts=1000),
+                                        ["latency_us", "fidelity"], max_synthesis=2)
+    assert synthesis.synthesised == [0, 2] and confirmation.skipped == []
+
+
+def test_confirmation_order_starts_with_the_preferred_metric_then_each_objective_and_the_knee():
+    front = [_candidate(0, 10.0, 0.80, 900), _candidate(1, 30.0, 0.99, 990),
+             _candidate(2, 14.0, 0.97, 950), _candidate(3, 40.0, 0.985, 500)]
+    order = pareto.confirmation_order(front, ["latency_us", "fidelity"])
+    assert [c.number for c in order[:3]] == [0, 1, 2]    # fastest, most faithful, knee
+    order = pareto.confirmation_order(front, ["latency_us", "fidelity"], prefer="luts")
+    assert order[0].number == 3
+    # the knee of the designs with layers on crossbar tiles follows the front's own knee
+    front[3] = pareto.Candidate(number=3, point=DesignPoint(
+        hardware={"number": 3}, weight_bits=8, state_bits=16, partition="spread",
+        prune_threshold=0.0, crossbar_layers=("hidden",)), values=front[3].values, sources={})
+    order = pareto.confirmation_order(front, ["latency_us", "fidelity"])
+    assert [c.number for c in order[:4]] == [0, 1, 2, 3]
+
+
+def test_choose_follows_prefer_and_the_minimums():
+    front = [_candidate(0, 10.0, 0.80, 900), _candidate(1, 30.0, 0.99, 990),
+             _candidate(2, 14.0, 0.97, 950)]
+    assert pareto.choose(front).number == 0
+    assert pareto.choose(front, "fidelity").number == 1
+    assert pareto.choose(front, "luts").number == 0
+    assert pareto.choose(front, "latency", min_fidelity=0.95).number == 2
+    assert pareto.choose(front, "latency", min_fidelity=0.999) is None

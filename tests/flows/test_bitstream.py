@@ -139,3 +139,35 @@ def test_design_too_big_for_the_board_names_resource_and_excess(tmp_path: Path):
 def test_unknown_board(tmp_path: Path):
     with pytest.raises(CodesignError, match="unknown board 'de10'; use one of ulx3s, icebreaker"):
         build_bitstream(HWConfig(), "de10", tmp_path)
+
+
+def test_a_baud_rate_the_board_clock_cannot_make_is_refused(tmp_path: Path):
+    with pytest.raises(CodesignError, match=r"10000000 baud is too fast for the ulx3s's 25 MHz "
+                                            r"clock; use at most 6250000 baud"):
+        build_bitstream(HWConfig(), "ulx3s", tmp_path, baud=10_000_000)
+    assert not any(tmp_path.iterdir())
+
+
+def test_program_without_openfpgaloader_says_how_to_get_it(tmp_path: Path, monkeypatch):
+    from codesign.flows.bitstream import load_bitstream
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("OPENFPGALOADER", raising=False)
+    with pytest.raises(CodesignError, match=r"openFPGALoader is not installed.*sudo apt install "
+                                            r"openfpgaloader\) and run: openFPGALoader -b ulx3s "
+                                            r"-m .*codesign_top.bit"):
+        load_bitstream("ulx3s", tmp_path / "codesign_top.bit")
+
+
+def test_program_with_no_board_attached_is_one_line(tmp_path: Path):
+    """The real openFPGALoader (Debian's openfpgaloader) finds no ULX3S on the USB bus."""
+    import shutil
+
+    from codesign.flows.bitstream import load_bitstream
+
+    if shutil.which("openFPGALoader") is None:
+        pytest.skip("openFPGALoader is not installed (Debian package openfpgaloader)")
+    (tmp_path / "codesign_top.bit").write_bytes(b"\xff" * 16)
+    with pytest.raises(CodesignError) as caught:
+        load_bitstream("ulx3s", tmp_path / "codesign_top.bit")
+    assert "could not load" in str(caught.value) and "\n" not in str(caught.value)

@@ -1,5 +1,7 @@
-"""UART bridge as Verilog on Verilator under cocotb: bytes in on rx come out as little-endian
-32-bit command words; response words go out on tx LSB first, framed 8N1."""
+"""UART bridge as Verilog on Verilator under cocotb: a DATA frame in on rx comes out as
+little-endian 32-bit command words; response words go out on tx in ANSWER frames (8N1, frames of
+codesign.arch.link). Also the Verilator runner's build cache and profile-guided builds,
+on this small design."""
 
 from __future__ import annotations
 
@@ -10,8 +12,17 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
+from codesign.arch import link
+
 DIVISOR = 8
 HOST_WIDTH = 32
+IDENTITY = link.Identity(link.LINK_VERSION, 0, 0xC0DE5161, 64)
+
+
+def _bridge(divisor: int = DIVISOR):
+    from codesign.hw.board.uart_bridge import UARTBridge
+
+    return UARTBridge(divisor, HOST_WIDTH, IDENTITY)
 
 
 async def send_byte(dut, byte: int) -> None:
@@ -52,6 +63,13 @@ async def bytes_to_words_and_back(dut):
     data = [rng.randrange(256) for _ in range(4 * 6)]
     expected_words = [int.from_bytes(bytes(data[i:i + 4]), "little") for i in range(0, len(data), 4)]
     words = []
+    received = []
+
+    async def listen():
+        while True:
+            received.append(await receive_byte(dut))
+
+    listener = cocotb.start_soon(listen())
 
     async def collect():
         while len(words) < len(expected_words):
@@ -60,22 +78,14 @@ async def bytes_to_words_and_back(dut):
                 words.append(int(dut.commands__payload.value))
 
     collector = cocotb.start_soon(collect())
-    for byte in data:
+    for byte in link.encode_frame(link.RESET) + link.encode_frame(link.DATA, bytes(data)):
         await send_byte(dut, byte)
-    await ClockCycles(dut.clk, 2 * DIVISOR)
+    await ClockCycles(dut.clk, 40 * DIVISOR)
     assert words == expected_words
     collector.cancel()
-    assert int(dut.overrun.value) == 0 and int(dut.framing_error.value) == 0
+    assert int(dut.status.value) == 0
 
     responses = [rng.randrange(1 << HOST_WIDTH) for _ in range(3)]
-    expected_bytes = [b for word in responses for b in word.to_bytes(4, "little")]
-    received = []
-
-    async def listen():
-        while len(received) < len(expected_bytes):
-            received.append(await receive_byte(dut))
-
-    listener = cocotb.start_soon(listen())
     for word in responses:
         dut.responses__payload.value = word
         dut.responses__valid.value = 1
@@ -83,15 +93,18 @@ async def bytes_to_words_and_back(dut):
         while not int(dut.responses__ready.value):
             await RisingEdge(dut.clk)
     dut.responses__valid.value = 0
-    await listener
-    assert received == expected_bytes
+    await ClockCycles(dut.clk, 25 * 10 * DIVISOR)
+    listener.cancel()
+    frames = link.FrameDecoder().feed(bytes(received))
+    assert [f.kind for f in frames] == [link.LINK, link.ANSWER]
+    assert all(f.intact for f in frames)
+    assert frames[1].payload == b"".join(w.to_bytes(4, "little") for w in responses)
 
 
 def test_uart_bridge_on_verilator():
     from codesign.flows.verilator import run_cocotb
-    from codesign.hw.board.uart_bridge import UARTBridge
 
-    result = run_cocotb(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge", Path(__file__).stem,
+    result = run_cocotb(_bridge(), "uart_bridge", Path(__file__).stem,
                         Path(__file__).parent)
     assert result.tests == 1 and result.failures == 0
 
@@ -100,15 +113,14 @@ def test_runner_reuses_its_build_and_fails_when_no_test_runs():
     import pytest
 
     from codesign.flows.verilator import CocotbFailure, build, run_cocotb
-    from codesign.hw.board.uart_bridge import UARTBridge
 
-    first = build(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge")
+    first = build(_bridge(), "uart_bridge")
     modified_before = (first / "uart_bridge").stat().st_mtime_ns
-    assert build(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge") == first
+    assert build(_bridge(), "uart_bridge") == first
     assert (first / "uart_bridge").stat().st_mtime_ns == modified_before
-    assert build(UARTBridge(DIVISOR + 1, HOST_WIDTH), "uart_bridge") != first
+    assert build(_bridge(DIVISOR + 1), "uart_bridge") != first
     with pytest.raises(CocotbFailure):
-        run_cocotb(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge", Path(__file__).stem,
+        run_cocotb(_bridge(), "uart_bridge", Path(__file__).stem,
                    Path(__file__).parent, testcase="no_such_test")
 
 
@@ -116,20 +128,19 @@ def test_profile_guided_build_trains_on_its_workload_and_needs_a_profile():
     import pytest
 
     from codesign.flows.verilator import (ProfileTraining, VerilatorBuildError, build, run_built,
-                                          run_cocotb)
-    from codesign.hw.board.uart_bridge import UARTBridge
+                                       run_cocotb)
 
     def exercise(build_dir: Path) -> None:
         run_built(build_dir, "uart_bridge", Path(__file__).stem, Path(__file__).parent)
 
     training = ProfileTraining("uart-bridge-test", exercise)
-    result = run_cocotb(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge", Path(__file__).stem,
+    result = run_cocotb(_bridge(), "uart_bridge", Path(__file__).stem,
                         Path(__file__).parent, training=training)
     assert result.passed
-    guided = build(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge", training=training)
-    assert guided != build(UARTBridge(DIVISOR, HOST_WIDTH), "uart_bridge")
+    guided = build(_bridge(), "uart_bridge", training=training)
+    assert guided != build(_bridge(), "uart_bridge")
     assert any(guided.glob("*.gcda")), "the training run left no profile"
     assert "-fprofile-use" in (guided / "build.log").read_text()
     with pytest.raises(VerilatorBuildError, match="left no profile"):
-        build(UARTBridge(DIVISOR + 2, HOST_WIDTH), "uart_bridge",
+        build(_bridge(DIVISOR + 2), "uart_bridge",
               training=ProfileTraining("does-nothing", lambda build_dir: None))

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from codesign.compiler.layer_ir import QuantizedNetwork
+from codesign.errors import warn
+
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine similarity of two rate vectors; 1.0 when both are silent."""
@@ -75,3 +78,21 @@ def compare(float_records: dict, fixed_records: dict, float_output: np.ndarray,
         report.float_accuracy = float(np.mean(float_classes == labels))
         report.fixed_accuracy = float(np.mean(fixed_classes == labels))
     return report
+
+
+def warn_precision_loss(network: QuantizedNetwork, report: FidelityReport | None = None) -> None:
+    """Warn about every population whose quantisation lost more than rounding, with the
+    fidelity it costs when ``report`` measured it."""
+    layers = {layer.name: layer for layer in report.layers} if report else {}
+    for population in network.populations:
+        if not population.precision_loss:
+            continue
+        layer = layers.get(population.name)
+        cost = (f"spike agreement with float {layer.spike_agreement:.4f}, rate cosine "
+                f"{layer.rate_cosine:.4f}" if layer else "")
+        warn(f"quantising population '{population.name}' to {network.weight_bits}-bit weights "
+             f"and {network.state_bits}-bit state: {population.precision_loss}"
+             + (f" ({cost})" if cost else ""),
+             "rescale the layer's weights and threshold together, or use more bits"
+             + ("" if layer else "; `codesign simulate --mode golden` measures the fidelity "
+                                 "it costs"))

@@ -45,9 +45,14 @@ def read_manifest(out_dir: str | Path) -> dict:
     if not path.is_file():
         raise CodesignError(f"{out_dir} holds no model.json, so it is not a C back end output",
                             "run 'codesign compile MODEL.nir --target c -o OUT' first")
-    manifest = json.loads(path.read_text())
-    if manifest.get("format") != FORMAT_VERSION:
-        raise CodesignError(f"{path} has format {manifest.get('format')}, this codesign reads "
+    try:
+        manifest = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CodesignError(f"{path} is truncated or corrupt ({error})",
+                            "recompile the model with --target c") from None
+    version = manifest.get("format") if isinstance(manifest, dict) else None
+    if version != FORMAT_VERSION:
+        raise CodesignError(f"{path} has format {version}, this codesign reads "
                             f"format {FORMAT_VERSION}", "recompile the model with --target c")
     return manifest
 
@@ -74,6 +79,10 @@ def build(out_dir: str | Path, flags: tuple[str, ...] = DEFAULT_FLAGS,
     same sources, flags and compiler."""
     out_dir = Path(out_dir)
     manifest = read_manifest(out_dir)
+    missing = [name for name in ("model.c", "model.h") if not (out_dir / name).is_file()]
+    if missing:
+        raise CodesignError(f"{out_dir} holds no {missing[0]}",
+                            "recompile the model with --target c")
     model_c, model_h = (out_dir / "model.c").read_text(), (out_dir / "model.h").read_text()
     main = out_dir / "main.c"
     main_c = main.read_text() if main.is_file() else main_source(manifest["mode"] == "fixed")

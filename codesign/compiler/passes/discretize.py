@@ -53,6 +53,10 @@ def _discrete(node: ir.NeuronNode, dt: float, subtract: bool) -> ir.DiscreteNeur
     raise TypeError(type(node).__name__)
 
 
+#: The longest delay in steps (every target keeps this many steps of its source's spikes).
+MAX_DELAY_STEPS = 2**16
+
+
 @dataclass(frozen=True)
 class Discretize:
     """Replace every neuron by a :class:`~codesign.compiler.ir.DiscreteNeuron` and every delay by
@@ -77,6 +81,12 @@ class Discretize:
             if isinstance(node, ir.NeuronNode) and not isinstance(node, ir.DiscreteNeuron):
                 node = _discrete(node, self.dt, self.reset == "subtract")
             elif isinstance(node, ir.Delay):
-                node = ir.DiscreteDelay(name, steps=np.rint(node.delay / self.dt).astype(int))
+                steps = np.rint(node.delay / self.dt)
+                if steps.size and steps.max() > MAX_DELAY_STEPS:
+                    raise CodesignError(
+                        f"node '{name}' delays by {node.delay.max():.4g} s = "
+                        f"{steps.max():.4g} steps of --dt {self.dt:g}, more than "
+                        f"{MAX_DELAY_STEPS}", "use a delay in seconds (not steps) or a larger --dt")
+                node = ir.DiscreteDelay(name, steps=steps.astype(int))
             nodes[name] = node
         return replace(graph, nodes=nodes, dt=self.dt)

@@ -23,7 +23,9 @@ digital words or one crossbar row). Cost per projection: the digital engine stre
 streams ``used columns x active rows`` cells per conversion and stores nothing in synapse
 memory. Digital is faster per spike, so ``auto`` moves eligible projections to tiles, largest
 synapse-memory footprint first, only while some core's synapse memory overflows; ``prefer``
-moves every eligible projection while tiles last; ``never`` keeps everything digital. Tile ``j``
+moves every eligible projection while tiles last; ``never`` keeps everything digital;
+``crossbar_layers`` (the DSE's per-layer choice) moves the eligible projections into the named
+targets while tiles last. Tile ``j``
 is attached to core ``j % cores`` (codesign/hw/rtl/top.py): it receives rows from that core's
 source table and adds its outputs into that core's neurons ``target_base + index``, so each tile
 holds ``rows`` source neurons x the (contiguous) targets of its own core; every tile uses the
@@ -166,8 +168,12 @@ class Partition:
         outputs = arithmetic.crossbar_outputs(config.crossbar.cols, config.weight_bits,
                                               config.crossbar.cell_bits)
         words = digital_words(partitioned, layout)
+        layers = self.options.crossbar_layers
         candidates = [index for index in range(len(network.projections))
-                      if self._eligible(partitioned, index, outputs)]
+                      if (layers is None or network.projections[index].target in layers)
+                      and self._eligible(partitioned, index, outputs)]
+        if layers is not None:
+            policy = "prefer"
         if policy == "auto":
             candidates.sort(key=lambda index: -words[index].max())
         free_tiles = {core: [tile for tile in range(config.crossbar.tiles)

@@ -40,9 +40,21 @@ F = arithmetic.FRACTION_BITS
 GAIN_LIMIT = (1 << (arithmetic.COEFFICIENT_BITS - 1)) - 1
 
 
+#: Share of a population's non-zero weights that may round to 0 before quantize reports it
+#: (a real network at 4 bits loses 20-50 %; 90 % is a layer whose weights span too much).
+VANISHED_WEIGHTS = 0.5
+
+
 def _integer(values, bits: int) -> np.ndarray:
     low, high = arithmetic.signed_limits(bits)
     return np.clip(np.rint(values), low, high).astype(np.int64)
+
+
+def _clipped(values, bits: int) -> int:
+    """How many of ``values`` :func:`_integer` clips at the ``bits``-bit limits."""
+    low, high = arithmetic.signed_limits(bits)
+    rounded = np.rint(np.asarray(values, dtype=np.float64))
+    return int(np.sum((rounded < low) | (rounded > high)))
 
 
 def _decay(values, population: str, what: str) -> np.ndarray:
@@ -82,7 +94,18 @@ class Quantize:
             fan_in = sum(abs(q.weight).sum(axis=1).A1 for q in quantized) if quantized else \
                 np.zeros(population.size)
             self._check_accumulator(population.name, fan_in)
-            populations.append(self._population(population, weight_scale, fan_in))
+            quantized_population = self._population(population, weight_scale, fan_in)
+            vanished = sum(int(np.sum(np.rint(p.weight.data / weight_scale) == 0))
+                           for p in incoming)
+            weights = sum(int(np.count_nonzero(p.weight.data)) for p in incoming)
+            losses = [quantized_population.precision_loss] if \
+                quantized_population.precision_loss else []
+            if weights and vanished > VANISHED_WEIGHTS * weights:
+                losses.insert(0, f"{vanished} of {weights} weights ({vanished / weights:.0%}) "
+                              f"round to 0 at {self.weight_bits} bits (largest |w| "
+                              f"{largest:.3g})")
+            quantized_population.precision_loss = "; ".join(losses)
+            populations.append(quantized_population)
             projections.extend(quantized)
         return QuantizedNetwork(
             input_name=network.input.name, input_shape=network.input.shape,
@@ -140,6 +163,21 @@ class Quantize:
             voltage_scale *= largest_current_gain / GAIN_LIMIT
 
         wide = self.state_bits + F
+        lost = []
+        if spiking:
+            vanished = int(np.sum((threshold != 0) & (np.rint(threshold / voltage_scale) == 0)))
+            if vanished:
+                lost.append(f"the threshold rounds to 0 for {vanished} of {population.size} "
+                            f"neurons (voltage scale {voltage_scale:.3g}, coarsened to keep the "
+                            "gains in range)")
+        clipped = sum(_clipped(values, width) for values, width in (
+            (input_gain * weight_scale / current_scale * (1 << F), arithmetic.COEFFICIENT_BITS),
+            (input_gain * bias / current_scale * (1 << F), wide),
+            (leak / voltage_scale * (1 << F), wide),
+            (threshold / voltage_scale if spiking else 0, self.state_bits),
+            (reset / voltage_scale if spiking else 0, self.state_bits)))
+        if clipped:
+            lost.append(f"{clipped} neuron parameters saturate at their width")
         parameters = arithmetic.NeuronParameters(
             current_decay=_decay(current_decay, name, "current"),
             input_gain=_integer(input_gain * weight_scale / current_scale * (1 << F),
@@ -161,4 +199,5 @@ class Quantize:
         return QuantizedPopulation(
             name=name, shape=tuple(population.shape), model=neuron.model, parameters=parameters,
             spiking=spiking, voltage_scale=float(voltage_scale),
-            current_scale=float(current_scale), input_scale=float(weight_scale))
+            current_scale=float(current_scale), input_scale=float(weight_scale),
+            precision_loss="; ".join(lost))

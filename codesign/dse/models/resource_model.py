@@ -139,22 +139,29 @@ def memory_bram(family: str, width: int, depth: int) -> int:
     return blocks if blocks * BRAM_COST <= distributed else 0
 
 
-@functools.lru_cache(maxsize=4096)
-def memory_shapes(config: HWConfig) -> tuple[tuple[int, int], ...]:
-    """``(width, depth)`` of every memory of the elaborated accelerator for ``config``."""
+def _fragment_memories(component) -> list[tuple[int, int]]:
     from amaranth.hdl import Fragment, Shape
     from amaranth.hdl._mem import MemoryInstance   # the elaborated form of lib.memory.Memory
 
-    from codesign.hw.rtl.top import Accelerator
-
     shapes = []
-    pending = [Fragment.get(Accelerator(config), None)]
+    pending = [Fragment.get(component, None)]
     while pending:
         fragment = pending.pop()
         if isinstance(fragment, MemoryInstance):
             shapes.append((Shape.cast(fragment._data.shape).width, fragment._data.depth))
         pending.extend(sub for sub, *_ in fragment.subfragments)
-    return tuple(shapes)
+    return shapes
+
+
+@functools.lru_cache(maxsize=4096)
+def memory_shapes(config: HWConfig) -> tuple[tuple[int, int], ...]:
+    """``(width, depth)`` of every memory of the accelerator for ``config``: one of each part
+    (host interface, router, sequencer, a core, a tile, the host pipes) elaborated, times the
+    number the top level instantiates (``codesign.hw.rtl.top.memory_parts``)."""
+    from codesign.hw.rtl.top import memory_parts
+
+    return tuple(shape for part, count in memory_parts(config)
+                 for shape in _fragment_memories(part) * count)
 
 
 def counted_bram(family: str, config: HWConfig) -> int:

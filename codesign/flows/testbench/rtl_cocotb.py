@@ -19,8 +19,8 @@ import os
 import cocotb
 import numpy as np
 
-from codesign.arch import protocol
-from codesign.compiler.image import program_image
+from codesign.compiler.image import host_commands, program_image
+from codesign.compiler.image.host_commands import AnswerReader, Command
 from codesign.errors import CodesignError
 from codesign.flows.testbench.host_stream import HostStream
 
@@ -33,38 +33,14 @@ def _image_fields(job, index: int) -> list[int]:
 
 async def _run_sample(host: HostStream, job, image_fields: list[int], key: str, sample: int,
                       plan: dict) -> dict:
-    commands = list(image_fields)
-    offsets = job[f"{key}_offsets_{sample}"]
-    inputs = job[f"{key}_inputs_{sample}"].tolist()
-    for step in range(plan["steps"]):
-        commands += inputs[offsets[step]:offsets[step + 1]]
-        commands += protocol.encode_step(1) + protocol.encode_read_output() \
-            + protocol.encode_read_counters()
-        for core, first, count in plan["readout"]:
-            commands += protocol.encode_read_state(core, first, count, plan["state_bits"],
-                                                   plan["state_memory"])
-    for core, first, count in plan["final_state"]:
-        commands += protocol.encode_read_state(core, first, count, plan["state_bits"],
-                                               plan["state_memory"])
-    sender = cocotb.start_soon(host.send(commands))
-    per_word = protocol.fields_per_word(plan["state_bits"])
-    answer = {"events": [], "cycles": [], "flags": [], "state": [], "readout": []}
-    for step in range(plan["steps"]):
-        status = protocol.decode_step(await host.receive(1))
-        output = await host.receive_output()
-        answer["flags"].append(status.flags
-                               | (protocol.FLAG_OUTPUT_OVERFLOW if output.overflow else 0))
-        answer["events"] += [(step, source) for _, source in output.events]
-        answer["cycles"].append(protocol.decode_counters(
-            await host.receive(len(protocol.COUNTER_NAMES)))["last_step_cycles"])
-        for _, _, count in plan["readout"]:
-            answer["readout"].append(protocol.decode_words(await host.receive(count * per_word),
-                                                           plan["state_bits"]))
-    for _, _, count in plan["final_state"]:
-        answer["state"].append(protocol.decode_words(await host.receive(count * per_word),
-                                                     plan["state_bits"]))
+    commands = [Command(image_fields)] + host_commands.sample_commands(
+        plan, job[f"{key}_inputs_{sample}"].tolist(), job[f"{key}_offsets_{sample}"])
+    sender = cocotb.start_soon(host.send([f for command in commands for f in command.fields]))
+    reader = AnswerReader(commands)
+    while wanted := reader.need():
+        reader.feed(await host.receive(wanted))
     await sender
-    return answer
+    return host_commands.decode_sample(reader.answers, plan)
 
 
 @cocotb.test()

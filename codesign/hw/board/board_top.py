@@ -1,34 +1,58 @@
 """The board wrapper: the accelerator (or any component with ``command`` / ``response`` host
-streams) behind a UART bridge, on a board's clock and UART pins (the flow that builds it into a
-bitstream is :mod:`codesign.flows.bitstream`)."""
+streams) behind the flow-controlled serial link (:class:`~codesign.hw.board.uart_bridge.UARTBridge`,
+docs/board.md), on a board's clock and UART pins (the flow that builds it into a bitstream is
+:mod:`codesign.flows.bitstream`)."""
 
 from __future__ import annotations
 
-from amaranth import Module
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable
+from fractions import Fraction
+
+from amaranth import Module, Signal
+from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, Elaboratable, ResetSignal
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
+from codesign.arch import link
 from codesign.hw.board.uart_bridge import UARTBridge
 
 __all__ = ["BoardCore", "BoardTop"]
 
 
 class BoardCore(wiring.Component):
-    """UART pins in and out; the bridge feeds the host design's ``command`` / ``response``."""
+    """UART pins in and out; the bridge feeds the host design's ``command`` / ``response``.
 
-    def __init__(self, host: wiring.Component, divisor: int, host_width: int):
+    With ``identity.resets_accelerator`` the host design runs in its own clock domain whose
+    reset is the board's reset or the link's RESET frame (registered, as a reset synchroniser
+    would give it); otherwise it stays in ``sync``. ``busy``: the link has bytes in flight or
+    the host design a timestep running (for an LED, and for a simulation to know it may wait).
+    """
+
+    def __init__(self, host: wiring.Component, cycles_per_bit: float | Fraction,
+                 host_width: int, identity: link.Identity, spram: bool = False):
         self.host = host
-        self.bridge = UARTBridge(divisor, host_width)
-        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
+        self.identity = identity
+        self.bridge = UARTBridge(cycles_per_bit, host_width, identity, spram=spram)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1)})
 
     def elaborate(self, platform) -> Module:
         m = Module()
         m.submodules.bridge = bridge = self.bridge
-        m.submodules.host = host = self.host
+        host = self.host
+        if self.identity.resets_accelerator:
+            m.domains.accelerator = domain = ClockDomain("accelerator", local=True)
+            reset = Signal(init=1, reset_less=True)
+            # ECP5 platforms make ``sync`` reset-less (their global set/reset does it), so the
+            # board's own reset may be absent; ``reset`` starts at 1 after configuration anyway.
+            m.d.sync += reset.eq(ResetSignal(allow_reset_less=True) | bridge.reset)
+            m.d.comb += [domain.clk.eq(ClockSignal()), domain.rst.eq(reset)]
+            m.submodules.host = DomainRenamer("accelerator")(host)
+        else:
+            m.submodules.host = host
         wiring.connect(m, bridge.commands, host.command)
         wiring.connect(m, host.response, bridge.responses)
-        m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx)]
+        running = getattr(host, "running", 0)
+        m.d.comb += [bridge.rx.eq(self.rx), self.tx.eq(bridge.tx),
+                     self.busy.eq(bridge.busy | running)]
         return m
 
 

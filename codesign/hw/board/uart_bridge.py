@@ -1,143 +1,117 @@
-"""UART (8N1) <-> host stream bridge for the board wrapper.
+"""UART <-> host stream bridge of the board wrapper, with flow control: no command word is lost
+at any baud rate (docs/board.md, "Link layer").
 
-Bytes arriving on ``rx`` are packed little-endian into ``host_width``-bit words on ``commands``
-(the first byte is bits 0..7); every word taken from ``responses`` is sent on ``tx`` as
-``host_width / 8`` bytes, least significant first. One bit lasts ``divisor`` clock cycles
-(``divisor = clock frequency / baud rate``).
+::
 
-UART has no flow control here, so the receiver keeps one finished word while it assembles the
-next; if the host stream is still not ready when a second word completes, the new word is dropped
-and ``overrun`` is set (sticky until reset). A byte whose stop bit is low is dropped and sets
-``framing_error`` (sticky).
+    rx ─► UARTReceiver ─► LinkReceiver ─► LinkFIFO ─► bytes to words ─► commands
+    tx ◄─ UARTTransmitter ◄─ LinkTransmitter ◄────────────────────────── responses
+
+Neither supported board can pause the host's UART: the ULX3S wires only the FT231X's RTS and
+DTR to the FPGA (inputs, no CTS back to the FTDI chip), the iCEBreaker only RX and TX. So flow
+control is in the link protocol (:mod:`codesign.arch.link`): the board buffers ``fifo_depth`` bytes,
+and the host, which learns from every answer how far the accelerator has read, never has more
+than that in flight. Frames carry a CRC-16 that the board checks before the accelerator sees a
+byte; errors (framing, overrun, checksum) come back in a LINK frame as status flags.
+
+A RESET frame empties the buffer and the partly gathered word, clears the status, pulses
+``reset`` (BoardCore resets the accelerator with it where the board can) and makes the board
+send a LINK frame (its identity: config hash, buffer depth).
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from amaranth import Cat, Module, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+from codesign.arch import link
 from codesign.errors import CodesignError
+from codesign.hw.board.link_fifo import LinkFIFO
+from codesign.hw.board.link_receiver import LinkReceiver
+from codesign.hw.board.link_transmitter import LinkTransmitter
+from codesign.hw.board.uart_receiver import UARTReceiver
+from codesign.hw.board.uart_transmitter import UARTTransmitter
 
 
 class UARTBridge(wiring.Component):
-    """8N1 UART at ``divisor`` cycles per bit, bridged to ``host_width``-bit byte-packed streams."""
+    """8N1 UART at ``cycles_per_bit`` clock cycles per bit (``clock / baud``, need not be whole)
+    <-> ``host_width``-bit command / response streams, bytes little-endian."""
 
-    def __init__(self, divisor: int, host_width: int = 8):
-        self._MustUse__silence = True  # a bridge rejected here was never meant to be used
-        if divisor < 4:
-            raise CodesignError(f"UART divisor {divisor} is below 4 clock cycles per bit",
-                                "lower the baud rate or raise the clock frequency")
+    def __init__(self, cycles_per_bit: float | Fraction, host_width: int,
+                 identity: link.Identity, spram: bool = False):
         if host_width not in (8, 16, 32):
+            self._MustUse__silence = True  # a bridge rejected here was never meant to be used
             raise CodesignError(f"UART bridge host_width = {host_width} is not allowed",
                                 "use one of 8, 16, 32")
-        self._MustUse__silence = False
-        self.divisor = divisor
         self.host_width = host_width
+        self.identity = identity
+        self.receiver = UARTReceiver(cycles_per_bit)
+        self.transmitter = UARTTransmitter(cycles_per_bit)
+        self.fifo = LinkFIFO(identity.fifo_depth, spram=spram)
+        self.link_transmitter = LinkTransmitter(host_width, identity)
         super().__init__({
             "rx": In(1, init=1),
             "tx": Out(1, init=1),
             "commands": Out(stream.Signature(host_width)),
             "responses": In(stream.Signature(host_width)),
-            "overrun": Out(1),
-            "framing_error": Out(1),
+            "reset": Out(1),
+            "status": Out(4),
+            "busy": Out(1),
         })
-
-    @property
-    def bytes_per_word(self) -> int:
-        return self.host_width // 8
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        self._receiver(m)
-        self._transmitter(m)
+        m.submodules.receiver = receiver = self.receiver
+        m.submodules.link_receiver = frames = LinkReceiver()
+        m.submodules.fifo = fifo = self.fifo
+        m.submodules.link_transmitter = sender = self.link_transmitter
+        m.submodules.transmitter = transmitter = self.transmitter
+
+        m.d.comb += [
+            receiver.rx.eq(self.rx),
+            frames.data.payload.eq(receiver.data.payload),
+            frames.data.valid.eq(receiver.data.valid),
+            frames.framing_error.eq(receiver.framing_error),
+            fifo.write_data.eq(frames.write_data),
+            fifo.write_enable.eq(frames.write_enable),
+            frames.full.eq(fifo.full),
+            fifo.commit.eq(frames.commit),
+            fifo.clear.eq(frames.reset),
+            sender.status.eq(frames.status),
+            sender.reset.eq(frames.reset),
+            self.reset.eq(frames.reset),
+            self.status.eq(frames.status),
+            self.tx.eq(transmitter.tx),
+        ]
+        wiring.connect(m, wiring.flipped(self.responses), sender.answers)
+        wiring.connect(m, sender.data, transmitter.data)
+        partial = self._gather_words(m, fifo.read, frames.reset)
+        m.d.comb += self.busy.eq(~fifo.empty | fifo.read.valid | partial
+                                 | self.commands.valid | sender.busy | ~transmitter.data.ready)
         return m
 
-    def _receiver(self, m: Module) -> None:
-        rx = Signal(init=1)
-        m.submodules.rx_sync = FFSynchronizer(self.rx, rx, init=1)
-
-        timer = Signal(range(self.divisor))
-        bit_index = Signal(range(8))
-        shift = Signal(8)
-        word = Signal(self.host_width)       # the word being assembled
-        byte_index = Signal(range(self.bytes_per_word))
-        byte_done = Signal()
-
-        with m.If(self.commands.ready):
-            m.d.sync += self.commands.valid.eq(0)
-
-        with m.FSM(name="rx_fsm"):
-            with m.State("IDLE"):
-                with m.If(~rx):
-                    m.d.sync += timer.eq(self.divisor // 2 - 1)
-                    m.next = "START"
-            with m.State("START"):
-                with m.If(timer == 0):
-                    with m.If(rx):
-                        m.next = "IDLE"            # a glitch, not a start bit
-                    with m.Else():
-                        m.d.sync += [timer.eq(self.divisor - 1), bit_index.eq(0)]
-                        m.next = "DATA"
-                with m.Else():
-                    m.d.sync += timer.eq(timer - 1)
-            with m.State("DATA"):
-                with m.If(timer == 0):
-                    m.d.sync += [shift.eq(Cat(shift[1:], rx)),
-                                 timer.eq(self.divisor - 1),
-                                 bit_index.eq(bit_index + 1)]
-                    with m.If(bit_index == 7):
-                        m.next = "STOP"
-                with m.Else():
-                    m.d.sync += timer.eq(timer - 1)
-            with m.State("STOP"):
-                with m.If(timer == 0):
-                    with m.If(rx):
-                        m.d.comb += byte_done.eq(1)
-                    with m.Else():
-                        m.d.sync += self.framing_error.eq(1)
-                    m.next = "IDLE"
-                with m.Else():
-                    m.d.sync += timer.eq(timer - 1)
-
-        # Little-endian packing: byte k lands in bits 8k..8k+7.
-        assembled = Signal(self.host_width)
-        m.d.comb += assembled.eq(word)
-        m.d.comb += assembled.word_select(byte_index, 8).eq(shift)
-        with m.If(byte_done):
-            with m.If(byte_index == self.bytes_per_word - 1):
-                m.d.sync += byte_index.eq(0)
-                with m.If(self.commands.valid & ~self.commands.ready):
-                    m.d.sync += self.overrun.eq(1)
-                with m.Else():
-                    m.d.sync += [self.commands.payload.eq(assembled),
-                                 self.commands.valid.eq(1)]
+    def _gather_words(self, m: Module, data: stream.Interface, clear: Signal) -> Signal:
+        """Buffered bytes -> ``commands`` words, least significant byte first; returns "a word
+        is partly gathered"."""
+        commands = self.commands
+        if self.host_width == 8:
+            wiring.connect(m, data, wiring.flipped(commands))
+            return Signal()
+        per_word = self.host_width // 8
+        earlier = Signal(self.host_width - 8)        # the word's bytes so far
+        position = Signal(range(per_word))
+        m.d.comb += data.ready.eq(~commands.valid)
+        with m.If(commands.valid & commands.ready):
+            m.d.sync += commands.valid.eq(0)
+        with m.If(data.valid & data.ready):
+            with m.If(position == per_word - 1):
+                m.d.sync += [commands.payload.eq(Cat(earlier, data.payload)),
+                             commands.valid.eq(1), position.eq(0)]
             with m.Else():
-                m.d.sync += [word.eq(assembled), byte_index.eq(byte_index + 1)]
-
-    def _transmitter(self, m: Module) -> None:
-        timer = Signal(range(self.divisor))
-        # start bit, 8 data bits, stop bit, least significant first
-        frame = Signal(10, init=0b11_1111_1111)
-        bits_left = Signal(range(11))
-        pending = Signal(self.host_width)
-        bytes_left = Signal(range(self.bytes_per_word + 1))
-
-        m.d.comb += self.tx.eq(frame[0])
-        m.d.comb += self.responses.ready.eq(bytes_left == 0)
-        with m.If(self.responses.valid & self.responses.ready):
-            m.d.sync += [pending.eq(self.responses.payload), bytes_left.eq(self.bytes_per_word)]
-
-        with m.If(bits_left != 0):
-            with m.If(timer == 0):
-                m.d.sync += [frame.eq(frame >> 1 | (1 << 9)), bits_left.eq(bits_left - 1),
-                             timer.eq(self.divisor - 1)]
-            with m.Else():
-                m.d.sync += timer.eq(timer - 1)
-        with m.Elif(bytes_left != 0):
-            m.d.sync += [frame.eq((1 << 9) | (pending[:8] << 1)),
-                         pending.eq(pending >> 8),
-                         bytes_left.eq(bytes_left - 1),
-                         bits_left.eq(10),
-                         timer.eq(self.divisor - 1)]
+                m.d.sync += [earlier.eq(Cat(earlier[8:], data.payload)),
+                             position.eq(position + 1)]
+        with m.If(clear):
+            m.d.sync += [position.eq(0), commands.valid.eq(0)]
+        return position != 0

@@ -41,7 +41,7 @@ shift-add into the output's total while the next output accumulates. Without bac
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
@@ -74,6 +74,45 @@ def conversion_cycles(output_count: int, lanes: int, active_rows: int) -> int:
         return 0
     return ((output_count - 1) * max(active_rows, lanes) + active_rows + lanes
             + CONVERT_FIXED_CYCLES)
+
+
+class _OutputWalk(NamedTuple):
+    """Stage 0 of a conversion (``CrossbarTile._walk_outputs``): the output whose words are
+    read, at ``step`` of its period, from ``word_base``; ``clear_rows`` after the last one."""
+    running: Signal
+    clear_rows: Signal
+    output_index: Signal
+    word_base: Signal
+    step: Signal
+
+
+class _Pipeline:
+    """The conversion pipeline's stages after stage 0, which all move on ``advance``; the
+    valid flags of its stages (``valids``) make the tile busy."""
+
+    def __init__(self, m: Module, advance: Signal):
+        self.m = m
+        self.advance = advance
+        self.valids: list[Signal] = []
+
+    def stage(self, values: dict[str, Any], valid: Any) -> tuple[dict[str, Signal], Signal]:
+        """Registers ``values`` and ``valid`` whenever the pipeline advances (only ``valid``
+        is reset: the values are qualified by it, and reset-less flip-flops need no LSR)."""
+        number = len(self.valids) + 1
+        registered = {name: Signal(Value.cast(value).shape(), name=f"{name}_{number}",
+                                   reset_less=True)
+                      for name, value in values.items()}
+        valid_register = Signal(name=f"valid_{number}")
+        with self.m.If(self.advance):
+            self.m.d.sync += [registered[name].eq(value) for name, value in values.items()]
+            self.m.d.sync += valid_register.eq(valid)
+        self.valids.append(valid_register)
+        return registered, valid_register
+
+    @staticmethod
+    def carry(registered: dict[str, Signal], *names: str) -> dict[str, Signal]:
+        """The values ``names`` of a stage, to register again in the next one."""
+        return {name: registered[name] for name in names}
 
 
 class CrossbarTile(wiring.Component):
@@ -147,24 +186,80 @@ class CrossbarTile(wiring.Component):
             init=[])
         m.submodules.active_rows = active_rows = Memory(shape=unsigned(self.row_bits),
                                                         depth=self.rows, init=[])
-        # The ADC's terms that depend on adc_shift alone are registered with it: the rounding
-        # half starts every column sum, the saturation threshold is one compare per column.
+        adc_shift, adc_rounding, adc_saturation = self._adc_registers(m)
+        programming = self._program(m, cells)
+        # `working` is `busy` without the row events in flight (see `_activate_rows`).
+        working = Signal()
+        active_count, active_map, arrived, new_row = self._activate_rows(m, active_rows, working)
+
+        # One global stall: the pipeline moves whenever the result register can take a value.
+        advance = Signal()
+        m.d.comb += advance.eq(~self.results.valid | self.results.ready)
+        busy = Signal()   # `working`, or a row event in flight: no conversion starts
+        walk = self._walk_outputs(m, advance, busy, active_count, active_map)
+
+        pipeline = _Pipeline(m, advance)
+        fifth, valid_5, sums = self._sum_columns(m, pipeline, cells, active_rows, walk,
+                                                 active_count, adc_rounding)
+        ninth, valid_9 = self._convert_columns(m, pipeline, fifth, valid_5, sums, walk,
+                                               adc_shift, adc_saturation)
+        # The output's total; stage 10: the result register.
+        total = Signal(signed(self.output_bits), reset_less=True)
+        total_next = Mux(ninth["first_column"], 0, total) + ninth["contribution"]
+        with m.If(advance & valid_9):
+            m.d.sync += total.eq(total_next)
+        with m.If(advance):
+            m.d.sync += self.results.valid.eq(valid_9 & ninth["last_column"])
+            m.d.sync += [
+                self.results.payload.index.eq(ninth["output_index"]),
+                self.results.payload.value.eq(arithmetic.crossbar_output(total_next, adc_shift)),
+            ]
+
+        m.d.comb += [
+            working.eq(walk.running | walk.clear_rows | programming | self.results.valid
+                       | Cat(*pipeline.valids).any()),
+            busy.eq(working | arrived | new_row),
+        ]
+        m.d.comb += self.busy.eq(busy)
+        return m
+
+    @property
+    def _largest_shift(self) -> int:
+        """The largest ``adc_shift`` its register holds."""
+        return (1 << self.adc_shift_bits) - 1
+
+    @property
+    def _column_sum_shape(self) -> range:
+        """A column sum: every row's largest conductance, plus the ADC's largest rounding half."""
+        largest_cell = (1 << arithmetic.conductance_bits(self.cell_bits)) - 1
+        return range(self.rows * largest_cell + arithmetic.adc_rounding(self._largest_shift) + 1)
+
+    def _adc_registers(self, m: Module) -> tuple[Signal, Signal, Signal]:
+        """``(adc_shift, adc_rounding, adc_saturation)``, loaded by the ``adc_shift`` write.
+
+        The ADC's terms that depend on adc_shift alone are registered with it: the rounding
+        half starts every column sum, the saturation threshold is one compare per column."""
         adc_shift = Signal(self.adc_shift_bits)
-        largest_shift = (1 << self.adc_shift_bits) - 1
-        adc_rounding = Signal(range(arithmetic.adc_rounding(largest_shift) + 1))
-        adc_saturation = Signal(range(arithmetic.adc_saturation(largest_shift, self.adc_bits) + 1))
+        adc_rounding = Signal(range(arithmetic.adc_rounding(self._largest_shift) + 1))
+        adc_saturation = Signal(range(
+            arithmetic.adc_saturation(self._largest_shift, self.adc_bits) + 1))
         with m.If(self.program.enable & (self.program.memory == REGISTER_MEMORY)
                   & (self.program.address == ADC_SHIFT_REGISTER)):
             new_shift = self.program.data[:self.adc_shift_bits]
             m.d.sync += [adc_shift.eq(new_shift),
                          adc_rounding.eq(arithmetic.adc_rounding(new_shift)),
                          adc_saturation.eq(arithmetic.adc_saturation(new_shift, self.adc_bits))]
-        programming = self._program(m, cells)
+        return adc_shift, adc_rounding, adc_saturation
 
-        # Row activation: a list of distinct active rows (what the conversion walks) and a bitmap
-        # (to keep rows binary). An event takes three registered steps, so no path runs from the
-        # row link through the bitmap's 64:1 mux into the list's write enable: it arrives; its
-        # flag is read (is the row new?) and set; a new row is appended to the list.
+    def _activate_rows(self, m: Module, active_rows: Memory,
+                       working: Signal) -> tuple[Signal, Signal, Signal, Signal]:
+        """Row activation from ``row_events``: ``(active_count, active_map, arrived, new_row)``,
+        the last two high while an event is in flight.
+
+        A list of distinct active rows (what the conversion walks) and a bitmap (to keep rows
+        binary). An event takes three registered steps, so no path runs from the row link
+        through the bitmap's 64:1 mux into the list's write enable: it arrives; its flag is
+        read (is the row new?) and set; a new row is appended to the list."""
         active_count = Signal(range(self.rows + 1))
         active_map = Signal(self.rows)
         row_write = active_rows.write_port()
@@ -177,7 +272,6 @@ class CrossbarTile(wiring.Component):
         # rise that matters, the cycle after `convert`, is covered by a registered copy of
         # `convert`; the only cost is one cycle of not-ready after a conversion, which the phase
         # barrier outlasts.
-        working = Signal()
         working_before = Signal()
         convert_before = Signal()
         m.d.sync += [working_before.eq(working), convert_before.eq(self.convert)]
@@ -195,17 +289,18 @@ class CrossbarTile(wiring.Component):
                      row_write.en.eq(new_row)]
         with m.If(new_row):
             m.d.sync += active_count.eq(active_count + 1)
+        return active_count, active_map, arrived, new_row
 
-        # One global stall: the pipeline moves whenever the result register can take a value.
-        advance = Signal()
-        m.d.comb += advance.eq(~self.results.valid | self.results.ready)
+    def _walk_outputs(self, m: Module, advance: Signal, busy: Signal, active_count: Signal,
+                      active_map: Signal) -> _OutputWalk:
+        """Stage 0, started by ``convert``: the outputs one after the other.
 
-        # Stage 0: for each output, read the words of the active rows, then idle until the
-        # output has had `period` = max(active rows, 2S) cycles, so that the column converter
-        # (2S cycles per output) is free whenever an output's sums are complete. The ends of an
-        # output and of the conversion are registered flags (`last_step`, `last_output`) set a
-        # step ahead, and the active rows are cleared the cycle after the last step (by then
-        # `ready` is long low), so no subtract or compare drives the bitmap's 64 flags.
+        For each output, read the words of the active rows, then idle until the output has had
+        ``period`` = max(active rows, 2S) cycles, so that the column converter (2S cycles per
+        output) is free whenever an output's sums are complete. The ends of an output and of
+        the conversion are registered flags (``last_step``, ``last_output``) set a step ahead,
+        and the active rows are cleared the cycle after the last step (by then ``ready`` is
+        long low), so no subtract or compare drives the bitmap's 64 flags."""
         running = Signal()
         output_index = Signal(range(self.output_count))
         word_base = Signal(range(self.output_count * self.rows))
@@ -214,7 +309,6 @@ class CrossbarTile(wiring.Component):
         last_step = Signal()
         last_output = Signal()
         clear_rows = Signal()
-        busy = Signal()
         m.d.sync += clear_rows.eq(0)
         with m.If(self.convert & ~busy & (active_count != 0)):
             m.d.sync += [running.eq(1), output_index.eq(0), word_base.eq(0), step.eq(0),
@@ -232,34 +326,26 @@ class CrossbarTile(wiring.Component):
                     m.d.sync += [running.eq(0), clear_rows.eq(1)]
         with m.If(clear_rows):
             m.d.sync += [active_count.eq(0), active_map.eq(0)]
+        return _OutputWalk(running, clear_rows, output_index, word_base, step)
 
-        stages: list[Signal] = []
+    def _sum_columns(self, m: Module, pipeline: _Pipeline, cells: Memory, active_rows: Memory,
+                     walk: _OutputWalk, active_count: Signal, adc_rounding: Signal
+                     ) -> tuple[dict[str, Signal], Signal, list[Value]]:
+        """Stages 1-5: the words of the active rows read and summed into the 2S column sums;
+        returns stage 5, its valid and the column sums including its word.
 
-        def stage(values: dict[str, Any], valid: Any) -> tuple[dict[str, Signal], Signal]:
-            """Registers ``values`` and ``valid`` whenever the pipeline advances (only ``valid``
-            is reset: the values are qualified by it, and reset-less flip-flops need no LSR)."""
-            number = len(stages) + 1
-            registered = {name: Signal(Value.cast(value).shape(), name=f"{name}_{number}",
-                                       reset_less=True)
-                          for name, value in values.items()}
-            valid_register = Signal(name=f"valid_{number}")
-            with m.If(advance):
-                m.d.sync += [registered[name].eq(value) for name, value in values.items()]
-                m.d.sync += valid_register.eq(valid)
-            stages.append(valid_register)
-            return registered, valid_register
-
-        def carry(registered: dict[str, Signal], *names: str) -> dict[str, Signal]:
-            return {name: registered[name] for name in names}
-
-        # Stage 1: the active-row list answers. Every block RAM output is registered before it
-        # is used (ECP5 block RAM clock-to-out alone is ~6 ns).
+        Every block RAM output is registered before it is used (ECP5 block RAM clock-to-out
+        alone is ~6 ns)."""
+        stage, carry, advance = pipeline.stage, _Pipeline.carry, pipeline.advance
+        step = walk.step
+        # Stage 1: the active-row list answers.
         row_read = active_rows.read_port()
         m.d.comb += [row_read.addr.eq(step), row_read.en.eq(advance)]
         row_flags = ("output_index", "first_row", "last_row")
-        first, valid_1 = stage({"output_index": output_index, "first_row": step == 0,
-                                "last_row": step == active_count - 1, "word_base": word_base},
-                               running & (step < active_count))
+        first, valid_1 = stage({"output_index": walk.output_index, "first_row": step == 0,
+                                "last_row": step == active_count - 1,
+                                "word_base": walk.word_base},
+                               walk.running & (step < active_count))
         second, valid_2 = stage({**carry(first, *row_flags, "word_base"), "row": row_read.data},
                                 valid_1)
         # Stage 3: the word address; stage 4: the word answers; stage 5: registered.
@@ -271,21 +357,31 @@ class CrossbarTile(wiring.Component):
         fifth, valid_5 = stage({**carry(fourth, *row_flags), "word": cell_read.data}, valid_4)
         # Accumulate the 2S column sums of the output over its active rows, each started at the
         # ADC's rounding half (so the sums are the rounded sums the ADC codes).
-        largest_cell = (1 << arithmetic.conductance_bits(self.cell_bits)) - 1
-        sum_shape = range(self.rows * largest_cell + arithmetic.adc_rounding(largest_shift) + 1)
         sums_next = []
         for lane in range(self.lanes):
             cell = fifth["word"].word_select(lane, self.stored_bits)
             if not self.variation_scale:
                 cell = arithmetic.cell_conductance(cell, 0, self.cell_bits, Mux)
-            column_sum = Signal(sum_shape, name=f"column_sum_{lane}", reset_less=True)
+            column_sum = Signal(self._column_sum_shape, name=f"column_sum_{lane}",
+                                reset_less=True)
             sums_next.append(Mux(fifth["first_row"], adc_rounding, column_sum) + cell)
             with m.If(advance & valid_5):
                 m.d.sync += column_sum.eq(sums_next[-1])
+        return fifth, valid_5, sums_next
+
+    def _convert_columns(self, m: Module, pipeline: _Pipeline, fifth: dict[str, Signal],
+                         valid_5: Signal, sums_next: list[Value], walk: _OutputWalk,
+                         adc_shift: Signal, adc_saturation: Signal
+                         ) -> tuple[dict[str, Signal], Signal]:
+        """Stages 6-9: an output's finished column sums through the ADC, one column per cycle,
+        and the shift-add of their codes; returns stage 9 (``contribution`` to the output's
+        total, ``first_column`` / ``last_column``, ``output_index``) and its valid."""
+        stage, carry, advance = pipeline.stage, _Pipeline.carry, pipeline.advance
         # Stage 6: an output's finished column sums, held for the converter.
+        sum_shape = self._column_sum_shape
         finished = [Signal(sum_shape, name=f"finished_sum_{lane}", reset_less=True)
                     for lane in range(self.lanes)]
-        finished_output = Signal.like(output_index)
+        finished_output = Signal.like(walk.output_index)
         lane_index = Signal(range(self.lanes))
         converting = Signal()
         with m.If(advance):
@@ -297,7 +393,7 @@ class CrossbarTile(wiring.Component):
                 m.d.sync += lane_index.eq(lane_index + 1)
                 with m.If(lane_index == self.lanes - 1):
                     m.d.sync += converting.eq(0)
-        stages.append(converting)
+        pipeline.valids.append(converting)
         # Stage 7: one column per cycle, lane k = polarity * S + slice; stage 8: its ADC code.
         column_sum = Signal(sum_shape)
         with m.Switch(lane_index):
@@ -317,27 +413,7 @@ class CrossbarTile(wiring.Component):
         # Stage 9: shift-add recombination into the output's total.
         contribution = arithmetic.slice_contribution(eighth["code"], eighth["polarity"],
                                                      eighth["slice_index"], self.cell_bits, Mux)
-        ninth, valid_9 = stage({**carry(eighth, *column_flags), "contribution": contribution},
-                               valid_8)
-        total = Signal(signed(self.output_bits), reset_less=True)
-        total_next = Mux(ninth["first_column"], 0, total) + ninth["contribution"]
-        with m.If(advance & valid_9):
-            m.d.sync += total.eq(total_next)
-        # Stage 10: the result register.
-        with m.If(advance):
-            m.d.sync += self.results.valid.eq(valid_9 & ninth["last_column"])
-            m.d.sync += [
-                self.results.payload.index.eq(ninth["output_index"]),
-                self.results.payload.value.eq(arithmetic.crossbar_output(total_next, adc_shift)),
-            ]
-
-        m.d.comb += [
-            working.eq(running | clear_rows | programming | self.results.valid
-                       | Cat(*stages).any()),
-            busy.eq(working | arrived | new_row),
-        ]
-        m.d.comb += self.busy.eq(busy)
-        return m
+        return stage({**carry(eighth, *column_flags), "contribution": contribution}, valid_8)
 
     def _program(self, m: Module, cells: Memory) -> Value:
         """Cell writes; returns a signal that is high while writes are in flight."""

@@ -44,7 +44,7 @@ from __future__ import annotations
 import operator
 from contextlib import contextmanager
 from functools import reduce
-from typing import Any
+from typing import Any, NamedTuple
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
@@ -155,6 +155,114 @@ ACCEPTING_STATES = {"HEADER", "ADDRESS", "COUNT", "WRITE_DATA", "INPUT_DATA"}
 OFFERING_STATES = {"STEP_ANSWER", "OUTPUT_SEND", "OUTPUT_END", "READ_SEND", "COUNTERS_SEND"}
 
 
+class _InputBuffer(NamedTuple):
+    """INPUT's buffer (``HostInterface._input_buffer``): its ports and its entry count."""
+    write: Any
+    read: Any
+    count: Signal
+
+
+class _OutputBuffer(NamedTuple):
+    """The output buffer (``HostInterface._output_buffer``): its ports, entry count and
+    overflow flag, READ_OUTPUT's entry (``index``) and the entry being sent (``word``)."""
+    write: Any
+    read: Any
+    count: Signal
+    overflow: Signal
+    word: Signal
+    index: Signal
+
+
+class _CounterReadout(NamedTuple):
+    """READ_COUNTERS: the counter to send next (one-hot) and the one being sent."""
+    select: Signal
+    word: Signal
+
+
+class _WritePath(NamedTuple):
+    """WRITE's datapath (``HostInterface._write_path``)."""
+    word: Signal
+    sent_fields: Signal
+    address: Signal
+    field_select: Signal
+
+
+class _ReadPath(NamedTuple):
+    """READ_STATE's datapath (``HostInterface._read_path``)."""
+    address: Signal
+    word: Signal
+
+
+class _Decoder:
+    """The command decoder while :meth:`HostInterface.elaborate` describes it: its field
+    streams, the command's registers that every state shares, and the one-hot state with the
+    transitions between states."""
+
+    def __init__(self, m: Module, fields_in: stream.Interface, fields_out: stream.Interface):
+        self.m = m
+        self.fields_in = fields_in
+        self.in_field, self.facts = fields_in.payload.field, fields_in.payload.facts
+        self.in_valid = fields_in.valid
+        self.out_field, self.out_valid = fields_out.payload, fields_out.valid
+        self.out_ready = fields_out.ready
+
+        self.command_is_write = Signal()
+        self.unit = Signal(8)
+        self.memory = Signal(8)
+        self.per_word = Signal(8)
+        self.count = Signal(32)
+        self.count_is_one = Signal()       # `count == 1`, kept beside `count`
+        self.flags = Signal(8)
+        self.step_index = Signal(protocol.OUTPUT_STEP_BITS)
+
+        # Fields of the current WRITE / READ_STATE word after the one in hand, and whether that
+        # one is the word's last, kept as registers instead of `slot + 1 >= per_word`.
+        self.fields_after = Signal(8)
+        self.last_field_of_word = Signal()
+        # `count` is decremented the cycle after the decision (`count_down`), so its clock
+        # enable is a flip-flop rather than the OR of every state's condition; `count_is_one`
+        # allows for a decrement still pending.
+        self.count_decrement = Signal()
+
+        # The decoder's state is one-hot, one flip-flop per state: a state's decode is that
+        # flip-flop, not a compare of a binary state register that fans out to every clock
+        # enable.
+        self.state = {name: Signal(init=name == "HEADER", name=f"state_{name.lower()}")
+                      for name in STATES}
+        self.current = "HEADER"   # the state whose block is being described: `goto` leaves it
+
+    def start_word(self) -> None:
+        """The next field is the first of a word."""
+        self.m.d.sync += [self.fields_after.eq(self.per_word - 1),
+                          self.last_field_of_word.eq(self.per_word <= 1)]
+
+    def next_field(self) -> None:
+        """The next field is the next one of the word."""
+        self.m.d.sync += [self.fields_after.eq(self.fields_after - 1),
+                          self.last_field_of_word.eq(self.fields_after == 1)]
+
+    def count_down(self) -> None:
+        """One word (or input entry, or timestep) of the command's ``count`` is done."""
+        self.m.d.sync += [
+            self.count_decrement.eq(1),
+            self.count_is_one.eq(Mux(self.count_decrement, self.count == 3, self.count == 2))]
+
+    def any_of(self, names: set[str]) -> Value:
+        """High in any of the states ``names``: an OR of their flip-flops."""
+        return Cat(self.state[name] for name in STATES if name in names).any()
+
+    @contextmanager
+    def in_state(self, name: str):
+        """Describe state ``name``: what it does, and where it goes (``goto``)."""
+        self.current = name
+        with self.m.If(self.state[name]):
+            yield
+
+    def goto(self, target: str) -> None:
+        """Leave the state being described for ``target``."""
+        self.m.d.sync += [self.state[self.current].eq(0), self.state[target].eq(1)]
+
+
 class HostInterface(wiring.Component):
     """Command decoder of the host protocol; see the module docstring for the ports' roles."""
 
@@ -185,31 +293,57 @@ class HostInterface(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        fields_in = self._gather_fields(m)
-        fields_out = self._split_fields(m)
-        in_field, facts = fields_in.payload.field, fields_in.payload.facts
-        in_valid = fields_in.valid
-        out_field, out_valid, out_ready = fields_out.payload, fields_out.valid, fields_out.ready
+        decoder = _Decoder(m, self._gather_fields(m), self._split_fields(m))
+        input_buffer = self._input_buffer(m, decoder)
+        output_buffer = self._output_buffer(m)
+        # READ_COUNTERS: one-hot, the counter to send next (no decode in front of the
+        # multiplexer, and the last one is a flip-flop).
+        counter_select = Signal(len(self.counters))
+        counter_word = Signal(32, reset_less=True)
+        counter_readout = _CounterReadout(counter_select, counter_word)
+        write_path = self._write_path(m, decoder)
+        read_path = self._read_path(m, decoder)
 
-        command_is_write = Signal()
-        unit = Signal(8)
-        memory = Signal(8)
-        per_word = Signal(8)
-        count = Signal(32)
-        count_is_one = Signal()       # `count == 1`, kept beside `count`
-        flags = Signal(8)
-        step_index = Signal(protocol.OUTPUT_STEP_BITS)
+        # A header's or COUNT field's load (in the states, described after this) overrides a
+        # pending decrement: the old count is done with.
+        m.d.sync += decoder.count_decrement.eq(0)
+        with m.If(decoder.count_decrement):
+            m.d.sync += decoder.count.eq(decoder.count - 1)
+        # `step_start` and `read.enable` are registered pulses, set by the transition that
+        # starts a timestep / a read (both leave the host for far units).
+        m.d.sync += [self.step_start.eq(0), self.read.enable.eq(0)]
+        # The field streams' `ready` / `valid` are ORs of five state flip-flops.
+        m.d.comb += [decoder.fields_in.ready.eq(decoder.any_of(ACCEPTING_STATES)),
+                     decoder.out_valid.eq(decoder.any_of(OFFERING_STATES))]
+        self._response(m, decoder, output_buffer, read_path, counter_readout)
 
-        # Input buffer: INPUT appends fields `repeat[31:16] id[15:0]`, phase 0 plays them. Both
-        # buffers are written and read in different commands, never in the same cycle.
+        self._header_state(m, decoder, output_buffer, counter_readout, write_path)
+        self._address_and_count_states(m, decoder, write_path, read_path)
+        self._write_state(m, decoder, write_path)
+        self._input_state(m, decoder, input_buffer)
+        self._step_states(m, decoder)
+        self._read_output_states(m, decoder, output_buffer)
+        self._read_state_states(m, decoder, read_path)
+        self._read_counters_states(m, decoder, counter_readout)
+
+        self._capture_outputs(m, decoder, output_buffer)
+        self._play_inputs(m, input_buffer.read, input_buffer.count)
+        return m
+
+    def _input_buffer(self, m: Module, decoder: _Decoder) -> _InputBuffer:
+        """Input buffer: INPUT appends fields `repeat[31:16] id[15:0]`, phase 0 plays them.
+
+        Both buffers are written and read in different commands, never in the same cycle."""
         inputs = m.submodules.input_buffer = Memory(
             shape=FIELD_BITS, depth=self.input_buffer_depth, init=[], attrs=COLLISION_FREE)
         input_write = inputs.write_port()
         input_read = inputs.read_port()
         input_count = Signal(range(self.input_buffer_depth + 1))
-        m.d.comb += [input_write.addr.eq(input_count), input_write.data.eq(in_field)]
+        m.d.comb += [input_write.addr.eq(input_count), input_write.data.eq(decoder.in_field)]
+        return _InputBuffer(input_write, input_read, input_count)
 
-        # Output buffer: `step[30:16] id[15:0]` per event the router sends to the host.
+    def _output_buffer(self, m: Module) -> _OutputBuffer:
+        """Output buffer: `step[30:16] id[15:0]` per event the router sends to the host."""
         outputs = m.submodules.output_buffer = Memory(
             shape=protocol.OUTPUT_STEP_BITS + SOURCE_ID_BITS, depth=self.output_buffer_depth,
             init=[], attrs=COLLISION_FREE)
@@ -222,12 +356,12 @@ class HostInterface(wiring.Component):
         # in front of the block RAM).
         output_index = Signal.like(output_count)
         m.d.comb += output_read.addr.eq(output_index)
-        # READ_COUNTERS: one-hot, the counter to send next (no decode in front of the
-        # multiplexer, and the last one is a flip-flop).
-        counter_select = Signal(len(self.counters))
-        counter_word = Signal(32, reset_less=True)
+        return _OutputBuffer(output_write, output_read, output_count, output_overflow,
+                             output_word, output_index)
 
-        # WRITE: gather a word's fields, then pulse `enable` with the whole word the next cycle.
+    def _write_path(self, m: Module, decoder: _Decoder) -> _WritePath:
+        """WRITE: gather a word's fields, then pulse ``program.enable`` with the whole word the
+        next cycle (the states set it); the address counts up after each word."""
         word = Signal(self.write_fields * FIELD_BITS, reset_less=True)  # qualified by enable
         # Fields the host does not send for a narrower memory read as zero: masked on the way
         # out rather than cleared in `word`, whose flip-flops then need no reset input.
@@ -237,101 +371,63 @@ class HostInterface(wiring.Component):
         # Each field's clock enable is then this flip-flop and `in_valid`, not a decode of the
         # FSM state and a field counter fanned out to all of `word`.
         field_select = Signal(self.write_fields)
-        with m.If(in_valid):
+        with m.If(decoder.in_valid):
             for index in range(self.write_fields):
                 with m.If(field_select[index]):
-                    m.d.sync += word.word_select(index, FIELD_BITS).eq(in_field)
+                    m.d.sync += word.word_select(index, FIELD_BITS).eq(decoder.in_field)
         program = self.program
-        m.d.comb += [program.unit.eq(unit), program.memory.eq(memory),
+        m.d.comb += [program.unit.eq(decoder.unit), program.memory.eq(decoder.memory),
                      program.address.eq(write_address), program.data.eq(word & sent_fields)]
         m.d.sync += program.enable.eq(0)
         with m.If(program.enable):
             m.d.sync += write_address.eq(write_address + 1)
+        return _WritePath(word, sent_fields, write_address, field_select)
 
-        # READ_STATE: the bus address is READ_STATE's own register (it fans out to every core),
-        # and the answer is sent from the low field of `read_word`, shifted down once sent.
+    def _read_path(self, m: Module, decoder: _Decoder) -> _ReadPath:
+        """READ_STATE: the bus address is READ_STATE's own register (it fans out to every
+        core), and the answer is sent from the low field of ``read_word``, shifted down once
+        sent."""
         read = self.read
         read_address = Signal(32)
         read_word = Signal(self.read_fields * FIELD_BITS, reset_less=True)
-        m.d.comb += [read.unit.eq(unit), read.memory.eq(memory), read.address.eq(read_address)]
+        m.d.comb += [read.unit.eq(decoder.unit), read.memory.eq(decoder.memory),
+                     read.address.eq(read_address)]
+        return _ReadPath(read_address, read_word)
 
-        # Fields of the current WRITE / READ_STATE word after the one in hand, and whether that
-        # one is the word's last, kept as registers instead of `slot + 1 >= per_word`.
-        fields_after = Signal(8)
-        last_field_of_word = Signal()
-
-        def start_word():
-            m.d.sync += [fields_after.eq(per_word - 1), last_field_of_word.eq(per_word <= 1)]
-
-        def next_field():
-            m.d.sync += [fields_after.eq(fields_after - 1),
-                         last_field_of_word.eq(fields_after == 1)]
-
-        # `count` is decremented the cycle after the decision (`count_down`), so its clock
-        # enable is a flip-flop rather than the OR of every state's condition; `count_is_one`
-        # allows for a decrement still pending. A header's or COUNT field's load (later in this
-        # function) overrides a pending decrement: the old count is done with.
-        count_decrement = Signal()
-        m.d.sync += count_decrement.eq(0)
-        with m.If(count_decrement):
-            m.d.sync += count.eq(count - 1)
-
-        def count_down():
-            m.d.sync += [count_decrement.eq(1),
-                         count_is_one.eq(Mux(count_decrement, count == 3, count == 2))]
-
-        # `step_start` and `read.enable` are registered pulses, set by the transition that
-        # starts a timestep / a read (both leave the host for far units).
-        m.d.sync += [self.step_start.eq(0), read.enable.eq(0)]
-
-        # The decoder's state is one-hot, one flip-flop per state: a state's decode is that
-        # flip-flop, not a compare of a binary state register that fans out to every clock
-        # enable. The field streams' `ready` / `valid` are ORs of five of them.
-        state = {name: Signal(init=name == "HEADER", name=f"state_{name.lower()}")
-                 for name in STATES}
-
-        def any_of(names: set[str]) -> Value:
-            return Cat(state[name] for name in STATES if name in names).any()
-
-        m.d.comb += [fields_in.ready.eq(any_of(ACCEPTING_STATES)),
-                     out_valid.eq(any_of(OFFERING_STATES))]
-        current = "HEADER"   # the state whose block is being described: `goto` leaves it
-
-        @contextmanager
-        def in_state(name: str):
-            nonlocal current
-            current = name
-            with m.If(state[name]):
-                yield
-
-        def goto(target: str):
-            m.d.sync += [state[current].eq(0), state[target].eq(1)]
-
-        # The response field: an AND-OR of the sources, selected by the offering states' flags.
-        step_flags = flags | Cat(Const(0, 1), output_overflow)  # bit 1: FLAG_OUTPUT_OVERFLOW
-        assert protocol.FLAG_OUTPUT_OVERFLOW == 1 << 1
+    def _response(self, m: Module, decoder: _Decoder, output_buffer: _OutputBuffer,
+                  read_path: _ReadPath, counter_readout: _CounterReadout) -> None:
+        """The response field: an AND-OR of the sources, selected by the offering states'
+        flip-flops."""
+        step_flags = decoder.flags | Cat(Const(0, 1), output_buffer.overflow)
+        assert protocol.FLAG_OUTPUT_OVERFLOW == 1 << 1   # bit 1 of step_flags
         answers = {
             # Every requested step is done by now: steps_done[15:0] is the header's
             # steps[15:0] (no counter of its own).
-            "STEP_ANSWER": Cat(per_word, memory, step_flags, Const(protocol.STEP, 8)),
-            "OUTPUT_SEND": output_word,
-            "OUTPUT_END": (protocol.END_MARKER | Cat(output_count.as_unsigned(), Const(0, 16))
-                           | (output_overflow << 30)),
-            "READ_SEND": read_word[:FIELD_BITS],
-            "COUNTERS_SEND": counter_word,
+            "STEP_ANSWER": Cat(decoder.per_word, decoder.memory, step_flags,
+                               Const(protocol.STEP, 8)),
+            "OUTPUT_SEND": output_buffer.word,
+            "OUTPUT_END": (protocol.END_MARKER
+                           | Cat(output_buffer.count.as_unsigned(), Const(0, 16))
+                           | (output_buffer.overflow << 30)),
+            "READ_SEND": read_path.word[:FIELD_BITS],
+            "COUNTERS_SEND": counter_readout.word,
         }
         assert set(answers) == OFFERING_STATES
-        m.d.comb += out_field.eq(reduce(operator.or_, (
-            Value.cast(answer) & state[name].replicate(FIELD_BITS)
+        m.d.comb += decoder.out_field.eq(reduce(operator.or_, (
+            Value.cast(answer) & decoder.state[name].replicate(FIELD_BITS)
             for name, answer in answers.items())))
 
-        with in_state("HEADER"):
-            with m.If(in_valid):
-                m.d.sync += [command_is_write.eq(facts.opcode_write),
-                             unit.eq(in_field[16:24]), memory.eq(in_field[8:16]),
-                             per_word.eq(in_field[:8]), count.eq(in_field[:24]),
-                             count_is_one.eq(facts.low_24_one)]
-                m.d.sync += sent_fields.eq(Cat(   # the first field is always sent
+    def _header_state(self, m: Module, decoder: _Decoder, output_buffer: _OutputBuffer,
+                      counter_readout: _CounterReadout, write_path: _WritePath) -> None:
+        """HEADER: load the command's registers from its header and start the command."""
+        in_field, facts, goto = decoder.in_field, decoder.facts, decoder.goto
+        with decoder.in_state("HEADER"):
+            with m.If(decoder.in_valid):
+                m.d.sync += [decoder.command_is_write.eq(facts.opcode_write),
+                             decoder.unit.eq(in_field[16:24]), decoder.memory.eq(in_field[8:16]),
+                             decoder.per_word.eq(in_field[:8]), decoder.count.eq(in_field[:24]),
+                             decoder.count_is_one.eq(facts.low_24_one)]
+                m.d.sync += write_path.sent_fields.eq(Cat(   # the first field is always sent
                     ((in_field[:8] > index) | (index == 0)).replicate(FIELD_BITS)
                     for index in range(self.write_fields)))
                 with m.If(facts.opcode_write | facts.opcode_read_state):
@@ -346,139 +442,166 @@ class HostInterface(wiring.Component):
                         m.d.sync += self.step_start.eq(1)
                         goto("STEP_WAIT")
                 with m.Elif(facts.opcode_read_output):
-                    m.d.sync += output_index.eq(0)
+                    m.d.sync += output_buffer.index.eq(0)
                     goto("OUTPUT_FETCH")
                 with m.Elif(facts.opcode_read_counters):
-                    m.d.sync += counter_select.eq(1)
+                    m.d.sync += counter_readout.select.eq(1)
                     goto("COUNTERS_LOAD")
                 with m.Else():
-                    m.d.sync += flags.eq(flags | protocol.FLAG_UNKNOWN_OPCODE)
+                    m.d.sync += decoder.flags.eq(decoder.flags | protocol.FLAG_UNKNOWN_OPCODE)
 
-        with in_state("ADDRESS"):
-            with m.If(in_valid):
-                m.d.sync += [read_address.eq(in_field), write_address.eq(in_field)]
-                goto("COUNT")
+    def _address_and_count_states(self, m: Module, decoder: _Decoder, write_path: _WritePath,
+                                  read_path: _ReadPath) -> None:
+        """ADDRESS and COUNT, the fields WRITE and READ_STATE share; COUNT starts the first
+        word (a WRITE's data, a READ_STATE's first read)."""
+        with decoder.in_state("ADDRESS"):
+            with m.If(decoder.in_valid):
+                m.d.sync += [read_path.address.eq(decoder.in_field),
+                             write_path.address.eq(decoder.in_field)]
+                decoder.goto("COUNT")
 
-        with in_state("COUNT"):
-            with m.If(in_valid):
-                m.d.sync += [count.eq(in_field), count_is_one.eq(facts.one)]
-                start_word()
-                with m.If(facts.zero):
-                    goto("HEADER")
-                with m.Elif(command_is_write):
-                    m.d.sync += field_select.eq(1)
-                    goto("WRITE_DATA")
+        with decoder.in_state("COUNT"):
+            with m.If(decoder.in_valid):
+                m.d.sync += [decoder.count.eq(decoder.in_field),
+                             decoder.count_is_one.eq(decoder.facts.one)]
+                decoder.start_word()
+                with m.If(decoder.facts.zero):
+                    decoder.goto("HEADER")
+                with m.Elif(decoder.command_is_write):
+                    m.d.sync += write_path.field_select.eq(1)
+                    decoder.goto("WRITE_DATA")
                 with m.Else():
-                    m.d.sync += read.enable.eq(1)
-                    goto("READ_WAIT")
+                    m.d.sync += self.read.enable.eq(1)
+                    decoder.goto("READ_WAIT")
 
-        with in_state("WRITE_DATA"):
-            with m.If(in_valid):
-                with m.If(last_field_of_word):
-                    m.d.sync += [program.enable.eq(1), field_select.eq(1)]
-                    count_down()
-                    start_word()
-                    with m.If(count_is_one):
+    def _write_state(self, m: Module, decoder: _Decoder, write_path: _WritePath) -> None:
+        """WRITE_DATA: gather each word's fields, then write it, ``count`` words."""
+        field_select = write_path.field_select
+        with decoder.in_state("WRITE_DATA"):
+            with m.If(decoder.in_valid):
+                with m.If(decoder.last_field_of_word):
+                    m.d.sync += [self.program.enable.eq(1), field_select.eq(1)]
+                    decoder.count_down()
+                    decoder.start_word()
+                    with m.If(decoder.count_is_one):
                         m.d.sync += field_select.eq(0)
-                        goto("HEADER")
+                        decoder.goto("HEADER")
                 with m.Else():
                     m.d.sync += field_select.eq(field_select << 1)
-                    next_field()
+                    decoder.next_field()
 
-        with in_state("INPUT_DATA"):
-            with m.If(in_valid):
-                with m.If(input_count < self.input_buffer_depth):
-                    m.d.comb += input_write.en.eq(1)
-                    m.d.sync += input_count.eq(input_count + 1)
+    def _input_state(self, m: Module, decoder: _Decoder, input_buffer: _InputBuffer) -> None:
+        """INPUT_DATA: append ``count`` entries to the input buffer (overflow is flagged)."""
+        with decoder.in_state("INPUT_DATA"):
+            with m.If(decoder.in_valid):
+                with m.If(input_buffer.count < self.input_buffer_depth):
+                    m.d.comb += input_buffer.write.en.eq(1)
+                    m.d.sync += input_buffer.count.eq(input_buffer.count + 1)
                 with m.Else():
-                    m.d.sync += flags.eq(flags | protocol.FLAG_INPUT_OVERFLOW)
-                count_down()
-                with m.If(count_is_one):
-                    goto("HEADER")
+                    m.d.sync += decoder.flags.eq(decoder.flags | protocol.FLAG_INPUT_OVERFLOW)
+                decoder.count_down()
+                with m.If(decoder.count_is_one):
+                    decoder.goto("HEADER")
 
-        with in_state("STEP_WAIT"):
+    def _step_states(self, m: Module, decoder: _Decoder) -> None:
+        """STEP_WAIT, STEP_ANSWER: run ``count`` timesteps one after the other, then answer."""
+        with decoder.in_state("STEP_WAIT"):
             with m.If(self.step_done):
-                m.d.sync += step_index.eq(step_index + 1)
-                count_down()
-                with m.If(count_is_one):
-                    goto("STEP_ANSWER")
+                m.d.sync += decoder.step_index.eq(decoder.step_index + 1)
+                decoder.count_down()
+                with m.If(decoder.count_is_one):
+                    decoder.goto("STEP_ANSWER")
                 with m.Else():
                     m.d.sync += self.step_start.eq(1)
 
-        with in_state("STEP_ANSWER"):
-            with m.If(out_ready):
-                m.d.sync += flags.eq(0)
-                goto("HEADER")
+        with decoder.in_state("STEP_ANSWER"):
+            with m.If(decoder.out_ready):
+                m.d.sync += decoder.flags.eq(0)
+                decoder.goto("HEADER")
 
-        with in_state("OUTPUT_FETCH"):
-            with m.If(output_index == output_count):
-                goto("OUTPUT_END")
+    def _read_output_states(self, m: Module, decoder: _Decoder,
+                            output_buffer: _OutputBuffer) -> None:
+        """OUTPUT_FETCH .. OUTPUT_END: send the output buffer's entries and the end marker,
+        then empty the buffer."""
+        index = output_buffer.index
+        with decoder.in_state("OUTPUT_FETCH"):
+            with m.If(index == output_buffer.count):
+                decoder.goto("OUTPUT_END")
             with m.Else():
-                goto("OUTPUT_LOAD")
+                decoder.goto("OUTPUT_LOAD")
 
-        with in_state("OUTPUT_LOAD"):
+        with decoder.in_state("OUTPUT_LOAD"):
             # The block RAM's output goes to a register before the response multiplexer.
-            m.d.sync += output_word.eq(output_read.data)
-            goto("OUTPUT_SEND")
+            m.d.sync += output_buffer.word.eq(output_buffer.read.data)
+            decoder.goto("OUTPUT_SEND")
 
-        with in_state("OUTPUT_SEND"):
-            with m.If(out_ready):
-                m.d.sync += output_index.eq(output_index + 1)
-                goto("OUTPUT_FETCH")
+        with decoder.in_state("OUTPUT_SEND"):
+            with m.If(decoder.out_ready):
+                m.d.sync += index.eq(index + 1)
+                decoder.goto("OUTPUT_FETCH")
 
-        with in_state("OUTPUT_END"):
-            with m.If(out_ready):
-                m.d.sync += [output_count.eq(0), output_overflow.eq(0), step_index.eq(0)]
-                goto("HEADER")
+        with decoder.in_state("OUTPUT_END"):
+            with m.If(decoder.out_ready):
+                m.d.sync += [output_buffer.count.eq(0), output_buffer.overflow.eq(0),
+                             decoder.step_index.eq(0)]
+                decoder.goto("HEADER")
 
-        with in_state("READ_WAIT"):
+    def _read_state_states(self, m: Module, decoder: _Decoder, read_path: _ReadPath) -> None:
+        """READ_WAIT, READ_SEND: read ``count`` words, each sent field by field."""
+        read, read_word = self.read, read_path.word
+        with decoder.in_state("READ_WAIT"):
             with m.If(read.valid):
                 m.d.sync += read_word.eq(read.data)
-                start_word()
-                goto("READ_SEND")
+                decoder.start_word()
+                decoder.goto("READ_SEND")
 
-        with in_state("READ_SEND"):
-            with m.If(out_ready):
-                with m.If(last_field_of_word):
-                    m.d.sync += read_address.eq(read_address + 1)
-                    count_down()
-                    with m.If(count_is_one):
-                        goto("HEADER")
+        with decoder.in_state("READ_SEND"):
+            with m.If(decoder.out_ready):
+                with m.If(decoder.last_field_of_word):
+                    m.d.sync += read_path.address.eq(read_path.address + 1)
+                    decoder.count_down()
+                    with m.If(decoder.count_is_one):
+                        decoder.goto("HEADER")
                     with m.Else():
                         m.d.sync += read.enable.eq(1)
-                        goto("READ_WAIT")
+                        decoder.goto("READ_WAIT")
                 with m.Else():
                     m.d.sync += read_word.eq(read_word >> FIELD_BITS)
-                    next_field()
+                    decoder.next_field()
 
-        with in_state("COUNTERS_LOAD"):
+    def _read_counters_states(self, m: Module, decoder: _Decoder,
+                              counter_readout: _CounterReadout) -> None:
+        """COUNTERS_LOAD, COUNTERS_SEND: send the counters one after the other."""
+        select = counter_readout.select
+        with decoder.in_state("COUNTERS_LOAD"):
             # The counters come from across the die: registered before the response multiplexer.
-            m.d.sync += counter_word.eq(reduce(operator.or_, (
+            m.d.sync += counter_readout.word.eq(reduce(operator.or_, (
                 counter & selected.replicate(32)
-                for counter, selected in zip(self.counters, counter_select))))
-            goto("COUNTERS_SEND")
+                for counter, selected in zip(self.counters, select))))
+            decoder.goto("COUNTERS_SEND")
 
-        with in_state("COUNTERS_SEND"):
-            with m.If(out_ready):
-                m.d.sync += counter_select.eq(counter_select << 1)
-                with m.If(counter_select[-1]):
-                    goto("HEADER")
+        with decoder.in_state("COUNTERS_SEND"):
+            with m.If(decoder.out_ready):
+                m.d.sync += select.eq(select << 1)
+                with m.If(select[-1]):
+                    decoder.goto("HEADER")
                 with m.Else():
-                    goto("COUNTERS_LOAD")
+                    decoder.goto("COUNTERS_LOAD")
 
-        # Output capture: always ready, so the router never waits for the host.
+    def _capture_outputs(self, m: Module, decoder: _Decoder,
+                         output_buffer: _OutputBuffer) -> None:
+        """Output capture: always ready, so the router never waits for the host; events
+        beyond the buffer's depth are dropped and flagged."""
+        write, count = output_buffer.write, output_buffer.count
         m.d.comb += [self.output_events.ready.eq(1),
-                     output_write.addr.eq(output_count),
-                     output_write.data.eq(Cat(self.output_events.payload, step_index))]
+                     write.addr.eq(count),
+                     write.data.eq(Cat(self.output_events.payload, decoder.step_index))]
         with m.If(self.output_events.valid):
-            with m.If(output_count < self.output_buffer_depth):
-                m.d.comb += output_write.en.eq(1)
-                m.d.sync += output_count.eq(output_count + 1)
+            with m.If(count < self.output_buffer_depth):
+                m.d.comb += write.en.eq(1)
+                m.d.sync += count.eq(count + 1)
             with m.Else():
-                m.d.sync += output_overflow.eq(1)
-
-        self._play_inputs(m, input_read, input_count)
-        return m
+                m.d.sync += output_buffer.overflow.eq(1)
 
     def _play_inputs(self, m: Module, input_read, input_count: Signal) -> None:
         """Phase 0: stream the buffered entries, `repeat` events each, then empty the buffer.

@@ -45,7 +45,7 @@ from __future__ import annotations
 import operator
 from functools import reduce
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -58,8 +58,8 @@ from codesign.hw.rtl.host_interface import ProgramWriteSignature
 _RANGE_BITS = 2 * SOURCE_ID_BITS
 #: Low bits of the id compared in the halves stage (``split_compare``).
 _HALF_BITS = SOURCE_ID_BITS // 2
-#: Copies of the intake's event id for the range comparators (see ``elaborate``); a single
-#: copy (small parts) is the intake register itself.
+#: Copies of the intake's event id for the range comparators (see ``Router._intake_copies``);
+#: a single copy (small parts) is the intake register itself.
 INTAKE_COPIES = 4
 
 
@@ -119,32 +119,105 @@ class Router(wiring.Component):
         ports = [*self.core_events_in, self.host_events_in]
         destinations = [*self.core_events_out, self.host_events_out]
         port_count = len(ports)
-        entries = range(self.table_entries)
+        copies, inverted = self._intake_copies()
+        intake_id = copies[0]
+        # Table entry k is compared with the copy of its group (see ``_intake_copies``).
+        compared = [(copies[index // self._copy_group], inverted[index // self._copy_group])
+                    for index in range(self.table_entries)]
+        firsts, lasts, masks = self._routing_table(m, compared, len(destinations))
 
-        # The comparators read copies of the intake id, each feeding a group of table entries:
-        # one register driving every comparator spread over the die (13 ns of routing on one
-        # bit of the default chip). Yosys merges flip-flops with equal inputs and initial value,
-        # bit by bit, so the copies differ in both: copy k stores the id inverted if k is odd
-        # and starts at all ones if k & 2 (four distinct flip-flops per bit).
+        grant = Signal(port_count)
+        intake_valid = Signal()
+        match_valid = Signal()
+        match_id = Signal(SOURCE_ID_BITS)
+        hits = Signal(self.table_entries)
+        deliver_valid = Signal()
+        deliver_id = Signal(SOURCE_ID_BITS)
+        deliver_mask = Signal(len(destinations))
+
+        queues = self._queues(m, destinations, deliver_id)
+        deliver, flow, may_grant = self._back_pressure(m, queues, deliver_valid, deliver_mask)
+        for index, queue in enumerate(queues):
+            m.d.comb += queue.w_en.eq(deliver & deliver_mask[index])
+        with m.If(deliver):
+            m.d.sync += self.deliveries.eq(
+                self.deliveries + sum(deliver_mask[index] for index in range(self.cores)))
+
+        valids = Cat(port.valid for port in ports)
+        choices, last_grant = self._arbiter(m, valids)
+        for port, ready in zip(ports, grant):
+            m.d.comb += port.ready.eq(ready & flow)
+
+        # The granted port's payload: an AND-OR selected by the registered one-hot grant.
+        granted_id = reduce(operator.or_, [port.payload & chosen.replicate(SOURCE_ID_BITS)
+                                           for port, chosen in zip(ports, grant)])
+
+        stage_valids = [intake_valid, match_valid, deliver_valid]
+        with m.If(flow):
+            m.d.sync += grant.eq(choices & may_grant.replicate(port_count))
+            with m.If(choices.any() & may_grant):
+                m.d.sync += last_grant.eq(choices)
+            m.d.sync += intake_valid.eq((grant & valids).any())
+            m.d.sync += [copy.eq(~granted_id if invert else granted_id)
+                         for copy, invert in zip(copies, inverted)]
+            if self.split_compare:
+                halves_valid, halves_id, matches = self._halves_stage(
+                    m, intake_valid, intake_id, copies, compared, firsts, lasts)
+                stage_valids.append(halves_valid)
+                m.d.sync += [match_valid.eq(halves_valid), match_id.eq(halves_id),
+                             hits.eq(matches)]
+            else:
+                m.d.sync += [match_valid.eq(intake_valid), match_id.eq(intake_id),
+                             hits.eq(Cat(_at_or_above(value, first, invert)
+                                         & _at_or_above(last, value, invert)
+                                         for (value, invert), first, last
+                                         in zip(compared, firsts, lasts)))]
+            m.d.sync += [deliver_valid.eq(match_valid), deliver_id.eq(match_id),
+                         deliver_mask.eq(reduce(operator.or_, [
+                             mask & hits[index].replicate(len(destinations))
+                             for index, mask in enumerate(masks)]))]
+
+        m.d.comb += self.idle.eq(~Cat(stage_valids).any()
+                                 & ~Cat(queue.r_rdy for queue in queues).any()
+                                 & ~valids.any())
+        return m
+
+    @property
+    def _copy_group(self) -> int:
+        """Table entries per copy of the intake id (the last group may be smaller)."""
+        return -(-self.table_entries // self.intake_copies)
+
+    def _intake_copies(self) -> tuple[list[Signal], list[bool]]:
+        """The copies of the intake id and whether each is stored inverted.
+
+        The comparators read copies of the intake id, each feeding a group of table entries:
+        one register driving every comparator spread over the die (13 ns of routing on one bit
+        of the default chip). Yosys merges flip-flops with equal inputs and initial value, bit
+        by bit, so the copies differ in both: copy k stores the id inverted if k is odd and
+        starts at all ones if k & 2 (four distinct flip-flops per bit)."""
         copies = [Signal(SOURCE_ID_BITS, reset_less=True, name=f"intake_id_copy_{copy}",
                          init=(1 << SOURCE_ID_BITS) - 1 if copy & 2 else 0)
                   for copy in range(self.intake_copies)]
         inverted = [bool(copy & 1) for copy in range(self.intake_copies)]
-        intake_id = copies[0]
-        group = -(-self.table_entries // self.intake_copies)
-        compared = [(copies[index // group], inverted[index // group]) for index in entries]
+        return copies, inverted
 
-        # Routing table in flip-flops: every entry is compared in parallel, once per event. An
-        # entry read through an inverted copy stores its bounds inverted too, so no inverter
-        # sits between a copy and the comparators' carry chains (the compares swap direction).
+    def _routing_table(self, m: Module, compared: list[tuple[Signal, bool]],
+                       mask_bits: int) -> tuple[list[Signal], list[Signal], list[Signal]]:
+        """The routing table in flip-flops and its writes from ``table_write``; returns each
+        entry's ``first_id``, ``last_id`` and destination mask.
+
+        Every entry is compared in parallel, once per event. An entry read through an inverted
+        copy (``compared``) stores its bounds inverted too, so no inverter sits between a copy
+        and the comparators' carry chains (the compares swap direction)."""
+        entries = range(self.table_entries)
         ones = (1 << SOURCE_ID_BITS) - 1
         firsts = [Signal(SOURCE_ID_BITS, init=0 if invert else ones, name=f"first_{i}")
                   for i, (_, invert) in zip(entries, compared)]
         lasts = [Signal(SOURCE_ID_BITS, init=ones if invert else 0, name=f"last_{i}")
                  for i, (_, invert) in zip(entries, compared)]
-        masks = [Signal(len(destinations), name=f"mask_{i}") for i in entries]
+        masks = [Signal(mask_bits, name=f"mask_{i}") for i in entries]
         write = self.table_write
-        entry_bits = _RANGE_BITS + len(destinations)
+        entry_bits = _RANGE_BITS + mask_bits
         if self.write_register:
             # The address decode takes two registered steps: the wide "address within the
             # table" compare first, then the one-hot select from the registered low bits.
@@ -171,16 +244,11 @@ class Router(wiring.Component):
                     lasts[index].eq(~last if invert else last),
                     masks[index].eq(data[_RANGE_BITS:entry_bits]),
                 ]
+        return firsts, lasts, masks
 
-        grant = Signal(port_count)
-        intake_valid = Signal()
-        match_valid = Signal()
-        match_id = Signal(SOURCE_ID_BITS)
-        hits = Signal(self.table_entries)
-        deliver_valid = Signal()
-        deliver_id = Signal(SOURCE_ID_BITS)
-        deliver_mask = Signal(len(destinations))
-
+    def _queues(self, m: Module, destinations: list[stream.Interface],
+                deliver_id: Signal) -> list[SyncFIFO]:
+        """One queue per destination, written with ``deliver_id``, read by the destination."""
         queues = []
         for index, destination in enumerate(destinations):
             queue = SyncFIFO(width=SOURCE_ID_BITS,
@@ -193,8 +261,12 @@ class Router(wiring.Component):
                 queue.r_en.eq(destination.ready),
                 queue.w_data.eq(deliver_id),
             ]
+        return queues
 
-        # `flow`: every stage from the grant to the deliver stage moves on this cycle.
+    def _back_pressure(self, m: Module, queues: list[SyncFIFO], deliver_valid: Signal,
+                       deliver_mask: Signal) -> tuple[Signal, Value, Value]:
+        """``(deliver, flow, may_grant)``: the deliver stage writes its queues; every stage
+        from the grant to the deliver stage moves on (``flow``); a port may be granted."""
         deliver = Signal()
         if self.stall_free:
             # Ports are granted only with room in every queue (last cycle's levels); the
@@ -202,29 +274,26 @@ class Router(wiring.Component):
             room = Signal()
             m.d.sync += room.eq(Cat(queue.level < self.queue_depth for queue in queues).all())
             m.d.comb += deliver.eq(deliver_valid)
-            flow = Const(1)
-            may_grant = room
-        else:
-            # Small parts (``stall_free=False``): no spare queue entries. The deliver stage
-            # waits until every queue it targets had at most depth - 2 entries last cycle (so a
-            # queue holds at most depth - 1), and the whole pipeline waits with it.
-            has_room = Signal(len(queues))
-            m.d.sync += has_room.eq(Cat(queue.level < self.queue_depth - 1 for queue in queues))
-            m.d.comb += deliver.eq(deliver_valid & Cat(
-                has_room[index] | ~deliver_mask[index] for index in range(len(queues))).all())
-            flow = Signal()
-            m.d.comb += flow.eq(~deliver_valid | deliver)
-            may_grant = Const(1)
-        for index, queue in enumerate(queues):
-            m.d.comb += queue.w_en.eq(deliver & deliver_mask[index])
-        with m.If(deliver):
-            m.d.sync += self.deliveries.eq(
-                self.deliveries + sum(deliver_mask[index] for index in range(self.cores)))
+            return deliver, Const(1), room
+        # Small parts (``stall_free=False``): no spare queue entries. The deliver stage waits
+        # until every queue it targets had at most depth - 2 entries last cycle (so a queue
+        # holds at most depth - 1), and the whole pipeline waits with it.
+        has_room = Signal(len(queues))
+        m.d.sync += has_room.eq(Cat(queue.level < self.queue_depth - 1 for queue in queues))
+        m.d.comb += deliver.eq(deliver_valid & Cat(
+            has_room[index] | ~deliver_mask[index] for index in range(len(queues))).all())
+        flow = Signal()
+        m.d.comb += flow.eq(~deliver_valid | deliver)
+        return deliver, flow, Const(1)
 
-        # Round-robin arbiter: the port after the last granted one has the highest priority.
-        # `last_grant` is one-hot, so port k wins if it is valid and, for the last grant p, no
-        # port between p and k is.
-        valids = Cat(port.valid for port in ports)
+    def _arbiter(self, m: Module, valids: Value) -> tuple[Signal, Signal]:
+        """Round-robin arbiter: ``(choices, last_grant)``, the port to grant (one-hot, none if
+        no port is valid) and the last granted port, which the grant stage updates.
+
+        The port after the last granted one has the highest priority. ``last_grant`` is
+        one-hot, so port k wins if it is valid and, for the last grant p, no port between p and
+        k is."""
+        port_count = len(valids)
         last_grant = Signal(port_count, init=1 << (port_count - 1))
         choices = Signal(port_count)
         for port in range(port_count):
@@ -235,69 +304,44 @@ class Router(wiring.Component):
                 after_last.append(last_grant[previous]
                                   & ~Cat(valids[other] for other in between).any())
             m.d.comb += choices[port].eq(valids[port] & reduce(operator.or_, after_last))
-        for port, ready in zip(ports, grant):
-            m.d.comb += port.ready.eq(ready & flow)
+        return choices, last_grant
 
-        # The granted port's payload: an AND-OR selected by the registered one-hot grant.
-        granted_id = reduce(operator.or_, [port.payload & chosen.replicate(SOURCE_ID_BITS)
-                                           for port, chosen in zip(ports, grant)])
+    def _halves_stage(self, m: Module, intake_valid: Signal, intake_id: Signal,
+                      copies: list[Signal], compared: list[tuple[Signal, bool]],
+                      firsts: list[Signal], lasts: list[Signal]) -> tuple[Signal, Signal, Value]:
+        """The halves stage (``split_compare``), in the pipeline's ``flow`` block: its
+        ``(valid, id)`` and the match stage's entry hits, computed from its registers.
 
-        stage_valids = [intake_valid, match_valid, deliver_valid]
-        with m.If(flow):
-            m.d.sync += grant.eq(choices & may_grant.replicate(port_count))
-            with m.If(choices.any() & may_grant):
-                m.d.sync += last_grant.eq(choices)
-            m.d.sync += intake_valid.eq((grant & valids).any())
-            m.d.sync += [copy.eq(~granted_id if invert else granted_id)
-                         for copy, invert in zip(copies, inverted)]
-            if self.split_compare:
-                # Halves stage: the low bytes' compares (the carries into the high bytes') and
-                # each copy's high byte; the match stage compares the high bytes with those
-                # carries: two 8-bit carry chains per cycle instead of two 16-bit ones.
-                halves_valid = Signal()
-                halves_id = Signal(SOURCE_ID_BITS)
-                stage_valids.append(halves_valid)
-                low_from_first = Signal(self.table_entries)
-                low_to_last = Signal(self.table_entries)
-                # Two copies of each intake copy's high byte (distinct initial values, so Yosys
-                # keeps both), each feeding half of its entries' match compares.
-                highs = [[Signal(SOURCE_ID_BITS - _HALF_BITS, reset_less=True,
-                                 init=(1 << SOURCE_ID_BITS - _HALF_BITS) - 1 if half else 0,
-                                 name=f"high_copy_{copy}_{half}") for half in range(2)]
-                         for copy in range(len(copies))]
-                compared_high = [highs[index // group][index % group * 2 // group]
-                                 for index in entries]
-                m.d.sync += [
-                    halves_valid.eq(intake_valid), halves_id.eq(intake_id),
-                    *(high.eq(copy[_HALF_BITS:])
-                      for pair, copy in zip(highs, copies) for high in pair),
-                    low_from_first.eq(Cat(_at_or_above(value[:_HALF_BITS], first[:_HALF_BITS],
-                                                       invert)
-                                          for (value, invert), first in zip(compared, firsts))),
-                    low_to_last.eq(Cat(_at_or_above(last[:_HALF_BITS], value[:_HALF_BITS],
-                                                    invert)
-                                       for (value, invert), last in zip(compared, lasts))),
-                ]
-                m.d.sync += [match_valid.eq(halves_valid), match_id.eq(halves_id), hits.eq(Cat(
-                    _above_or_tie(high, first[_HALF_BITS:], low_from_first[index], invert)
-                    & _above_or_tie(last[_HALF_BITS:], high, low_to_last[index], invert)
-                    for index, (high, (_, invert), first, last)
-                    in enumerate(zip(compared_high, compared, firsts, lasts))))]
-            else:
-                m.d.sync += [match_valid.eq(intake_valid), match_id.eq(intake_id),
-                             hits.eq(Cat(_at_or_above(value, first, invert)
-                                         & _at_or_above(last, value, invert)
-                                         for (value, invert), first, last
-                                         in zip(compared, firsts, lasts)))]
-            m.d.sync += [deliver_valid.eq(match_valid), deliver_id.eq(match_id),
-                         deliver_mask.eq(reduce(operator.or_, [
-                             mask & hits[index].replicate(len(destinations))
-                             for index, mask in enumerate(masks)]))]
-
-        m.d.comb += self.idle.eq(~Cat(stage_valids).any()
-                                 & ~Cat(queue.r_rdy for queue in queues).any()
-                                 & ~valids.any())
-        return m
+        The halves stage registers the low bytes' compares (the carries into the high bytes')
+        and each copy's high byte; the match stage compares the high bytes with those carries:
+        two 8-bit carry chains per cycle instead of two 16-bit ones."""
+        halves_valid = Signal()
+        halves_id = Signal(SOURCE_ID_BITS)
+        low_from_first = Signal(self.table_entries)
+        low_to_last = Signal(self.table_entries)
+        # Two copies of each intake copy's high byte (distinct initial values, so Yosys keeps
+        # both), each feeding half of its entries' match compares.
+        highs = [[Signal(SOURCE_ID_BITS - _HALF_BITS, reset_less=True,
+                         init=(1 << SOURCE_ID_BITS - _HALF_BITS) - 1 if half else 0,
+                         name=f"high_copy_{copy}_{half}") for half in range(2)]
+                 for copy in range(len(copies))]
+        group = self._copy_group
+        compared_high = [highs[index // group][index % group * 2 // group]
+                         for index in range(self.table_entries)]
+        m.d.sync += [
+            halves_valid.eq(intake_valid), halves_id.eq(intake_id),
+            *(high.eq(copy[_HALF_BITS:]) for pair, copy in zip(highs, copies) for high in pair),
+            low_from_first.eq(Cat(_at_or_above(value[:_HALF_BITS], first[:_HALF_BITS], invert)
+                                  for (value, invert), first in zip(compared, firsts))),
+            low_to_last.eq(Cat(_at_or_above(last[:_HALF_BITS], value[:_HALF_BITS], invert)
+                               for (value, invert), last in zip(compared, lasts))),
+        ]
+        hits = Cat(
+            _above_or_tie(high, first[_HALF_BITS:], low_from_first[index], invert)
+            & _above_or_tie(last[_HALF_BITS:], high, low_to_last[index], invert)
+            for index, (high, (_, invert), first, last)
+            in enumerate(zip(compared_high, compared, firsts, lasts)))
+        return halves_valid, halves_id, hits
 
 
 def _at_or_above(value, bound, inverted: bool):

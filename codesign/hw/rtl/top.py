@@ -43,6 +43,58 @@ from codesign.hw.rtl.sequencer import Sequencer
 HOST_PIPE_STAGES = 3
 
 
+def _host(config: HWConfig) -> HostInterface:
+    sizes = AcceleratorSizes.from_config(config)
+    return HostInterface(
+        host_width=config.host_width, write_data_bits=sizes.write_data_bits,
+        read_data_bits=sizes.read_data_bits, input_buffer_depth=sizes.input_buffer_depth,
+        output_buffer_depth=sizes.output_buffer_depth, registered_ready=config.timing_registers)
+
+
+def _router(config: HWConfig) -> Router:
+    sizes = AcceleratorSizes.from_config(config)
+    return Router(
+        cores=config.cores, queue_depth=config.router_queue_depth,
+        table_entries=sizes.routing_table_entries, write_data_bits=sizes.write_data_bits,
+        stall_free=config.timing_registers, write_register=config.timing_registers,
+        split_compare=config.timing_registers,
+        intake_copies=INTAKE_COPIES if config.timing_registers else 1)
+
+
+def _sequencer(config: HWConfig) -> Sequencer:
+    sizes = AcceleratorSizes.from_config(config)
+    return Sequencer(
+        cores=config.cores, tiles=sizes.tiles, segment_bits=sizes.segment_bits,
+        phase_table_depth=sizes.phase_table_depth, delay_slots=config.delay_slots,
+        write_data_bits=sizes.write_data_bits, registered_writes=config.timing_registers)
+
+
+def _core(config: HWConfig) -> Core:
+    sizes = AcceleratorSizes.from_config(config)
+    return Core(CoreLayout.from_config(config), sizes.write_data_bits, sizes.read_data_bits)
+
+
+def _tile(config: HWConfig) -> CrossbarTile:
+    return CrossbarTile.from_config(config,
+                                    write_data_bits=AcceleratorSizes.from_config(config)
+                                    .write_data_bits)
+
+
+def memory_parts(config: HWConfig) -> list[tuple[wiring.Component, int]]:
+    """The accelerator's parts that can hold memories, each with how many the top level
+    instantiates (every core is the same, every tile too), so the resource model counts block
+    RAM by elaborating one core and one tile rather than all of them. The command and response
+    pipes are the only memories of the top level itself."""
+    parts = [(_host(config), 1), (_router(config), 1), (_sequencer(config), 1),
+             (_core(config), config.cores)]
+    tiles = AcceleratorSizes.from_config(config).tiles
+    if tiles:
+        parts.append((_tile(config), tiles))
+    if config.timing_registers:
+        parts.append((StreamPipe(config.host_width, HOST_PIPE_STAGES), 2))
+    return parts
+
+
 class Accelerator(wiring.Component):
     """The whole accelerator for one :class:`HWConfig`.
 
@@ -63,77 +115,99 @@ class Accelerator(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        config, sizes, layout = self.config, self.sizes, self.layout
-        host = m.submodules.host = HostInterface(
-            host_width=config.host_width, write_data_bits=sizes.write_data_bits,
-            read_data_bits=sizes.read_data_bits, input_buffer_depth=sizes.input_buffer_depth,
-            output_buffer_depth=sizes.output_buffer_depth,
-            registered_ready=config.timing_registers)
-        router = m.submodules.router = Router(
-            cores=config.cores, queue_depth=config.router_queue_depth,
-            table_entries=sizes.routing_table_entries, write_data_bits=sizes.write_data_bits,
-            stall_free=config.timing_registers, write_register=config.timing_registers,
-            split_compare=config.timing_registers,
-            intake_copies=INTAKE_COPIES if config.timing_registers else 1)
-        sequencer = m.submodules.sequencer = Sequencer(
-            cores=config.cores, tiles=sizes.tiles, segment_bits=sizes.segment_bits,
-            phase_table_depth=sizes.phase_table_depth, delay_slots=config.delay_slots,
-            write_data_bits=sizes.write_data_bits, registered_writes=config.timing_registers)
+        host, router, sequencer, cores, tiles = self._units(m)
+        # Every stream between two components (or a pin and a component) passes registers
+        # (``_host_pipes``, ``_link``); those of the event links join the phase barrier.
+        links: list[StreamRegister] = []
+        self._host_pipes(m, host)
+        # Program loading and read-back: each unit's number and program port.
+        units = ([(protocol.core_unit(index), core.program) for index, core in enumerate(cores)]
+                 + [(protocol.tile_unit(index), tile.program) for index, tile in enumerate(tiles)]
+                 + [(protocol.ROUTER_UNIT, router.table_write),
+                    (protocol.SEQUENCER_UNIT, sequencer.program)])
+        self._program_buses(m, host.program, units)
+        self._read_back(m, host.read, cores)
+
+        # Events: cores <-> router <-> host.
+        for index, core in enumerate(cores):
+            self._link(m, links, f"spikes_link_{index}", core.spikes_out,
+                       router.core_events_in[index])
+            self._link(m, links, f"events_link_{index}", router.core_events_out[index],
+                       core.events_in)
+        self._link(m, links, "input_link", host.input_events, router.host_events_in)
+        self._link(m, links, "output_link", router.host_events_out, host.output_events)
+        for index, core in enumerate(cores):
+            self._attach_tiles(m, core, [(number, tile) for number, tile in enumerate(tiles)
+                                         if number % self.config.cores == index], links)
+
+        self._control(m, host, router, sequencer, cores, tiles, links)
+        counters = [sequencer.last_step_cycles, sequencer.total_cycles, router.deliveries,
+                    self._synaptic_events(m, cores), sequencer.timestep]
+        assert len(counters) == len(protocol.COUNTER_NAMES)
+        for port, value in zip(host.counters, counters):
+            m.d.comb += port.eq(value)
+        return m
+
+    def _units(self, m: Module) -> tuple[HostInterface, Router, Sequencer, list[Core],
+                                          list[CrossbarTile]]:
+        """The accelerator's units, sized by the configuration, as submodules."""
+        config, sizes = self.config, self.sizes
+        host = m.submodules.host = _host(config)
+        router = m.submodules.router = _router(config)
+        sequencer = m.submodules.sequencer = _sequencer(config)
         cores = []
         for index in range(config.cores):
-            core = Core(layout, sizes.write_data_bits, sizes.read_data_bits)
+            core = _core(config)
             m.submodules[f"core_{index}"] = core
             cores.append(core)
         tiles = []
         for index in range(sizes.tiles):
-            tile = CrossbarTile.from_config(config, write_data_bits=sizes.write_data_bits)
+            tile = _tile(config)
             m.submodules[f"tile_{index}"] = tile
             tiles.append(tile)
+        return host, router, sequencer, cores, tiles
 
-        # Every stream between two components (or a pin and a component) passes a register
-        # slice, so no combinational path crosses from one into the other (valid/payload into a
-        # block-RAM address, ready back through an arbiter or the host's FSM). Event links are
-        # part of the phase barrier; the host's command and response links are not.
-        links: list[StreamRegister] = []
+    def _link(self, m: Module, links: list[StreamRegister], name: str, source: stream.Interface,
+              sink: stream.Interface) -> None:
+        """Connect the event stream ``source`` to ``sink`` through a register slice, which is
+        part of the phase barrier (appended to ``links``).
 
-        def link(name: str, source: stream.Interface, sink: stream.Interface,
-                 barrier: bool = True, slices: int = 1) -> None:
-            if not config.timing_registers:   # small parts at low clocks: a plain connection
-                wiring.connect(m, source, sink)
-                return
-            for index in range(slices):
-                register = StreamRegister(source.payload.shape())
-                m.submodules[name if slices == 1 else f"{name}_{index}"] = register
-                wiring.connect(m, source, register.i)
-                source = register.o
-                if barrier:
-                    links.append(register)
+        No combinational path then crosses from one component into the other (valid/payload
+        into a block-RAM address, ready back through an arbiter)."""
+        if not self.config.timing_registers:   # small parts at low clocks: a plain connection
             wiring.connect(m, source, sink)
+            return
+        register = m.submodules[name] = StreamRegister(source.payload.shape())
+        wiring.connect(m, source, register.i)
+        links.append(register)
+        wiring.connect(m, register.o, sink)
 
-        # The pins sit at the die's edge, far from the host's decoder (unconstrained, nextpnr
-        # puts the command and response pins on opposite sides): credit-based pipes, whose only
-        # backward signal is a credit, let the placer spread their registers over the distance
-        # (host commands are not counted in step cycles).
+    def _host_pipes(self, m: Module, host: HostInterface) -> None:
+        """The host-stream pins to and from the host interface.
+
+        The pins sit at the die's edge, far from the host's decoder (unconstrained, nextpnr
+        puts the command and response pins on opposite sides): credit-based pipes, whose only
+        backward signal is a credit, let the placer spread their registers over the distance
+        (host commands are not counted in step cycles)."""
         for name, source, sink in (("command_pipe", wiring.flipped(self.command), host.command),
                                    ("response_pipe", host.response,
                                     wiring.flipped(self.response))):
-            if config.timing_registers:
+            if self.config.timing_registers:
                 pipe = m.submodules[name] = StreamPipe(source.payload.shape(), HOST_PIPE_STAGES)
                 wiring.connect(m, source, pipe.i)
                 source = pipe.o
             wiring.connect(m, source, sink)
 
-        # Program loading: every unit gets its own registered copy of the bus, loaded only
-        # while it is addressed, so the host's write word never fans out combinationally across
-        # the whole die (and the copies differ, so synthesis cannot merge them back). Without
-        # timing registers the units share the host's bus (its word is a register already).
-        program = host.program
-        units = ([(protocol.core_unit(index), core.program) for index, core in enumerate(cores)]
-                 + [(protocol.tile_unit(index), tile.program) for index, tile in enumerate(tiles)]
-                 + [(protocol.ROUTER_UNIT, router.table_write),
-                    (protocol.SEQUENCER_UNIT, sequencer.program)])
+    def _program_buses(self, m: Module, program: wiring.PureInterface,
+                       units: list[tuple[int, wiring.PureInterface]]) -> None:
+        """Program loading: the host's write bus to each ``(unit number, program port)``.
+
+        Every unit gets its own registered copy of the bus, loaded only while it is addressed,
+        so the host's write word never fans out combinationally across the whole die (and the
+        copies differ, so synthesis cannot merge them back). Without timing registers the units
+        share the host's bus (its word is a register already)."""
         for unit, port in units:
-            if not config.timing_registers:
+            if not self.config.timing_registers:
                 addressed = program.unit == unit
                 m.d.comb += [port.enable.eq(program.enable & addressed), port.unit.eq(program.unit),
                              port.memory.eq(program.memory), port.address.eq(program.address),
@@ -158,8 +232,9 @@ class Accelerator(wiring.Component):
                     m.d.sync += copy[part].eq(bus[part])
             m.d.comb += Cat(port.unit, port.memory, port.address, port.data).eq(copy)
 
-        # Read-back: the addressed core answers; any other unit answers 0 so READ_STATE ends.
-        read = host.read
+    def _read_back(self, m: Module, read: wiring.PureInterface, cores: list[Core]) -> None:
+        """Read-back: the addressed core answers; any other unit answers 0 so READ_STATE ends."""
+        config = self.config
         addressed_core = Cat(read.unit == protocol.core_unit(index)
                              for index in range(config.cores))
         if config.timing_registers:
@@ -182,20 +257,14 @@ class Accelerator(wiring.Component):
             read.data.eq(reduce(operator.or_, [Mux(valid, data, 0) for valid, data in answers])),
         ]
 
-        # Events: cores <-> router <-> host.
-        for index, core in enumerate(cores):
-            link(f"spikes_link_{index}", core.spikes_out, router.core_events_in[index])
-            link(f"events_link_{index}", router.core_events_out[index], core.events_in)
-        link("input_link", host.input_events, router.host_events_in)
-        link("output_link", router.host_events_out, host.output_events)
-        for index, core in enumerate(cores):
-            self._attach_tiles(m, core, [(number, tile) for number, tile in enumerate(tiles)
-                                         if number % config.cores == index], links)
+    def _control(self, m: Module, host: HostInterface, router: Router, sequencer: Sequencer,
+                 cores: list[Core], tiles: list[CrossbarTile],
+                 links: list[StreamRegister]) -> None:
+        """Control: host -> sequencer -> cores and tiles, and the phase barrier back.
 
-        # Control: host -> sequencer -> cores and tiles. The barrier's inputs are registered
-        # (the sequencer tests it SETTLE_CYCLES after a pulse, so the lag is covered): the AND
-        # over every unit's status never shares a cycle with the units' own logic. An event
-        # held in a link register counts as the router's.
+        The barrier's inputs are registered (the sequencer tests it SETTLE_CYCLES after a
+        pulse, so the lag is covered): the AND over every unit's status never shares a cycle
+        with the units' own logic. An event held in a link register counts as the router's."""
         router_idle = Signal()
         input_busy = Signal()
         m.d.sync += [
@@ -222,13 +291,6 @@ class Accelerator(wiring.Component):
         for index, tile in enumerate(tiles):
             m.d.comb += tile.convert.eq(sequencer.convert[index])
             m.d.sync += sequencer.tiles_busy[index].eq(tile.busy)
-
-        counters = [sequencer.last_step_cycles, sequencer.total_cycles, router.deliveries,
-                    self._synaptic_events(m, cores), sequencer.timestep]
-        assert len(counters) == len(protocol.COUNTER_NAMES)
-        for port, value in zip(host.counters, counters):
-            m.d.comb += port.eq(value)
-        return m
 
     def _attach_tiles(self, m: Module, core: Core, tiles: list[tuple[int, CrossbarTile]],
                       links: list[StreamRegister]) -> None:
