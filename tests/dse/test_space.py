@@ -62,8 +62,12 @@ def test_seeds_are_within_budget_and_cover_the_fastest_modelled_design(evaluator
         metrics = evaluator.analytic(point, count_bram=False)
         assert metrics.values["luts"] <= 50_000
         latencies.append(metrics.values["latency_us"])
-    assert latencies[0] == min(latencies)            # the fastest comes first
     assert seeds[0].weight_bits == 8 and seeds[0].prune_threshold == 0.0    # full precision first
+    # the fastest full-precision design comes first (the same hardware at fewer state bits has a
+    # shorter neuron pipeline, so a cheaper-precision seed may step faster still)
+    full = [latency for point, latency in zip(seeds, latencies)
+            if point.weight_bits == 8 and point.prune_threshold == 0.0]
+    assert latencies[0] == min(full)
 
 
 def test_the_space_reaches_the_budget(evaluator):
