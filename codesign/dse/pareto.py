@@ -264,9 +264,12 @@ def _synthesize(candidate: Candidate, evaluator: Evaluator) -> Metrics | Evaluat
 
 
 def smallest(candidates: list[Candidate], budget: Budget) -> Candidate | None:
-    """The candidate with the smallest worst-case budget ratio (for the infeasible message)."""
-    with_resources = [c for c in candidates if all(n in c.values for n in budget.limits())]
-    return min(with_resources, key=lambda c: budget.worst_ratio(c.values), default=None)
+    """The candidate with the smallest worst-case budget ratio (for the infeasible message),
+    over the limited resources each one has a figure for: a design the resource model pruned
+    far over budget has no block-RAM count, since that needs an elaboration."""
+    with_resources = [c for c in candidates if any(n in c.values for n in budget.limits())]
+    return min(with_resources, key=lambda c: budget.only(c.values).worst_ratio(c.values),
+               default=None)
 
 
 #: ``--prefer`` -> the metric the chosen design wins on.
