@@ -24,23 +24,10 @@ import numpy as np
 from codesign.compiler import frontend, golden
 from codesign.compiler.backends import c_runner
 from codesign.compiler.backends.c_backend import generate_fixed
-from codesign.compiler.pipeline import CompileOptions, quantized
-from codesign.events import bin_events, read_nmnist
+from codesign.compiler.pipeline import quantized
+from throughput_cases import CASES, cases
 
-CASES = Path(__file__).resolve().parents[1].parent / "shared" / "nir-cases"
 MINIMUM_SECONDS = 0.3
-
-
-def _cases():
-    frames = bin_events(read_nmnist(CASES / "tonic/sample_nmnist.bin"))[:, None]
-    braille = (np.random.default_rng(0).random((256, 16, 12)) < 0.2).astype(np.float64)
-    yield "SCNN (N-MNIST, 312 x 1 ms)", "NIR_paper/02_cnn/cnn_sinabs.nir", \
-        CompileOptions(dt=1.0), frames
-    yield "Braille SRNN bias_zero (256 steps x 16)", \
-        "NIR_paper/03_rnn/braille_noDelay_bias_zero.nir", CompileOptions(), braille
-    yield "Braille SRNN noBias_subtract (256 x 16)", \
-        "NIR_paper/03_rnn/braille_noDelay_noBias_subtract.nir", \
-        CompileOptions(reset="subtract"), braille
 
 
 def _children_cpu_seconds() -> float:
@@ -76,7 +63,7 @@ def main() -> None:
     print(f"{'case':<42} {'events':>10} {'golden SOP/s':>13} {'C SOP/s':>10} {'C/golden':>9} "
           f"{'(CPU time)':>9}")
     with tempfile.TemporaryDirectory() as work:
-        for number, (label, relative, options, inputs) in enumerate(_cases()):
+        for number, (label, relative, options, inputs) in enumerate(cases()):
             network = quantized(frontend.load(CASES / relative), options)
             out = Path(work) / str(number)
             generate_fixed(network, label).write(out, with_main=True)

@@ -9,15 +9,12 @@ read (this machine is shared and noisy). A synaptic operation is one weight adde
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
 from codesign.compiler import float_reference, frontend, golden
-from codesign.compiler.pipeline import CompileOptions, discretized, quantized
-from codesign.events import bin_events, read_nmnist
-
-CASES = Path(__file__).resolve().parents[1].parent / "shared" / "nir-cases"
+from codesign.compiler.pipeline import discretized, quantized
+from throughput_cases import CASES, cases
 
 
 def _blas() -> str:
@@ -27,18 +24,6 @@ def _blas() -> str:
                          for i in threadpool_info() if i["user_api"] == "blas") or "none"
     except ImportError:
         return "unknown (threadpoolctl missing)"
-
-
-def _cases():
-    frames = bin_events(read_nmnist(CASES / "tonic/sample_nmnist.bin"))[:, None]
-    braille = (np.random.default_rng(0).random((256, 16, 12)) < 0.2).astype(np.float64)
-    yield "SCNN (N-MNIST, 312 x 1 ms)", "NIR_paper/02_cnn/cnn_sinabs.nir", \
-        CompileOptions(dt=1.0), frames
-    yield "Braille SRNN bias_zero (256 steps x 16)", \
-        "NIR_paper/03_rnn/braille_noDelay_bias_zero.nir", CompileOptions(), braille
-    yield "Braille SRNN noBias_subtract (256 x 16)", \
-        "NIR_paper/03_rnn/braille_noDelay_noBias_subtract.nir", \
-        CompileOptions(reset="subtract"), braille
 
 
 def _best_of(runs: int, function):
@@ -54,7 +39,7 @@ def main() -> None:
     print(f"numpy {np.__version__}, BLAS: {_blas()}")
     print(f"{'case':<42} {'events':>10} {'golden SOP/s':>13} {'float SOP/s':>12} "
           f"{'golden/float':>12}")
-    for label, relative, options, inputs in _cases():
+    for label, relative, options, inputs in cases():
         graph = frontend.load(CASES / relative)
         network, discrete = quantized(graph, options), discretized(graph, options)
         fixed_time, result = _best_of(3, lambda: golden.simulate(network, inputs))

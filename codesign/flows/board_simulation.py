@@ -121,19 +121,12 @@ def simulated_board(config: HWConfig, board: str = "ulx3s",
                     faults: dict[str, Any] | None = None,
                     work_dir: Path | None = None) -> Iterator[SimulatedBoard]:
     """Run the simulated board in a background thread while the ``with`` block talks to it."""
-    import tempfile
-
     from codesign.flows.rtl_target import SIM_BUILD_ARGS, SIM_ENV, TESTBENCH_DIR
-    from codesign.flows.verilator import build, run_built
+    from codesign.flows.verilator import build, run_built, run_folder
 
     cycles_per_bit = Fraction(cycles_per_bit).limit_denominator(1 << 16)
     verilog = verilog_path(config, board, cycles_per_bit)
-    if work_dir is None:
-        folder = cache_dir("verilator") / "runs"
-        folder.mkdir(parents=True, exist_ok=True)
-        work_dir = Path(tempfile.mkdtemp(prefix="board-", dir=folder))
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = run_folder("board-", work_dir)
     files = {name: work_dir / name for name in ("pty", "stop", "timeline.npz")}
     environment = {**SIM_ENV, "CODESIGN_BOARD_PTY": str(files["pty"]),
                    "CODESIGN_BOARD_STOP": str(files["stop"]),

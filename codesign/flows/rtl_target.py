@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ from codesign.compiler.image.program_image import ProgramImage
 from codesign.compiler.program import MappedProgram
 from codesign.errors import CodesignError
 from codesign.flows import rtl_training
-from codesign.flows.verilator import ProfileTraining, run_built, run_cocotb
+from codesign.flows.verilator import ProfileTraining, run_built, run_cocotb, run_folder
 
 TOPLEVEL = "accelerator"
 #: Folder of the cocotb side (``rtl_cocotb``), which runs inside the simulation.
@@ -195,12 +194,7 @@ def _job(runs: list[tuple[ProgramImage, np.ndarray]], work_dir: Path | None
     plans = [_plan(image, counts, f"p{index}", job)
              for index, (image, counts) in enumerate(runs)]
     job["plans"] = np.array(json.dumps(plans))
-    if work_dir is None:
-        folder = cache_dir("verilator") / "runs"
-        folder.mkdir(parents=True, exist_ok=True)
-        work_dir = Path(tempfile.mkdtemp(prefix="rtl-run-", dir=folder))
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = run_folder("rtl-run-", work_dir)
     np.savez(work_dir / "job.npz", **job)
     return work_dir, plans
 

@@ -195,12 +195,7 @@ def run_built(build_dir: Path, toplevel: str, test_module: str, test_dir: str | 
 
     waves = _wave_format(waves)
     verilator_environment()
-    if work_dir is None:
-        runs = cache_dir("verilator") / "runs"
-        runs.mkdir(exist_ok=True)
-        work_dir = Path(tempfile.mkdtemp(prefix=f"{toplevel}-", dir=runs))
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = run_folder(f"{toplevel}-", work_dir)
     # The runner passes its own sys.path to the simulator as PYTHONPATH (ignoring extra_env's).
     module_folder = str(Path(test_dir).resolve())
     added = module_folder not in sys.path
@@ -226,6 +221,18 @@ def run_built(build_dir: Path, toplevel: str, test_module: str, test_dir: str | 
         raise CocotbFailure(f"{failures} of {tests} cocotb tests of {test_module} failed "
                             f"on {toplevel}; log in {work_dir / 'sim.log'}")
     return result
+
+
+def run_folder(prefix: str, work_dir: str | Path | None = None) -> Path:
+    """``work_dir``, created if needed, or else a new folder ``prefix*`` for one simulation run
+    under the Verilator cache (beside the builds, so runs are found where their models are)."""
+    if work_dir is None:
+        runs = cache_dir("verilator") / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        work_dir = tempfile.mkdtemp(prefix=prefix, dir=runs)
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return work_dir
 
 
 def _wave_format(waves: bool | str) -> str | None:

@@ -113,7 +113,8 @@ def test_cycle_estimate_follows_the_phases():
                                                                     + spike_latency) + 8 + 4
     assert active.cycles_per_step - quiet.cycles_per_step == pytest.approx(
         cycle_model.INPUT_CYCLES + cycle_model.INPUT_EMIT_CYCLES + cycle_model.ROUTER_CYCLES
-        + cycle_model.ARRIVAL_CYCLES + cycle_model.ENGINE_TAIL_CYCLES + 6 * 8)
+        + cycle_model.ARRIVAL_CYCLES + cycle_model.ENGINE_TAIL_CYCLES
+        - cycle_model.INPUT_SETTLE_CYCLES + 6 * 8)
     assert quiet.neuron_updates == 12
 
 

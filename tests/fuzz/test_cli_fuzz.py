@@ -190,8 +190,8 @@ def test_fuzz_graphs(cases, baselines, scratch, record_property):
     def explore(data):
         case = data.draw(st.sampled_from(cases), label="case")
         base_dir, base_runs = baselines[case.name]
-        work = Path(tempfile.mkdtemp(dir=scratch))
-        try:
+        with tempfile.TemporaryDirectory(dir=scratch, ignore_cleanup_errors=True) as folder:
+            work = Path(folder)
             model = work / "model.nir"
             mutation = fuzz_inputs.mutate_graph(data, case, model)
             inputs = work / case.input.name
@@ -200,8 +200,6 @@ def test_fuzz_graphs(cases, baselines, scratch, record_property):
             for command, (argv, outputs) in graph_commands(case, model, inputs, work).items():
                 _check_case(tally, command, argv, outputs, work, base_runs[command],
                             mutation.expected(command), f"{case.name}: {mutation.describe}")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
     explore()
     _finish(tally, record_property, "graphs")
@@ -215,8 +213,8 @@ def test_fuzz_inputs(cases, baselines, scratch, record_property):
     def explore(data):
         case = data.draw(st.sampled_from(cases), label="case")
         base_dir, base_runs = baselines[case.name]
-        work = Path(tempfile.mkdtemp(dir=scratch))
-        try:
+        with tempfile.TemporaryDirectory(dir=scratch, ignore_cleanup_errors=True) as folder:
+            work = Path(folder)
             inputs, mutation = fuzz_inputs.mutate_input(data, case, work)
             _seed_outputs(work, base_dir)
             for command, (argv, outputs) in input_commands(case, inputs, work,
@@ -224,8 +222,6 @@ def test_fuzz_inputs(cases, baselines, scratch, record_property):
                 _check_case(tally, command, argv, outputs, work,
                             base_runs[f"input {command}"], mutation.expected(command),
                             f"{case.name}: {mutation.describe}")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
     explore()
     _finish(tally, record_property, "inputs")
@@ -239,8 +235,8 @@ def test_fuzz_configs(cases, baselines, scratch, record_property):
     @_settings("config")
     @given(st.data())
     def explore(data):
-        work = Path(tempfile.mkdtemp(dir=scratch))
-        try:
+        with tempfile.TemporaryDirectory(dir=scratch, ignore_cleanup_errors=True) as folder:
+            work = Path(folder)
             config = work / "hw.yaml"
             mutation = fuzz_inputs.mutate_config(data, case.config, config)
             _seed_outputs(work, base_dir)
@@ -255,8 +251,6 @@ def test_fuzz_configs(cases, baselines, scratch, record_property):
                     expect = Expect.REJECT
                 _check_case(tally, command, argv, outputs, work, baseline, expect,
                             f"config: {mutation.describe}")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
     explore()
     _finish(tally, record_property, "configs")
@@ -271,14 +265,12 @@ def test_fuzz_budgets(cases, baselines, scratch, record_property):
     @given(fuzz_inputs.budget_strategy())
     def explore(drawn):
         budget, expect = drawn
-        work = Path(tempfile.mkdtemp(dir=scratch))
-        try:
+        with tempfile.TemporaryDirectory(dir=scratch, ignore_cleanup_errors=True) as folder:
+            work = Path(folder)
             _seed_outputs(work, base_dir)
             for command, (argv, outputs) in budget_commands(case, budget, work).items():
                 _check_case(tally, command, argv, outputs, work, base_runs[f"budget {command}"],
                             expect, f"budget {budget!r}")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
     explore()
     _finish(tally, record_property, "budgets")
@@ -293,8 +285,8 @@ def test_fuzz_compiled_folders(cases, baselines, scratch, record_property):
     def explore(data):
         case = data.draw(st.sampled_from(cases), label="case")
         base_dir, base_runs = baselines[case.name]
-        work = Path(tempfile.mkdtemp(dir=scratch))
-        try:
+        with tempfile.TemporaryDirectory(dir=scratch, ignore_cleanup_errors=True) as folder:
+            work = Path(folder)
             for name in ("program", "c"):
                 shutil.copytree(base_dir / name, work / "compiled" / name)
             which, mutation = fuzz_inputs.mutate_compiled(data, work / "compiled" / "program",
@@ -303,8 +295,6 @@ def test_fuzz_compiled_folders(cases, baselines, scratch, record_property):
             argv, outputs = input_commands(case, case.input, work, work / "compiled")[command]
             _check_case(tally, command, argv, outputs, work, base_runs[f"input {command}"],
                         mutation.expected(command), f"{case.name}: {mutation.describe}")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
     explore()
     _finish(tally, record_property, "compiled")
@@ -320,8 +310,8 @@ def test_fuzz_output_paths(cases, baselines, scratch, record_property):
     def explore(data):
         case = data.draw(st.sampled_from(cases), label="case")
         base_dir, base_runs = baselines[case.name]
-        work = Path(tempfile.mkdtemp(dir=scratch))
-        try:
+        with tempfile.TemporaryDirectory(dir=scratch, ignore_cleanup_errors=True) as folder:
+            work = Path(folder)
             inputs = work / case.input.name
             shutil.copy(case.input, inputs)
             (work / "taken").write_text("not a folder\n")
@@ -339,8 +329,6 @@ def test_fuzz_output_paths(cases, baselines, scratch, record_property):
             outputs = ("taken", "folder.npz")
             _check_case(tally, command, argv, outputs, work, base_runs[command], Expect.REJECT,
                         f"{case.name}: -o {where} ({target.name})")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
     explore()
     _finish(tally, record_property, "output paths")

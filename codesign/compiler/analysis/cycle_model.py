@@ -5,7 +5,7 @@ router.py, crossbar_tile.py) and the spike activity, without simulating the RTL.
 Per timestep (the sequencer's ``last_step_cycles``, start and done cycles included)::
 
     step  = STEP_CYCLES + input phase + sum over phases of (phase [+ conversion])
-    input = INPUT_CYCLES + the deliveries of the host's events, if there are any
+    input = INPUT_CYCLES + the deliveries of the host's events beyond INPUT_SETTLE_CYCLES, if any
     phase = max(sweep, last delivery + ENGINE_TAIL_CYCLES, last host-bound slot + HOST_TAIL_CYCLES)
     sweep = PHASE_CYCLES + spike latency + groups   (a core that skips its segment: SKIP_CYCLES)
 
@@ -14,8 +14,10 @@ Per timestep (the sequencer's ``last_step_cycles``, start and done cycles includ
   cycles after the phase starts, one per cycle; the router takes one event per cycle
   (``ROUTER_CYCLES`` after its emission; multicast copies are free) and each destination core's
   synapse engine, a one-server queue, takes it ``ARRIVAL_CYCLES`` later and works
-  ``max(1, words)`` cycles on it. The phase ends after its sweep, its last delivery and its last
-  host-bound event, whichever is latest. The host's input events are emitted by the player,
+  ``max(1, words)`` cycles on it. An event with words ends ``ENGINE_TAIL_CYCLES`` after its
+  last word; one without (its source has no synapses on that core) never leaves the lookup
+  stage and ends ``EMPTY_EVENT_TAIL_CYCLES`` after it. The phase ends after its sweep, its last
+  delivery and its last host-bound event, whichever is latest. The host's input events are emitted by the player,
   one per cycle from ``INPUT_EMIT_CYCLES`` on, in input order. Without ``sweep_overlap`` the
   engines pause during the sweep (the deliveries start at ``sweep`` at the earliest).
 * **Resting segments** (``skip_resting``): a segment all of whose neurons were at rest in
@@ -70,6 +72,12 @@ ARRIVAL_CYCLES = 5
 #: From the end of an engine's last event to the end of the phase (the engine's pipeline, its
 #: owed zeros, the registered busy and barrier).
 ENGINE_TAIL_CYCLES = 9
+#: From the lookup of an event without synapse words on a core (no source-table entry, or an
+#: empty one) to the end of the phase: the words' six stages (issue to add) never start.
+EMPTY_EVENT_TAIL_CYCLES = ENGINE_TAIL_CYCLES - 6
+#: The input phase's barrier settle (the sequencer's ``SETTLE_CYCLES``), which STEP_CYCLES
+#: counts: deliveries of the host's events that end within it cost no extra cycle.
+INPUT_SETTLE_CYCLES = 3
 #: From a host-bound event's router slot to the end of the phase.
 HOST_TAIL_CYCLES = 9
 #: From the input phase's start to the player's first event.
@@ -123,21 +131,32 @@ def sweep_groups(first: int, size: int, lanes: int) -> int:
 
 
 def _source_work(program: MappedProgram, name: str) -> np.ndarray:
-    """Engine cycles ``[neurons, cores]`` one spike of each neuron of source ``name`` costs on
-    each core (0 where the router does not send it)."""
+    """Synapse words ``[neurons, cores]`` one spike of each neuron of source ``name`` makes
+    each core's engine issue (1 for a crossbar entry's rows; 0 for an event without words,
+    ``NOT_ROUTED`` where the router does not send it)."""
     config = program.config
     ids = program.input_ids() if name == program.network.input_name else \
         program.population_ids(name)
     index_mask = (1 << program.layout.source_index_bits) - 1
-    work = np.zeros((len(ids), config.cores), dtype=np.int64)
+    work = np.full((len(ids), config.cores), NOT_ROUTED, dtype=np.int64)
     for route in program.routes:
         inside = np.flatnonzero((ids >= route.first_id) & (ids <= route.last_id))
         for core in route.cores:
             sources = program.cores[core].sources
             for neuron in inside.tolist():
                 entry = sources.get(int(ids[neuron]) & index_mask)
-                work[neuron, core] = max(1, entry.word_count if entry else 0)
+                work[neuron, core] = 0 if entry is None else \
+                    max(int(entry.crossbar), entry.word_count)
     return work
+
+
+#: ``_source_work`` of a core the router does not send the source's events to.
+NOT_ROUTED = -1
+
+
+def _engine_cycles(work: np.ndarray) -> np.ndarray:
+    """Cycles of the engines' issue stage per event, from ``_source_work``."""
+    return np.where(work == NOT_ROUTED, 0, np.maximum(work, 1))
 
 
 def _to_host(program: MappedProgram, name: str) -> np.ndarray:
@@ -165,7 +184,8 @@ class _Deliveries:
     def __init__(self, shape: tuple[int, int], cores: int, start: np.ndarray | int,
                  unregistered: int):
         self.router = np.full(shape, -1, dtype=np.int64)      # last router slot
-        self.engines = np.full((*shape, cores), -1, dtype=np.int64)
+        self.engines = np.full((*shape, cores), -1, dtype=np.int64)   # last event's issue end
+        self.ends = np.full((*shape, cores), -1, dtype=np.int64)      # its pipeline's end
         self.host = np.full(shape, -1, dtype=np.int64)
         self.start = start          # engines take no event before (no sweep overlap)
         self.unregistered = unregistered
@@ -175,26 +195,28 @@ class _Deliveries:
     def send(self, emitted: np.ndarray, count: np.ndarray, work: np.ndarray,
              to_host: bool) -> None:
         """``count`` events ``[T, B]`` of one source, the first emitted at ``emitted``, one
-        per cycle; ``work[core]`` engine cycles each (0: not routed there)."""
+        per cycle; ``work[core]`` synapse words each (``NOT_ROUTED``: not sent there)."""
         sent = count > 0
         if not sent.any():
             return
         first = np.maximum(emitted + ROUTER_CYCLES, self.router + 1)
         self.router = np.where(sent, first + count - 1, self.router)
         arrival = np.maximum(first + ARRIVAL_CYCLES - self.unregistered, self.start)
-        for core in np.flatnonzero(work):
-            done = np.maximum(arrival, self.engines[:, :, core]) + count * work[core]
+        for core in np.flatnonzero(work != NOT_ROUTED):
+            done = np.maximum(arrival, self.engines[:, :, core]) + count * max(1, work[core])
+            tail = ENGINE_TAIL_CYCLES if work[core] else EMPTY_EVENT_TAIL_CYCLES
             self.engines[:, :, core] = np.where(sent, done, self.engines[:, :, core])
+            self.ends[:, :, core] = np.where(sent, np.maximum(self.ends[:, :, core], done + tail),
+                                             self.ends[:, :, core])
         if to_host:
             self.host = np.where(sent, self.router, self.host)
-        routed = bool(work.any()) or to_host
+        routed = bool((work != NOT_ROUTED).any()) or to_host
         self.events += int(count.sum()) if routed else 0
-        self.words += int(count.sum()) * int(work.sum())
+        self.words += int(count.sum()) * int(np.maximum(work, 0).sum())
 
     def end(self, unregistered: int) -> np.ndarray:
         """Cycles from the phase's start until its deliveries are done (0 without any)."""
-        engines = self.engines.max(axis=2, initial=-1)
-        return np.maximum(np.where(engines >= 0, engines + ENGINE_TAIL_CYCLES, 0),
+        return np.maximum(self.ends.max(axis=2, initial=0),
                           np.where(self.host >= 0,
                                    self.host + HOST_TAIL_CYCLES - unregistered, 0))
 
@@ -289,7 +311,8 @@ def predict(program: MappedProgram, counts: np.ndarray,
         deliveries.send(emitted, count, input_work[neuron], bool(input_to_host[neuron]))
         emitted = emitted + count
     any_input = counts.sum(axis=2) > 0
-    cycles += np.where(any_input, INPUT_CYCLES + deliveries.end(unregistered), 0)
+    cycles += np.where(any_input, INPUT_CYCLES + np.maximum(
+        0, deliveries.end(unregistered) - INPUT_SETTLE_CYCLES), 0)
     totals["events"] += deliveries.events
     totals["words"] += deliveries.words
 
@@ -371,8 +394,8 @@ def static_estimate(program: MappedProgram, rate: float) -> float:
     input_work = _source_work(program, network.input_name)
     events = rate * network.input_size
     if events:
-        total += INPUT_CYCLES + INPUT_EMIT_CYCLES + delivery + max(
-            events, rate * input_work.sum(axis=0).max(initial=0))
+        total += INPUT_CYCLES + max(0, INPUT_EMIT_CYCLES + delivery - INPUT_SETTLE_CYCLES + max(
+            events, rate * _engine_cycles(input_work).sum(axis=0).max(initial=0)))
     for phase in program.phases:
         segments = [s for s in program.segments if s.phase == phase.index]
         sweep = PHASE_CYCLES + spike_latency + max(
@@ -380,7 +403,7 @@ def static_estimate(program: MappedProgram, rate: float) -> float:
         population = network.population(phase.population)
         if population.spiking:
             work = _source_work(program, phase.population)
-            busiest = rate * work.sum(axis=0).max(initial=0)
+            busiest = rate * _engine_cycles(work).sum(axis=0).max(initial=0)
             sweep = max(sweep, EMIT_CYCLES + spike_latency + delivery
                         + max(rate * population.size, busiest))
         total += sweep

@@ -6,10 +6,11 @@ on expected activity instead of spike trains, on a
 
 It uses the cycle model's terms and constants (``STEP_CYCLES``, ``INPUT_CYCLES``,
 ``PHASE_CYCLES``, ``EMIT_CYCLES``, ``ROUTER_CYCLES``, ``ARRIVAL_CYCLES``, ``ENGINE_TAIL_CYCLES``,
-``HOST_TAIL_CYCLES``, ``CONVERT_CYCLES``, ``TILE_FIXED_CYCLES``, the unregistered-link
+``HOST_TAIL_CYCLES``, ``INPUT_SETTLE_CYCLES``, ``CONVERT_CYCLES``, ``TILE_FIXED_CYCLES``, the unregistered-link
 corrections and the neuron unit's spike latency)::
 
-    step    = STEP_CYCLES + P(input events) * (INPUT_CYCLES + INPUT_EMIT_CYCLES + deliver(input))
+    step    = STEP_CYCLES + P(input events) * (INPUT_CYCLES
+              + INPUT_EMIT_CYCLES + deliver(input) - INPUT_SETTLE_CYCLES)
               + sum over populations of phase(population)
               [+ CONVERT_CYCLES + convert of the population's tiles]
     phase   = max(sweep, P(a spike) * (EMIT_CYCLES + spike latency + deliver(population)))
@@ -48,7 +49,8 @@ from codesign.arch.layout import CoreLayout
 from codesign.compiler.analysis.cycle_model import (ARRIVAL_CYCLES, CONVERT_CYCLES,
                                                     EMIT_CYCLES, ENGINE_TAIL_CYCLES,
                                                     HOST_TAIL_CYCLES, INPUT_CYCLES,
-                                                    INPUT_EMIT_CYCLES, LINK_CYCLES,
+                                                    INPUT_EMIT_CYCLES, INPUT_SETTLE_CYCLES,
+                                                    LINK_CYCLES,
                                                     PHASE_CYCLES, ROUTER_CYCLES,
                                                     SPLIT_COMPARE_CYCLES, STEP_CYCLES,
                                                     TILE_FIXED_CYCLES, neuron_latencies)
@@ -163,8 +165,8 @@ def estimate(network: LayerNetwork, config: HWConfig, placement: Placement,
             return events + HOST_TAIL_CYCLES - unregistered
         return float(rate.sum())                  # no route matches: one lookup per event
 
-    cycles = STEP_CYCLES + _any(rates[network.input.name]) * (
-        INPUT_CYCLES + INPUT_EMIT_CYCLES + deliver(network.input.name))
+    cycles = STEP_CYCLES + _any(rates[network.input.name]) * (INPUT_CYCLES + max(
+        0.0, INPUT_EMIT_CYCLES + deliver(network.input.name) - INPUT_SETTLE_CYCLES))
     for population in network.populations:
         groups = -(-int(placement.neurons_on_core[population.name].max()) // lanes)
         sweep = PHASE_CYCLES + spike_latency + groups
