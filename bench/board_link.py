@@ -14,7 +14,9 @@ first re-send the sequencer registers):
 * the bound the link sets: bytes each way x 10 bits / baud (8N1), for the host-protocol fields
   alone (fields x 40 / baud) and for the frames actually sent (framing, checksums, escapes and
   the flow control's READ_COUNTERS included); the link is full duplex, so the larger direction
-  bounds it.
+  bounds it. The board runs a DATA frame only once its closing flag has committed it (checksum
+  verified), so the first answer waits for the sample's whole first frame: the link time is
+  about that frame plus the larger direction.
 
     python bench/board_link.py [--hw configs/default.yaml] [--samples 2] [--baud 115200 3000000]
 """
@@ -67,14 +69,14 @@ def main() -> None:
             with board_runtime.open(board.port, baud=baud, timeout=600) as session:
                 load_start = _marks(session)
                 session.load(image, progress=False)
-                session.run_counts(counts[:, :1], progress=False)   # the load's tail, sample 0
+                load_bytes = _marks(session)[0] - load_start[0]
+                session.run_counts(counts[:, :1], progress=False)   # sample 0, fresh program
                 for sample in range(1, args.samples):
                     before = _marks(session)
                     result = session.run_counts(counts[:, sample:sample + 1], progress=False)
                     marks.append((before, _marks(session), int(result.cycles.sum()),
                                   int(result.output.sum())))
         timeline = board.timeline
-        load_bytes = marks[0][0][0] - load_start[0]
         for (sent0, received0), (sent1, received1), compute, events in marks:
             fields_out = fields_answered + events
             cycles = timeline["to_host"][received1 - 1] - timeline["to_board"][sent0]
