@@ -150,7 +150,8 @@ def run(settings: search.SearchSettings, flow: FlowSettings,
     confirmation = pareto.confirm_front(
         candidates, evaluator, settings.budget, metrics, max_synthesis=flow.max_synthesis,
         jobs=flow.synthesis_jobs, on_synthesis=lambda candidate: log(_confirmed(candidate)),
-        prefer=pareto.PREFERENCES[flow.prefer])
+        prefer=pareto.PREFERENCES[flow.prefer],
+        on_start=lambda candidate: log(_starting(candidate)))
     front = confirmation.front
     phases["synthesis"] = time.monotonic() - started - sum(phases.values())
     if not front:
@@ -297,6 +298,14 @@ def _check_on_rtl(evaluator: Evaluator, candidate: pareto.Candidate, samples: in
                 f"{100 * candidate.values['cycle_model_error']:+.2f}%")
     log(f"  {line}")
     return line
+
+
+def _starting(candidate: pareto.Candidate) -> str:
+    """The line printed as a front design's synthesis starts (it can take many minutes)."""
+    hardware = candidate.point.hardware
+    return (f"  trial {candidate.number}: synthesising {hardware['cores']} core(s) x "
+            f"{hardware['neurons_per_core']} neurons, {hardware['synapse_lanes']} lane(s), "
+            f"~{int(candidate.values.get('luts', 0)):,} LUTs by the resource model ...")
 
 
 def _confirmed(candidate: pareto.Candidate) -> str:

@@ -185,13 +185,15 @@ class Confirmation:
 def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Budget,
                   metrics: list[str], max_synthesis: int = 24, jobs: int = 1,
                   on_synthesis: Callable[[Candidate], None] | None = None,
-                  prefer: str | None = None) -> Confirmation:
+                  prefer: str | None = None,
+                  on_start: Callable[[Candidate], None] | None = None) -> Confirmation:
     """The Pareto front of the candidates within budget, every one confirmed by real synthesis.
 
     Unconfirmed front designs are synthesised in :func:`confirmation_order`, up to ``jobs`` at
     a time (the tools are separate processes); one over budget (or failing synthesis) is dropped
     and the front recomputed, so the next best takes its place. At most ``max_synthesis``
-    syntheses run; when they are spent, the result is the front of the confirmed designs. An
+    syntheses run; when they are spent, the result is the front of the confirmed designs
+    (``on_start`` / ``on_synthesis``: called as each synthesis starts / ends). An
     unconfirmed design is never returned; every design of the model's front that is not
     returned is in ``skipped`` with the reason.
     """
@@ -206,6 +208,8 @@ def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Bud
             break
         batch = pending[:min(jobs, max_synthesis - synthesised)]
         synthesised += len(batch)
+        for candidate in batch if on_start else ():
+            on_start(candidate)
         with ThreadPoolExecutor(max_workers=len(batch)) as executor:
             results = list(executor.map(lambda c: _synthesize(c, evaluator), batch))
         for candidate, result in zip(batch, results):
