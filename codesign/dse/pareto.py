@@ -12,7 +12,7 @@ allowance is spent. Every model-front design left off is reported with the reaso
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -190,7 +190,8 @@ def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Bud
     """The Pareto front of the candidates within budget, every one confirmed by real synthesis.
 
     Unconfirmed front designs are synthesised in :func:`confirmation_order`, up to ``jobs`` at
-    a time (the tools are separate processes); one over budget (or failing synthesis) is dropped
+    a time (the tools are separate processes; a slot a finished synthesis frees takes the next
+    design at once, so one slow design does not hold the others up); one over budget (or failing synthesis) is dropped
     and the front recomputed, so the next best takes its place. At most ``max_synthesis``
     syntheses run; when they are spent, the result is the front of the confirmed designs
     (``on_start`` / ``on_synthesis``: called as each synthesis starts / ends). An
@@ -201,36 +202,31 @@ def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Bud
     modelled_front = _front(pool, metrics)
     dropped: list[Candidate] = []
     synthesised = 0
-    while pool:
-        front = _front(pool, metrics)
-        pending = [c for c in confirmation_order(front, metrics, prefer) if not c.confirmed]
-        if not pending or synthesised >= max_synthesis:
-            break
-        batch = pending[:min(jobs, max_synthesis - synthesised)]
-        synthesised += len(batch)
-        for candidate in batch if on_start else ():
-            on_start(candidate)
-        with ThreadPoolExecutor(max_workers=len(batch)) as executor:
-            results = list(executor.map(lambda c: _synthesize(c, evaluator), batch))
-        for candidate, result in zip(batch, results):
-            if isinstance(result, EvaluationFailed):
-                candidate.failure = str(result)
-            else:
-                try:
-                    result = evaluator.program_cycles(candidate.point, result)
-                except EvaluationFailed as reason:
-                    candidate.failure = str(reason)
-                else:
-                    candidate.values = result.values
-                    candidate.sources = result.sources
-                    candidate.confirmed = True
-                    if not budget.fits(candidate.values):
-                        candidate.failure = "over budget by real synthesis"
-            if on_synthesis:
-                on_synthesis(candidate)
-            if candidate.failure:
-                pool.remove(candidate)
-                dropped.append(candidate)
+    running: dict[Future, Candidate] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as executor:
+        while True:
+            # A freed slot takes the next unconfirmed design of the front as it stands now.
+            busy = [id(c) for c in running.values()]
+            front = _front(pool, metrics)
+            pending = [c for c in (confirmation_order(front, metrics, prefer) if front else [])
+                       if not c.confirmed and id(c) not in busy]
+            for candidate in pending[:min(max(1, jobs) - len(running),
+                                          max_synthesis - synthesised)]:
+                synthesised += 1
+                if on_start:
+                    on_start(candidate)
+                running[executor.submit(_synthesize, candidate, evaluator)] = candidate
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                candidate = running.pop(future)
+                _take_result(candidate, future.result(), evaluator, budget)
+                if on_synthesis:
+                    on_synthesis(candidate)
+                if candidate.failure:
+                    pool.remove(candidate)
+                    dropped.append(candidate)
     confirmed = _front([c for c in pool if c.confirmed], metrics)
     skipped = []
     for candidate in {id(c): c for c in modelled_front + dropped}.values():
@@ -246,6 +242,24 @@ def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Bud
             reason = f"not synthesised: the allowance of {max_synthesis} syntheses was spent"
         skipped.append((candidate, reason))
     return Confirmation(front=confirmed, skipped=skipped, syntheses=synthesised)
+
+
+def _take_result(candidate: Candidate, result: Metrics | EvaluationFailed, evaluator: Evaluator,
+                 budget: Budget) -> None:
+    """Record a synthesis outcome on ``candidate``: its real figures, or why it failed."""
+    if isinstance(result, EvaluationFailed):
+        candidate.failure = str(result)
+        return
+    try:
+        result = evaluator.program_cycles(candidate.point, result)
+    except EvaluationFailed as reason:
+        candidate.failure = str(reason)
+        return
+    candidate.values = result.values
+    candidate.sources = result.sources
+    candidate.confirmed = True
+    if not budget.fits(candidate.values):
+        candidate.failure = "over budget by real synthesis"
 
 
 def _front(pool: list[Candidate], metrics: list[str]) -> list[Candidate]:

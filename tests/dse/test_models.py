@@ -205,6 +205,16 @@ def test_confirm_front_replaces_designs_real_synthesis_rejects(jobs):
     assert reasons == {0: "over budget by real synthesis", 1: "synthesis: yosys failed"}
 
 
+def test_confirm_front_of_no_design_within_budget_synthesises_nothing():
+    """Every candidate over budget by the model (an infeasible budget): an empty front, no
+    synthesis, so the caller can name the smallest design."""
+    synthesis = _TableSynthesis({0: 500})
+    confirmation = pareto.confirm_front([_candidate(0, 10.0, 0.9, 2000)], synthesis,
+                                        Budget(luts=1000), ["latency_us", "fidelity"], jobs=2)
+    assert confirmation.front == [] and confirmation.syntheses == 0
+    assert synthesis.synthesised == []
+
+
 def test_confirm_front_confirms_each_objectives_best_first_and_says_what_it_left_off():
     # model front {0, 2} (2 dominates 1); one synthesis: the fastest, 0, is all that is reported
     candidates = [_candidate(0, 10.0, 0.90, 900), _candidate(1, 20.0, 0.95, 800),

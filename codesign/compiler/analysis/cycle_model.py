@@ -16,7 +16,8 @@ Per timestep (the sequencer's ``last_step_cycles``, start and done cycles includ
   synapse engine, a one-server queue, takes it ``ARRIVAL_CYCLES`` later and works
   ``max(1, words)`` cycles on it. An event with words ends ``ENGINE_TAIL_CYCLES`` after its
   last word; one without (its source has no synapses on that core) never leaves the lookup
-  stage and ends ``EMPTY_EVENT_TAIL_CYCLES`` after it. The phase ends after its sweep, its last
+  stage and ends ``EMPTY_EVENT_TAIL_CYCLES`` after it; one no route matches is dropped by the
+  router, ``UNROUTED_TAIL_CYCLES`` after its slot. The phase ends after its sweep, its last
   delivery and its last host-bound event, whichever is latest. The host's input events are emitted by the player,
   one per cycle from ``INPUT_EMIT_CYCLES`` on, in input order. Without ``sweep_overlap`` the
   engines pause during the sweep (the deliveries start at ``sweep`` at the earliest).
@@ -78,6 +79,9 @@ EMPTY_EVENT_TAIL_CYCLES = ENGINE_TAIL_CYCLES - 6
 #: The input phase's barrier settle (the sequencer's ``SETTLE_CYCLES``), which STEP_CYCLES
 #: counts: deliveries of the host's events that end within it cost no extra cycle.
 INPUT_SETTLE_CYCLES = 3
+#: From the router slot of an event no route matches (the router drops it) to the end of the
+#: phase: the router's stages and its registered idle (with ``timing_registers``).
+UNROUTED_TAIL_CYCLES = 5
 #: From a host-bound event's router slot to the end of the phase.
 HOST_TAIL_CYCLES = 9
 #: From the input phase's start to the player's first event.
@@ -187,6 +191,7 @@ class _Deliveries:
         self.engines = np.full((*shape, cores), -1, dtype=np.int64)   # last event's issue end
         self.ends = np.full((*shape, cores), -1, dtype=np.int64)      # its pipeline's end
         self.host = np.full(shape, -1, dtype=np.int64)
+        self.dropped = np.full(shape, -1, dtype=np.int64)    # last unrouted event's slot
         self.start = start          # engines take no event before (no sweep overlap)
         self.unregistered = unregistered
         self.events = 0
@@ -211,12 +216,18 @@ class _Deliveries:
         if to_host:
             self.host = np.where(sent, self.router, self.host)
         routed = bool((work != NOT_ROUTED).any()) or to_host
+        if not routed:
+            self.dropped = np.where(sent, self.router, self.dropped)
         self.events += int(count.sum()) if routed else 0
         self.words += int(count.sum()) * int(np.maximum(work, 0).sum())
 
     def end(self, unregistered: int) -> np.ndarray:
         """Cycles from the phase's start until its deliveries are done (0 without any)."""
-        return np.maximum(self.ends.max(axis=2, initial=0),
+        # a dropped event passes the intake link and the range compare, not the outgoing link
+        dropped_tail = UNROUTED_TAIL_CYCLES - max(0, unregistered - LINK_CYCLES // 2)
+        return np.maximum(np.maximum(self.ends.max(axis=2, initial=0),
+                                     np.where(self.dropped >= 0,
+                                              self.dropped + dropped_tail, 0)),
                           np.where(self.host >= 0,
                                    self.host + HOST_TAIL_CYCLES - unregistered, 0))
 
