@@ -3,6 +3,7 @@ numpy and the framework; never codesign), so this module imports nothing else.""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +54,17 @@ def save_case(directory: Path, name: str, inputs: np.ndarray, labels: np.ndarray
     np.savez(directory / f"{name}.input.npz", x=inputs, y=labels)
     np.savez(directory / f"{name}.spikes.npz",
              **{node: train.astype(np.uint8) for node, train in spikes.items()})
+
+
+def export_models(models: Mapping[str, Callable[[], torch.nn.Module]],
+                  export: Callable[[str, torch.nn.Module, dict, Path], None], digits: str,
+                  out_dir: str, framework: str) -> None:
+    """Build every model of ``models`` (seeded by its position) and ``export`` it with the
+    digits data into ``out_dir``; one progress line each."""
+    directory = Path(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    data = load_digits(digits)
+    for seed, (name, build) in enumerate(models.items()):
+        seed_everything(seed)
+        export(name, build(), data, directory)
+        print(f"{framework}: {name} exported", flush=True)

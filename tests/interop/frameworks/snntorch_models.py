@@ -23,7 +23,7 @@ import snntorch as snn
 import torch
 from snntorch.export_nir import export_to_nir
 
-from common import SpikeRecorder, load_digits, save_case, seed_everything
+from common import SpikeRecorder, export_models, save_case
 
 HIDDEN = 48
 CLASSES = 10
@@ -132,13 +132,7 @@ def export(name: str, model: torch.nn.Sequential, data: dict, directory: Path) -
 
 
 def main(digits: str, out_dir: str) -> None:
-    directory = Path(out_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    data = load_digits(digits)
-    for seed, (name, build) in enumerate(MODELS.items()):
-        seed_everything(seed)
-        export(name, build(), data, directory)
-        print(f"snntorch {snn.__version__}: {name} exported", flush=True)
+    export_models(MODELS, export, digits, out_dir, f"snntorch {snn.__version__}")
 
 
 if __name__ == "__main__":
