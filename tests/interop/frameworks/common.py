@@ -68,3 +68,18 @@ def export_models(models: Mapping[str, Callable[[], torch.nn.Module]],
         seed_everything(seed)
         export(name, build(), data, directory)
         print(f"{framework}: {name} exported", flush=True)
+
+
+def train_on_spike_counts(model: torch.nn.Module,
+                          run: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor],
+                          x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float) -> None:
+    """``epochs`` of BPTT through the framework's surrogate gradient (``run``: spikes
+    ``[N, T, outputs]``) on spike-count cross-entropy, Adam, batches of 128 in a seeded order."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    order = torch.Generator().manual_seed(1)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(x), generator=order).split(128):
+            loss = torch.nn.functional.cross_entropy(run(model, x[batch]).sum(dim=1), y[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()

@@ -22,7 +22,7 @@ import norse
 import norse.torch as snn
 import torch
 
-from common import SpikeRecorder, export_models, save_case
+from common import SpikeRecorder, export_models, save_case, train_on_spike_counts
 
 HIDDEN = 48
 CLASSES = 10
@@ -76,14 +76,7 @@ def train(model: snn.SequentialState, x: torch.Tensor, y: torch.Tensor) -> None:
     with torch.no_grad():   # Norse integrates dt / tau of its input per step: start louder
         for layer in (model[0], model[2]):
             layer.weight.mul_(10.0)
-    optimiser = torch.optim.Adam(model.parameters(), lr=2e-2)
-    order = torch.Generator().manual_seed(1)
-    for _ in range(EPOCHS):
-        for batch in torch.randperm(len(x), generator=order).split(128):
-            loss = torch.nn.functional.cross_entropy(run(model, x[batch]).sum(dim=1), y[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+    train_on_spike_counts(model, run, x, y, EPOCHS, lr=2e-2)
 
 
 def export(name: str, model: snn.SequentialState, data: dict, directory: Path) -> None:

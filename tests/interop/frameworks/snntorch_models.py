@@ -23,7 +23,7 @@ import snntorch as snn
 import torch
 from snntorch.export_nir import export_to_nir
 
-from common import SpikeRecorder, export_models, save_case
+from common import SpikeRecorder, export_models, save_case, train_on_spike_counts
 
 HIDDEN = 48
 CLASSES = 10
@@ -105,14 +105,7 @@ def run(model: torch.nn.Sequential, spikes: torch.Tensor) -> torch.Tensor:
 
 def train(model: torch.nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> None:
     """A few epochs of BPTT (snnTorch's surrogate gradient) on spike-count cross-entropy."""
-    optimiser = torch.optim.Adam(model.parameters(), lr=5e-3)
-    order = torch.Generator().manual_seed(1)
-    for _ in range(EPOCHS):
-        for batch in torch.randperm(len(x), generator=order).split(128):
-            loss = torch.nn.functional.cross_entropy(run(model, x[batch]).sum(dim=1), y[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+    train_on_spike_counts(model, run, x, y, EPOCHS, lr=5e-3)
 
 
 def export(name: str, model: torch.nn.Sequential, data: dict, directory: Path) -> None:
