@@ -1,7 +1,7 @@
 """Search quality: hypervolume of NSGA-II (and TPE) against random search at equal trials.
 
     python bench/dse_search_quality.py [--network digits|braille] [--trials 60]
-        [--seeds 0 1 2 3 4] [--budget luts=50k] [--samplers nsga2 tpe random]
+        [--seeds 0 1 2 3 4] [--budget luts=50k] [--samplers tpe tpe-unguided nsga2 random]
 
 Makes the bundled digits example (or takes the Braille SRNN of the NIR paper, 03_rnn, from
 ../shared/nir-cases, on seeded inputs), then for each seed runs every sampler for the same number
@@ -9,7 +9,9 @@ of evaluated trials (analytic resource/cycle/energy models + golden-model fideli
 the search itself ranks with; no synthesis), and compares the hypervolume of the within-budget
 points (objectives latency, energy, fidelity, normalised by the union of all runs of that seed,
 reference point 1.1). The guided samplers start from the designs the analytic models rank best
-(``--seed-designs``, as ``codesign dse`` does); the random baseline does not.
+(``--seed-designs``, as ``codesign dse`` does) and, as there, let the analytic models pick each
+proposal's hardware (``dse/guided_sampler.py``; ``tpe-unguided`` is TPE without it); the random
+baseline does neither.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from codesign.examples.digits import make_digits
 
 BRAILLE = Path(__file__).resolve().parents[2] / "shared" / "nir-cases" / "NIR_paper" / "03_rnn" \
     / "braille_noDelay_bias_zero.nir"
+#: Sampler-name suffix: the sampler without the models' hardware choice.
+UNGUIDED = "-unguided"
 
 
 def main() -> int:
@@ -37,7 +41,7 @@ def main() -> int:
     parser.add_argument("--seed-designs", type=int, default=12)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--budget", default="luts=50k")
-    parser.add_argument("--samplers", nargs="+", default=["nsga2", "tpe", "random"])
+    parser.add_argument("--samplers", nargs="+", default=["tpe", "tpe-unguided", "random"])
     parser.add_argument("--store", help="keep the studies here (a rerun reuses them)")
     args = parser.parse_args()
     budget = parse_budget(args.budget)
@@ -64,9 +68,9 @@ def main() -> int:
                     model=model, input=inputs, budget=budget,
                     family="ecp5", objectives=tuple(search.OBJECTIVES), trials=args.trials,
                     storage=f"sqlite:///{store}/{args.network}-{sampler}-{seed}.db",
-                    study="quality", sampler=sampler, seed=seed, synthesis="final",
-                    synthesis_timeout_s=None, timeout_s=None, samples=100,
-                    seed_designs=args.seed_designs)
+                    study="quality", sampler=sampler.removesuffix(UNGUIDED), seed=seed,
+                    synthesis="final", synthesis_timeout_s=None, timeout_s=None, samples=100,
+                    seed_designs=args.seed_designs, model_guided=not sampler.endswith(UNGUIDED))
                 started = time.monotonic()
                 study, _ = search.run_search(settings, workers=1, resume=True)
                 found[sampler] = [c for c in map(pareto.candidate_from_trial,

@@ -94,7 +94,12 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     corpus_path = RESULTS / f"resource_corpus_{args.family}{'_reverse' if args.reverse else ''}.json"
     done = {}
-    for path in RESULTS.glob(f"resource_corpus_{args.family}*.json"):
+    # Only this hardware's corpus and its reverse twin: the files kept from earlier hardware
+    # (resource_corpus_<commit>_<family>.json) measured other netlists.
+    for path in (RESULTS / f"resource_corpus_{args.family}.json",
+                 RESULTS / f"resource_corpus_{args.family}_reverse.json"):
+        if not path.is_file():
+            continue
         # keyed by the normalised config, so knobs added since (at their defaults) still match
         done.update({json.dumps(HWConfig.from_dict(entry["config"]).to_dict(), sort_keys=True):
                      entry["measured"] for entry in json.loads(path.read_text())})

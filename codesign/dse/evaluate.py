@@ -159,10 +159,7 @@ class Evaluator:
         network the compiler maps, whose tile projections carry their arithmetic (bit-slicing,
         ADC saturation, seeded device variation), so the tiles' error enters fidelity.
         """
-        key = (point.weight_bits, point.state_bits, point.prune_threshold)
-        if point.crossbar_layers:
-            key += (point.partition, point.crossbar_layers,
-                    tuple(sorted((name, str(value)) for name, value in point.hardware.items())))
+        key = self._fidelity_key(point)
         if key not in self._fidelity_cache:
             workload = self.workload
             try:
@@ -186,6 +183,19 @@ class Evaluator:
                 rates[name] = spikes.reshape(spikes.shape[0], spikes.shape[1], -1).mean(axis=(0, 1))
             self._fidelity_cache[key] = (values, rates)
         return self._fidelity_cache[key]
+
+    @staticmethod
+    def _fidelity_key(point: DesignPoint) -> tuple:
+        key = (point.weight_bits, point.state_bits, point.prune_threshold)
+        if point.crossbar_layers:
+            key += (point.partition, point.crossbar_layers,
+                    tuple(sorted((name, str(value)) for name, value in point.hardware.items())))
+        return key
+
+    def measured_fidelity(self, point: DesignPoint
+                          ) -> tuple[dict[str, float], dict[str, np.ndarray]] | None:
+        """What :meth:`fidelity` returned for ``point``'s compiler knobs, if it ran for them."""
+        return self._fidelity_cache.get(self._fidelity_key(point))
 
     def _crossbar_network(self, point: DesignPoint):
         """The mapped network of a design with crossbar layers; Pruned unless every layer the

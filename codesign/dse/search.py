@@ -1,7 +1,8 @@
 """The search: Optuna multi-objective (NSGA-II or TPE, or random as the baseline) with the budget
 as constraints, on persistent storage, with local worker processes. A new study's first trials
-are the designs the analytic models rank best (``seed_designs``, :mod:`codesign.dse.seeding`;
-not for the random baseline).
+are the designs the analytic models rank best (``seed_designs``, :mod:`codesign.dse.seeding`);
+after them the analytic models pick the hardware of each proposal (``model_guided``,
+:mod:`codesign.dse.guided_sampler`). Neither applies to the random baseline.
 
 Storage and resilience (DESIGN contract 7):
 
@@ -38,8 +39,9 @@ from codesign.errors import CodesignError
 OBJECTIVES = {"latency": ("latency_us", "minimize"), "energy": ("energy_uj", "minimize"),
               "fidelity": ("fidelity", "maximize")}
 SAMPLERS = ("nsga2", "tpe", "random")
-#: Multivariate TPE from the model-ranked seeds: 1.2-1.3x the random baseline's hypervolume at
-#: 60 trials where NSGA-II reached 1.04-1.14x (bench/dse_search_quality.py, BENCHMARKS.md).
+#: Multivariate TPE from the model-ranked seeds, its proposals' hardware picked by the models:
+#: 1.35x (digits) and 1.28x (Braille) the random baseline's hypervolume at 60 trials, mean of
+#: 5 seeds; NSGA-II did worse (bench/dse_search_quality.py, BENCHMARKS.md).
 DEFAULT_SAMPLER = "tpe"
 #: Give up proposing when this many consecutive proposals were pruned.
 MAX_CONSECUTIVE_PRUNED = 1000
@@ -66,6 +68,8 @@ class SearchSettings:
     timeout_s: float | None
     samples: int
     seed_designs: int = 12       # model-ranked designs enqueued first (not for random)
+    model_guided: bool = True    # the analytic models pick each proposal's hardware (not for
+                                 # random; dse/guided_sampler.py)
 
     def __post_init__(self) -> None:
         if self.trials < 1:
@@ -139,11 +143,17 @@ def storage_for(url: str) -> optuna.storages.BaseStorage:
 
 
 def open_study(settings: SearchSettings, create: bool, resume: bool,
-               worker_index: int = 0) -> optuna.Study:
-    """Create (first process) or load the study; worker ``i`` samples with seed ``seed + i``."""
+               worker_index: int = 0, evaluator: Evaluator | None = None) -> optuna.Study:
+    """Create (first process) or load the study; worker ``i`` samples with seed ``seed + i``.
+    A worker passes its ``evaluator``: with ``model_guided`` its sampler's proposals get the
+    hardware the analytic models choose (:mod:`codesign.dse.guided_sampler`)."""
     storage = storage_for(settings.storage)
     directions = [OBJECTIVES[name][1] for name in settings.objectives]
     sampler = make_sampler(settings.sampler, settings.seed + worker_index)
+    if evaluator is not None and settings.model_guided and settings.sampler != "random":
+        from codesign.dse.guided_sampler import ModelGuidedSampler
+
+        sampler = ModelGuidedSampler(sampler, evaluator, settings.seed + worker_index)
     existing = {summary.study_name for summary in optuna.get_all_study_summaries(storage)}
     if create and settings.study in existing and not resume and \
             settings.storage.startswith("sqlite"):
@@ -191,7 +201,8 @@ def run_worker(settings: SearchSettings, progress: Callable[[optuna.Study], None
                              seed=settings.seed)
     evaluator = Evaluator(workload, settings.budget, settings.family,
                           settings.synthesis_timeout_s)
-    study = open_study(settings, create=False, resume=True, worker_index=worker_index)
+    study = open_study(settings, create=False, resume=True, worker_index=worker_index,
+                       evaluator=evaluator)
     evaluated = pruned_in_a_row = 0
     while True:
         if settings.timeout_s is not None and time.monotonic() - started > settings.timeout_s:
