@@ -1,4 +1,5 @@
-"""Helpers of the DSE tests: run ``codesign dse`` as a subprocess, read a study's trial table."""
+"""Helpers of the DSE tests: run ``codesign dse`` as a subprocess, read a study's trial table,
+write a design point's knobs."""
 
 from __future__ import annotations
 
@@ -29,3 +30,14 @@ def trial_rows(database: Path) -> list[tuple]:
             return connection.execute("SELECT trial_id, number, state FROM trials").fetchall()
         except sqlite3.OperationalError:
             return []
+
+
+def design_params(**changes) -> dict:
+    """Every knob of the digits example's space (``space.choices``): a 2-core design at full
+    precision, all digital, with ``changes``."""
+    values = {"cores": 2, "synapse_lanes": 4, "neurons_per_core": 64,
+              "synapse_memory_depth": 2048, "weight_bits": 8, "state_bits": 16,
+              "partition": "spread", "prune_threshold": 0.0, "crossbar_tiles": 0,
+              "crossbar_rows": 64, "crossbar_cols": 64, "crossbar_cell_bits": 2,
+              "crossbar_adc_bits": 6, "crossbar:if2": False}
+    return {**values, **changes}

@@ -10,6 +10,7 @@ from codesign.dse.evaluate import Evaluator
 from codesign.dse.guided_sampler import HARDWARE_KNOBS, ModelGuidedSampler
 from codesign.dse.search import SearchSettings, finished_trials, run_search
 from codesign.dse.workload import load_workload
+from dse_helpers import design_params
 
 NUMERICS = ("weight_bits", "state_bits", "prune_threshold")
 
@@ -27,12 +28,9 @@ def _evaluator(workload, budget: str) -> Evaluator:
 
 def _proposal(**changes) -> dict:
     """A slow, oversized proposal: one lane on 16 cores of 512 neurons."""
-    values = {"cores": 16, "synapse_lanes": 1, "neurons_per_core": 512,
-              "synapse_memory_depth": 8192, "weight_bits": 5, "state_bits": 12,
-              "partition": "pack", "prune_threshold": 0.05, "crossbar_tiles": 0,
-              "crossbar_rows": 64, "crossbar_cols": 64, "crossbar_cell_bits": 2,
-              "crossbar_adc_bits": 6, "crossbar:if2": False}
-    return {**values, **changes}
+    return design_params(**{"cores": 16, "synapse_lanes": 1, "neurons_per_core": 512,
+                            "synapse_memory_depth": 8192, "weight_bits": 5, "state_bits": 12,
+                            "partition": "pack", "prune_threshold": 0.05, **changes})
 
 
 def _modelled(evaluator: Evaluator, params: dict) -> dict:

@@ -9,6 +9,7 @@ from codesign.dse import seeding, space
 from codesign.dse.budget import parse_budget, within_device
 from codesign.dse.evaluate import DesignPoint, Evaluator, Pruned
 from codesign.dse.workload import load_workload
+from dse_helpers import design_params
 
 
 @pytest.fixture(scope="module")
@@ -18,19 +19,10 @@ def evaluator(digits):
     return Evaluator(load_workload(model, inputs, samples=40, seed=0), budget, "ecp5")
 
 
-def _values(**changes) -> dict:
-    values = {"cores": 2, "synapse_lanes": 4, "neurons_per_core": 64,
-              "synapse_memory_depth": 2048, "weight_bits": 8, "state_bits": 16,
-              "partition": "spread", "prune_threshold": 0.0, "crossbar_tiles": 0,
-              "crossbar_rows": 64, "crossbar_cols": 64, "crossbar_cell_bits": 2,
-              "crossbar_adc_bits": 6, "crossbar:if2": False}
-    return {**values, **changes}
-
-
 def test_a_layer_on_crossbar_tiles_is_mapped_there_and_its_arithmetic_enters_fidelity(evaluator):
     assert evaluator.crossbar_layers == ("if2",)    # if1's source is the input: never on tiles
-    digital = space.point_from(_values())
-    tiles = space.point_from(_values(**{"crossbar_tiles": 2, "crossbar:if2": True,
+    digital = space.point_from(design_params())
+    tiles = space.point_from(design_params(**{"crossbar_tiles": 2, "crossbar:if2": True,
                                         "crossbar_adc_bits": 4}))
     assert tiles.crossbar_layers == ("if2",) and digital.crossbar_layers == ()
     program = evaluator.compile(tiles)
@@ -47,9 +39,9 @@ def test_a_layer_on_crossbar_tiles_is_mapped_there_and_its_arithmetic_enters_fid
 
 def test_tiles_without_a_layer_and_layers_the_tiles_cannot_hold_are_pruned(evaluator):
     with pytest.raises(Pruned, match="no layer is mapped"):
-        evaluator.analytic(space.point_from(_values(crossbar_tiles=2)))
+        evaluator.analytic(space.point_from(design_params(crossbar_tiles=2)))
     # spread over 2 cores, if2 needs a tile on each core; one tile cannot hold it
-    one_tile = space.point_from(_values(**{"crossbar_tiles": 1, "crossbar:if2": True}))
+    one_tile = space.point_from(design_params(**{"crossbar_tiles": 1, "crossbar:if2": True}))
     with pytest.raises(Pruned):
         evaluator.evaluate(one_tile, synthesis=False)
 
