@@ -65,6 +65,10 @@ def _features() -> dict[str, Callable[[HWConfig, CoreLayout], float]]:
         "tiles_x_columns_x_adc_bits": lambda c, layout: c.crossbar.tiles * c.crossbar.cols
         * c.crossbar.adc_bits,
         "tiles_x_rows": lambda c, layout: c.crossbar.tiles * c.crossbar.rows,
+        # a tile's column walk and slice accumulation (leave-one-out LUT error 5.5 % -> 3.6 %
+        # on the 8 Dec corpus)
+        "tiles_x_columns_x_slices": lambda c, layout: c.crossbar.tiles * c.crossbar.cols
+        * arithmetic.crossbar_slices(c.weight_bits, c.crossbar.cell_bits),
         "tiles": lambda c, layout: c.crossbar.tiles,
     }
 
