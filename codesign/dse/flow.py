@@ -138,7 +138,9 @@ def run(settings: search.SearchSettings, flow: FlowSettings,
     candidates = [pareto.candidate_from_trial(t) for t in search.finished_trials(study)]
     facts = [statistics.summary(),
              f"budget {settings.budget} on {settings.family}; objectives "
-             f"{', '.join(settings.objectives)}; sampler {settings.sampler}; "
+             f"{', '.join(settings.objectives)}; sampler {settings.sampler}"
+             + (" with the analytic models choosing each proposal's hardware"
+                if settings.model_guided and settings.sampler != "random" else "") + "; "
              f"{counts['complete']} complete, {counts['fail']} failed, {counts['pruned']} pruned "
              "trials"]
     hypervolumes = _hypervolumes(settings, flow, candidates, metrics, facts)
