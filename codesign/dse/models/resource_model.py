@@ -12,9 +12,9 @@ instantiates (:func:`memory_shapes`), with the choice Yosys' ``memory_libmap`` m
 the cheaper of block RAM (cost 128 per DP16KD/PDPW16KD, shapes 16384x1 .. 512x36, a byte-enable
 lane per separately written part, modes stacked along the depth) and distributed RAM (cost 4
 per 16x4 TRELLIS_DPR16X4, one per part, plus 1.4 per bit for the register of the synchronous
-read port), a copy per read port, block RAM on a tie, and whatever a memory's ``ram_style`` attribute asks for (the costs are those of
-Yosys' ``techlibs/lattice/brams_16kd.txt`` and ``lutrams_trellis.txt``). The fit script checks
-that this count is exact on the corpus.
+read port), a copy per read port, block RAM on a tie, and whatever a memory's ``ram_style``
+attribute asks for (the costs are those of Yosys' ``techlibs/lattice/brams_16kd.txt`` and
+``lutrams_trellis.txt``). The fit script checks that this count is exact on the corpus.
 """
 
 from __future__ import annotations
