@@ -83,9 +83,7 @@ class ModelGuidedSampler(optuna.samplers.BaseSampler):
         measured = self._evaluator.measured_fidelity(space.point_from(digital))
         rates = measured[1] if measured else None
         modelled = []
-        for candidate in candidates:
-            candidate = {name: value.item() if hasattr(value, "item") else value
-                         for name, value in candidate.items()}
+        for candidate in candidates:   # CHOICES hold Python values: nothing to convert
             try:
                 values = self._evaluator.analytic(space.point_from(candidate), rates,
                                                   count_bram=False).values
